@@ -1,7 +1,10 @@
 //! `overlapped`: Winsock-style echo servers on io_uring, a load generator, and comparisons.
 
 mod bench;
+mod compare;
+mod demo;
 mod serve;
+mod tokio_echo;
 
 use clap::{Parser, Subcommand};
 
@@ -19,6 +22,12 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Load generator against any echo server.
     Bench(bench::BenchArgs),
+    /// TCP echo server on tokio (the baseline).
+    ServeTokio(tokio_echo::TokioEchoArgs),
+    /// Benchmark the servers against each other.
+    Compare(compare::CompareArgs),
+    /// A short comparison, no arguments.
+    Demo,
 }
 
 fn main() {
@@ -26,6 +35,9 @@ fn main() {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::ServeTokio(args) => tokio_echo::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Demo => demo::run(),
     };
     if let Err(e) = result {
         eprintln!("overlapped: {e}");

@@ -1,0 +1,392 @@
+//! The TCP load: connections on one io_uring, each keeping `depth` messages in flight.
+//!
+//! Each connection sends its own deterministic byte stream (see [`super::pattern`]): message
+//! `m` is bytes `m * size .. (m + 1) * size`. At most one send and one receive are in flight
+//! per connection; a send covers every issued message not yet sent. A message is done when
+//! the last of its bytes has come back and checked out; its latency runs from its issue time
+//! (closed loop) or its intended send time (paced), so a slow server cannot hide its stalls.
+
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::pattern::{self, Pattern};
+use super::ring::{Completion, Op, Ring};
+use super::stats::{Recorder, Report};
+use super::Config;
+
+/// Connects in flight at once while connecting.
+const CONNECT_BATCH: usize = 256;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum State {
+    Idle,
+    Connecting,
+    Active,
+    Dead,
+}
+
+struct Conn {
+    state: State,
+    seed: u64,
+    sent: u64,
+    sending: bool,
+    issued: u64,
+    due: u64,
+    received: u64,
+}
+
+/// The run's state.
+struct Load<'a> {
+    cfg: &'a Config,
+    ring: Ring,
+    conns: Vec<Conn>,
+    /// Issue (or intended) time of each in-flight message, `depth` slots per connection.
+    stamps: Vec<u64>,
+    base: Instant,
+    t_load: u64,
+    warm_end: u64,
+    end: u64,
+    rec: Recorder,
+    live: usize,
+    connected: usize,
+    outstanding: u64,
+    released: u64,
+    last_progress: u64,
+    max_run: usize,
+    fatal: Option<String>,
+}
+
+/// Runs the TCP load described by `cfg`.
+pub fn run(cfg: &Config) -> std::io::Result<Report> {
+    let pat = Pattern::new(cfg.size.max(64 * 1024));
+    let recv_len = (cfg.size * cfg.depth).clamp(256, 64 * 1024);
+    let ring = Ring::new(
+        cfg.conns,
+        recv_len,
+        2,
+        pat.table(),
+        cfg.addr.into(),
+        cfg.connect_timeout,
+    )?;
+    let conns = (0..cfg.conns)
+        .map(|c| Conn {
+            state: State::Idle,
+            seed: pattern::seed(c),
+            sent: 0,
+            sending: false,
+            issued: 0,
+            due: 0,
+            received: 0,
+        })
+        .collect();
+    let mut load = Load {
+        cfg,
+        ring,
+        conns,
+        stamps: vec![0; cfg.conns * cfg.depth],
+        base: Instant::now(),
+        t_load: 0,
+        warm_end: 0,
+        end: 0,
+        rec: Recorder::new(),
+        live: 0,
+        connected: 0,
+        outstanding: 0,
+        released: 0,
+        last_progress: 0,
+        max_run: pat.max_run(),
+        fatal: None,
+    };
+    let mut report = Report {
+        addr: cfg.addr.to_string(),
+        proto: "tcp".into(),
+        conns: cfg.conns,
+        size: cfg.size,
+        depth: cfg.depth,
+        rate: cfg.rate,
+        ..Report::default()
+    };
+    let secs = match load.connect_all() {
+        Ok(()) => load.drive()?,
+        Err(e) => {
+            load.fatal = Some(e);
+            0.0
+        }
+    };
+    report.connected = load.connected;
+    report.error = load.fatal.take();
+    report.fill(&load.rec, secs);
+    Ok(report)
+}
+
+impl Load<'_> {
+    fn now(&self) -> u64 {
+        self.base.elapsed().as_nanos() as u64
+    }
+
+    /// Connects every connection, `CONNECT_BATCH` at a time; fails if none could connect.
+    fn connect_all(&mut self) -> Result<(), String> {
+        let mut next = 0;
+        let mut pending = 0;
+        let mut done = Vec::with_capacity(4096);
+        // Each connect has its own timeout; this one only guards against a lost completion.
+        let guard = Instant::now() + self.cfg.connect_timeout * 2 + Duration::from_secs(5);
+        while next < self.conns.len() || pending > 0 {
+            while next < self.conns.len() && pending < CONNECT_BATCH {
+                let sock = Socket::new(
+                    Domain::for_address(self.cfg.addr),
+                    Type::STREAM,
+                    Some(Protocol::TCP),
+                )
+                .map_err(|e| format!("socket: {e}"))?;
+                let _ = sock.set_tcp_nodelay(true);
+                self.ring.attach(next, sock.into());
+                self.ring
+                    .push_connect(next)
+                    .map_err(|e| format!("io_uring: {e}"))?;
+                self.conns[next].state = State::Connecting;
+                next += 1;
+                pending += 2;
+            }
+            if Instant::now() > guard {
+                return Err("connect phase did not finish".into());
+            }
+            self.ring
+                .submit_and_wait(Duration::from_millis(100))
+                .map_err(|e| format!("io_uring: {e}"))?;
+            self.ring.reap(&mut done);
+            for c in &done {
+                pending -= 1;
+                if c.op != Op::Connect {
+                    continue;
+                }
+                if c.result == 0 {
+                    self.conns[c.conn].state = State::Active;
+                    self.connected += 1;
+                } else {
+                    self.conns[c.conn].state = State::Dead;
+                    self.ring.close(c.conn);
+                    let err = connect_error(c.result);
+                    self.rec
+                        .error(|| format!("connect to {}: {err}", self.cfg.addr));
+                }
+            }
+        }
+        if self.connected == 0 {
+            let why = self.rec.first_error.clone().unwrap_or_default();
+            return Err(format!("no connection could be made ({why})"));
+        }
+        self.live = self.connected;
+        Ok(())
+    }
+
+    /// Runs the load until the end of the measured window; returns its length in seconds.
+    fn drive(&mut self) -> std::io::Result<f64> {
+        let now = self.now();
+        self.t_load = now;
+        self.warm_end = now + self.cfg.warmup.as_nanos() as u64;
+        self.end = self.warm_end + self.cfg.secs.as_nanos() as u64;
+        self.last_progress = now;
+        for c in 0..self.conns.len() {
+            if self.conns[c].state == State::Active {
+                self.ring.push_recv(c)?;
+                self.issue(c, now)?;
+            }
+        }
+        let progress = super::progress::Progress::new(self.cfg, self.end - self.t_load);
+        let mut started = false;
+        let mut done = Vec::with_capacity(4096);
+        let stall = self.cfg.stall_timeout.as_nanos() as u64;
+        let mut now = self.now();
+        while now < self.end && self.fatal.is_none() {
+            if !started && now >= self.warm_end {
+                started = true;
+                super::marker(self.cfg, "start");
+            }
+            if self.cfg.rate.is_some() {
+                self.release(now)?;
+            }
+            if self.outstanding == 0 {
+                self.last_progress = now;
+            } else if now - self.last_progress > stall {
+                let s = self.cfg.stall_timeout.as_secs_f64();
+                let n = self.outstanding;
+                self.rec.error(|| format!("server stopped answering: no reply for {s:.1} s ({n} messages outstanding)"));
+                self.fatal = self.rec.first_error.clone();
+                break;
+            }
+            progress.tick(now - self.t_load, self.rec.msgs);
+            let stall_at = self.last_progress + stall;
+            let mut wake = (self.end - now)
+                .min(100_000_000)
+                .min(stall_at.saturating_sub(now));
+            if !started {
+                wake = wake.min(self.warm_end - now);
+            }
+            if let Some(rate) = self.cfg.rate {
+                let due = self.t_load + (self.released as f64 * 1e9 / rate) as u64;
+                wake = wake.min(due.saturating_sub(now));
+            }
+            self.ring
+                .submit_and_wait(Duration::from_nanos(wake.max(1_000)))?;
+            self.ring.reap(&mut done);
+            now = self.now();
+            for c in &done {
+                self.complete(c, now)?;
+            }
+        }
+        if started {
+            super::marker(self.cfg, "end");
+        }
+        progress.finish();
+        let stop = now.min(self.end);
+        Ok(stop.saturating_sub(self.warm_end) as f64 / 1e9)
+    }
+
+    /// Paced mode: makes due every message whose intended send time has come.
+    fn release(&mut self, now: u64) -> std::io::Result<()> {
+        let rate = self.cfg.rate.unwrap_or(1.0);
+        let due_total = ((now - self.t_load) as f64 * rate / 1e9) as u64 + 1;
+        let n = self.conns.len() as u64;
+        while self.released < due_total {
+            let c = (self.released % n) as usize;
+            self.released += 1;
+            self.conns[c].due += 1;
+            if self.conns[c].state == State::Active {
+                self.issue(c, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Issues what connection `c` may now send, and sends it.
+    fn issue(&mut self, c: usize, now: u64) -> std::io::Result<()> {
+        let (size, depth) = (self.cfg.size as u64, self.cfg.depth as u64);
+        let n = self.conns.len() as u64;
+        let conn = &mut self.conns[c];
+        let completed = conn.received / size;
+        while conn.issued - completed < depth {
+            let stamp = match self.cfg.rate {
+                None => now,
+                Some(rate) if conn.issued < conn.due => {
+                    self.t_load + ((conn.issued * n + c as u64) as f64 * 1e9 / rate) as u64
+                }
+                Some(_) => break,
+            };
+            self.stamps[c * self.cfg.depth + (conn.issued % depth) as usize] = stamp;
+            conn.issued += 1;
+            self.outstanding += 1;
+        }
+        self.send(c)
+    }
+
+    /// Starts a send of connection `c`'s issued but unsent bytes, if none is in flight.
+    fn send(&mut self, c: usize) -> std::io::Result<()> {
+        let conn = &mut self.conns[c];
+        let target = conn.issued * self.cfg.size as u64;
+        if conn.sending || conn.sent >= target {
+            return Ok(());
+        }
+        let len = ((target - conn.sent) as usize).min(self.max_run);
+        conn.sending = true;
+        let start = pattern::start(conn.seed, conn.sent);
+        self.ring.push_send(c, start, len)
+    }
+
+    fn complete(&mut self, done: &Completion, now: u64) -> std::io::Result<()> {
+        let c = done.conn;
+        if self.conns[c].state != State::Active {
+            return Ok(());
+        }
+        let res = done.result;
+        match done.op {
+            Op::Send if res > 0 => {
+                self.conns[c].sending = false;
+                self.conns[c].sent += res as u64;
+                self.send(c)
+            }
+            Op::Send => {
+                let err = errno_text(res);
+                self.fail(c, || format!("send: {err}"));
+                Ok(())
+            }
+            Op::Recv if res > 0 => self.received(c, res as usize, now),
+            Op::Recv if res == 0 => {
+                self.fail(c, || "server closed the connection".into());
+                Ok(())
+            }
+            Op::Recv => {
+                let err = errno_text(res);
+                self.fail(c, || format!("recv: {err}"));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks `n` received bytes of connection `c` and completes the messages they end.
+    fn received(&mut self, c: usize, n: usize, now: u64) -> std::io::Result<()> {
+        let size = self.cfg.size as u64;
+        let conn = &self.conns[c];
+        let offset = conn.received;
+        if offset + n as u64 > conn.issued * size {
+            self.fail(c, || "server sent more bytes than it was sent".into());
+            return Ok(());
+        }
+        if !pattern::matches(
+            self.ring.pattern(),
+            conn.seed,
+            offset,
+            self.ring.received(c, n),
+        ) {
+            self.fail(c, || {
+                format!("echoed bytes differ from those sent (stream offset {offset})")
+            });
+            return Ok(());
+        }
+        self.last_progress = now;
+        let before = offset / size;
+        self.conns[c].received += n as u64;
+        let after = self.conns[c].received / size;
+        let measuring = now >= self.warm_end && now < self.end;
+        for m in before..after {
+            self.outstanding -= 1;
+            if measuring {
+                let stamp = self.stamps[c * self.cfg.depth + (m % self.cfg.depth as u64) as usize];
+                self.rec.record(now.saturating_sub(stamp));
+            }
+        }
+        if after > before {
+            self.issue(c, now)?;
+        }
+        self.ring.push_recv(c)
+    }
+
+    /// Gives up on connection `c` after an error.
+    fn fail(&mut self, c: usize, what: impl FnOnce() -> String) {
+        let size = self.cfg.size as u64;
+        let conn = &mut self.conns[c];
+        conn.state = State::Dead;
+        self.outstanding -= conn.issued - conn.received / size;
+        self.ring.close(c);
+        self.rec.error(what);
+        self.live -= 1;
+        if self.live == 0 {
+            let first = self.rec.first_error.clone().unwrap_or_default();
+            self.fatal = Some(format!("every connection failed (first error: {first})"));
+        }
+    }
+}
+
+fn errno_text(res: i32) -> std::io::Error {
+    std::io::Error::from_raw_os_error(-res)
+}
+
+fn connect_error(res: i32) -> String {
+    if res == -libc::ECANCELED {
+        "timed out".into()
+    } else {
+        errno_text(res).to_string()
+    }
+}

@@ -1,0 +1,6 @@
+//! `overlapped demo`.
+
+/// Runs the demo.
+pub fn run() -> std::io::Result<()> {
+    Ok(())
+}
