@@ -1,1 +1,81 @@
-//! x
+//! # overlapped
+//!
+//! The Winsock **Overlapped I/O model** for Rust on Linux, built on io_uring.
+//!
+//! Two ways to learn that an operation finished, as in Winsock:
+//!
+//! * **Event objects** (Overlapped (1)): start an operation with an
+//!   [`Overlapped`] record that names an [`Event`]; the call returns at once,
+//!   completed or `Err(WSA_IO_PENDING)`. Wait with
+//!   [`wait_for_multiple_events`] (or an [`EventSet`] for thousands of
+//!   events), read the result with [`get_overlapped_result`].
+//! * **Completion routines** (Overlapped (2)): start an operation with a
+//!   closure ([`Socket::recv_with`]); when it completes, the closure is queued
+//!   to the *issuing thread* and runs only while that thread is in an
+//!   alertable wait ([`sleep_ex`], or a wait with `alertable = true`).
+//!
+//! ```no_run
+//! use overlapped::{get_overlapped_result, wait_for_multiple_events, BufList, Event,
+//!                  MsgFlags, Overlapped, Socket, WaitResult, WsaError};
+//! # fn main() -> Result<(), WsaError> {
+//! let listener = Socket::listen_tcp(&"127.0.0.1:5150".parse().unwrap(), 128)?;
+//! let (client, _) = listener.accept()?;
+//! let event = Event::new()?;
+//! let mut ov = Overlapped::new(&event);
+//! match client.recv(&mut ov, BufList::zeroed(4096), MsgFlags::empty()) {
+//!     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+//!     Err(e) => return Err(e),
+//! }
+//! if let WaitResult::Signaled(0) = wait_for_multiple_events(&[event.clone()], false, None, false)? {
+//!     event.reset();
+//!     let (bytes, _flags) = get_overlapped_result(&client, &ov, false)?;
+//!     let data = ov.take_buffers().unwrap().gather(bytes as usize);
+//!     println!("received {bytes} bytes: {data:?}");
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! See DESIGN.md for the layers, the Windows→Linux map and the deviations.
+
+#![warn(missing_docs)]
+
+mod apc;
+mod buf;
+mod error;
+mod event;
+mod flags;
+mod lane;
+mod op;
+mod overlapped;
+mod ready;
+mod socket;
+mod socket_io;
+mod sys;
+mod thread;
+mod wait;
+
+pub use apc::{queue_user_apc, ThreadHandle};
+pub use buf::BufList;
+pub use error::{WsaError, WsaResult};
+pub use event::Event;
+pub use flags::MsgFlags;
+pub use overlapped::{get_overlapped_result, Overlapped};
+pub use socket::Socket;
+pub use socket_io::Completion;
+pub use sys::SetupError;
+pub use wait::{
+    sleep_ex, wait_for_multiple_events, wait_for_single_object_ex, EventSet, WaitResult,
+    WSA_INFINITE,
+};
+
+pub use socket2::{Domain, Protocol, Type};
+
+/// Starts the library on the calling thread (`WSAStartup`): creates its
+/// io_uring ring, or says exactly why it cannot (io_uring disabled, blocked
+/// by seccomp, memory limit) and what to do. Optional: every thread gets its
+/// ring on first use anyway, but then a failure can only show as
+/// `WSASYSNOTREADY`.
+#[doc(alias = "WSAStartup")]
+pub fn startup() -> Result<(), SetupError> {
+    thread::try_current().map(|_| ())
+}

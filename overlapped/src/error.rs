@@ -1,0 +1,262 @@
+//! Winsock error codes, and the one table that maps Linux errno values to them.
+
+use std::fmt;
+use std::io;
+
+/// A Winsock error code, as `WSAGetLastError` would return it.
+///
+/// Inside the library errors travel as [`std::io::Error`]; at the Winsock
+/// surface they are turned into these codes by one table ([`WsaError::from_errno`]).
+#[doc(alias = "WSAGetLastError")]
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct WsaError(pub i32);
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {
+        impl WsaError {
+            $($(#[$doc])* pub const $name: WsaError = WsaError($value);)*
+
+            /// The Winsock name of the code (`"WSAECONNRESET"`), if it is one the library knows.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $($value => Some(stringify!($name)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// Success (0): used where a routine or result reports "no error".
+    NO_ERROR = 0;
+    /// An invalid handle (6).
+    WSA_INVALID_HANDLE = 6;
+    /// An invalid parameter (87), e.g. an empty event array.
+    WSA_INVALID_PARAMETER = 87;
+    /// The operation was aborted: cancelled, or its socket closed (995).
+    WSA_OPERATION_ABORTED = 995;
+    /// The operation is still pending and the caller did not ask to wait (996).
+    WSA_IO_INCOMPLETE = 996;
+    /// The operation was started and will complete later (997).
+    WSA_IO_PENDING = 997;
+    /// Interrupted call (10004).
+    WSAEINTR = 10004;
+    /// Bad file descriptor (10009).
+    WSAEBADF = 10009;
+    /// Permission denied (10013).
+    WSAEACCES = 10013;
+    /// Bad address (10014).
+    WSAEFAULT = 10014;
+    /// Invalid argument (10022).
+    WSAEINVAL = 10022;
+    /// Too many open sockets (10024).
+    WSAEMFILE = 10024;
+    /// The call would block on a non-blocking socket (10035).
+    WSAEWOULDBLOCK = 10035;
+    /// An operation is now in progress (10036).
+    WSAEINPROGRESS = 10036;
+    /// An operation is already in progress (10037).
+    WSAEALREADY = 10037;
+    /// Not a socket (10038).
+    WSAENOTSOCK = 10038;
+    /// Destination address required (10039).
+    WSAEDESTADDRREQ = 10039;
+    /// Message too long, or truncated (10040).
+    WSAEMSGSIZE = 10040;
+    /// Wrong protocol type for socket (10041).
+    WSAEPROTOTYPE = 10041;
+    /// Bad protocol option (10042).
+    WSAENOPROTOOPT = 10042;
+    /// Protocol not supported (10043).
+    WSAEPROTONOSUPPORT = 10043;
+    /// Socket type not supported (10044).
+    WSAESOCKTNOSUPPORT = 10044;
+    /// Operation not supported (10045).
+    WSAEOPNOTSUPP = 10045;
+    /// Protocol family not supported (10046).
+    WSAEPFNOSUPPORT = 10046;
+    /// Address family not supported (10047).
+    WSAEAFNOSUPPORT = 10047;
+    /// Address already in use (10048).
+    WSAEADDRINUSE = 10048;
+    /// Cannot assign requested address (10049).
+    WSAEADDRNOTAVAIL = 10049;
+    /// Network is down (10050).
+    WSAENETDOWN = 10050;
+    /// Network is unreachable (10051).
+    WSAENETUNREACH = 10051;
+    /// Network dropped connection on reset (10052).
+    WSAENETRESET = 10052;
+    /// The connection was aborted locally (10053).
+    WSAECONNABORTED = 10053;
+    /// The connection was reset by the peer (10054).
+    WSAECONNRESET = 10054;
+    /// No buffer space available (10055).
+    WSAENOBUFS = 10055;
+    /// The socket is already connected (10056).
+    WSAEISCONN = 10056;
+    /// The socket is not connected (10057).
+    WSAENOTCONN = 10057;
+    /// The socket was shut down in that direction (10058).
+    WSAESHUTDOWN = 10058;
+    /// The connection timed out (10060).
+    WSAETIMEDOUT = 10060;
+    /// The connection was refused (10061).
+    WSAECONNREFUSED = 10061;
+    /// Host is down (10064).
+    WSAEHOSTDOWN = 10064;
+    /// No route to host (10065).
+    WSAEHOSTUNREACH = 10065;
+    /// The network subsystem is not ready (10091): here, the io_uring driver could not start (see [`crate::startup`]).
+    WSASYSNOTREADY = 10091;
+    /// Graceful shutdown in progress (10101).
+    WSAEDISCON = 10101;
+}
+
+impl WsaError {
+    /// Maps a Linux `errno` value to its Winsock code. This is the library's one
+    /// errno table; a value it does not know becomes `WSAEINVAL`.
+    pub fn from_errno(errno: i32) -> WsaError {
+        match errno {
+            0 => WsaError::NO_ERROR,
+            libc::EINTR => WsaError::WSAEINTR,
+            libc::EBADF => WsaError::WSAENOTSOCK,
+            libc::EACCES | libc::EPERM => WsaError::WSAEACCES,
+            libc::EFAULT => WsaError::WSAEFAULT,
+            libc::EINVAL => WsaError::WSAEINVAL,
+            libc::EMFILE | libc::ENFILE => WsaError::WSAEMFILE,
+            libc::EAGAIN => WsaError::WSAEWOULDBLOCK,
+            libc::EINPROGRESS => WsaError::WSAEINPROGRESS,
+            libc::EALREADY => WsaError::WSAEALREADY,
+            libc::ENOTSOCK => WsaError::WSAENOTSOCK,
+            libc::EDESTADDRREQ => WsaError::WSAEDESTADDRREQ,
+            libc::EMSGSIZE => WsaError::WSAEMSGSIZE,
+            libc::EPROTOTYPE => WsaError::WSAEPROTOTYPE,
+            libc::ENOPROTOOPT => WsaError::WSAENOPROTOOPT,
+            libc::EPROTONOSUPPORT => WsaError::WSAEPROTONOSUPPORT,
+            libc::ESOCKTNOSUPPORT => WsaError::WSAESOCKTNOSUPPORT,
+            libc::EOPNOTSUPP => WsaError::WSAEOPNOTSUPP,
+            libc::EPFNOSUPPORT => WsaError::WSAEPFNOSUPPORT,
+            libc::EAFNOSUPPORT => WsaError::WSAEAFNOSUPPORT,
+            libc::EADDRINUSE => WsaError::WSAEADDRINUSE,
+            libc::EADDRNOTAVAIL => WsaError::WSAEADDRNOTAVAIL,
+            libc::ENETDOWN => WsaError::WSAENETDOWN,
+            libc::ENETUNREACH => WsaError::WSAENETUNREACH,
+            libc::ENETRESET => WsaError::WSAENETRESET,
+            libc::ECONNABORTED => WsaError::WSAECONNABORTED,
+            libc::ECONNRESET | libc::EPIPE => WsaError::WSAECONNRESET,
+            libc::ENOBUFS | libc::ENOMEM => WsaError::WSAENOBUFS,
+            libc::EISCONN => WsaError::WSAEISCONN,
+            libc::ENOTCONN => WsaError::WSAENOTCONN,
+            libc::ESHUTDOWN => WsaError::WSAESHUTDOWN,
+            libc::ETIMEDOUT => WsaError::WSAETIMEDOUT,
+            libc::ECONNREFUSED => WsaError::WSAECONNREFUSED,
+            libc::EHOSTDOWN => WsaError::WSAEHOSTDOWN,
+            libc::EHOSTUNREACH => WsaError::WSAEHOSTUNREACH,
+            libc::ECANCELED => WsaError::WSA_OPERATION_ABORTED,
+            _ => WsaError::WSAEINVAL,
+        }
+    }
+
+    /// Maps an [`io::Error`] (from the OS, or made by the library) to a Winsock code.
+    pub fn from_io(err: &io::Error) -> WsaError {
+        match err.raw_os_error() {
+            Some(errno) => WsaError::from_errno(errno),
+            None => match err.kind() {
+                io::ErrorKind::InvalidInput => WsaError::WSAEINVAL,
+                io::ErrorKind::WouldBlock => WsaError::WSAEWOULDBLOCK,
+                io::ErrorKind::TimedOut => WsaError::WSAETIMEDOUT,
+                io::ErrorKind::OutOfMemory => WsaError::WSAENOBUFS,
+                _ => WsaError::WSAEINVAL,
+            },
+        }
+    }
+
+    /// The numeric code.
+    pub fn code(self) -> i32 {
+        self.0
+    }
+
+    /// True for `NO_ERROR`.
+    pub fn is_ok(self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl From<io::Error> for WsaError {
+    fn from(err: io::Error) -> WsaError {
+        WsaError::from_io(&err)
+    }
+}
+
+impl From<WsaError> for io::Error {
+    fn from(err: WsaError) -> io::Error {
+        io::Error::other(err)
+    }
+}
+
+impl fmt::Debug for WsaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => write!(f, "{name} ({})", self.0),
+            None => write!(f, "WsaError({})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for WsaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for WsaError {}
+
+/// The result type of the Winsock surface.
+pub type WsaResult<T> = Result<T, WsaError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_table() {
+        let cases = [
+            (libc::ECONNRESET, 10054),
+            (libc::EPIPE, 10054),
+            (libc::ECONNABORTED, 10053),
+            (libc::ECANCELED, 995),
+            (libc::EAGAIN, 10035),
+            (libc::ENOTCONN, 10057),
+            (libc::EMSGSIZE, 10040),
+            (libc::ECONNREFUSED, 10061),
+            (libc::EINVAL, 10022),
+            (libc::EBADF, 10038),
+            (libc::ESHUTDOWN, 10058),
+            (libc::EADDRINUSE, 10048),
+            (libc::ENOMEM, 10055),
+            (libc::EOPNOTSUPP, 10045),
+            (libc::EISCONN, 10056),
+            (libc::ETIMEDOUT, 10060),
+            (0, 0),
+            (9999, 10022),
+        ];
+        for (errno, code) in cases {
+            assert_eq!(WsaError::from_errno(errno).code(), code, "errno {errno}");
+        }
+    }
+
+    #[test]
+    fn names_and_io_round_trip() {
+        assert_eq!(WsaError::WSA_IO_PENDING.name(), Some("WSA_IO_PENDING"));
+        assert_eq!(
+            format!("{}", WsaError::WSAECONNRESET),
+            "WSAECONNRESET (10054)"
+        );
+        let io = io::Error::from_raw_os_error(libc::ECONNREFUSED);
+        assert_eq!(WsaError::from(io), WsaError::WSAECONNREFUSED);
+        let back: io::Error = WsaError::WSAEINVAL.into();
+        assert_eq!(back.to_string(), "WSAEINVAL (10022)");
+    }
+}

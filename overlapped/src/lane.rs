@@ -1,0 +1,79 @@
+//! Per-socket ordering of operations (semantics facts 13 and 14).
+//!
+//! The kernel does not promise that two receives pending on one socket are
+//! filled in the order they were issued (io_uring wakes its waiters last
+//! first), nor that a send submitted while an earlier one waits for buffer
+//! space goes out after it. So each socket has two lanes, receive and send;
+//! only the operation at the head of a lane is in the kernel, and the next
+//! one is submitted when it completes.
+
+use std::collections::VecDeque;
+use std::sync::{Mutex, Weak};
+
+use crate::sys::Ring;
+
+/// Which lane an operation uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Receive,
+    Send,
+}
+
+#[derive(Default)]
+pub(crate) struct Lanes {
+    recv: Mutex<Lane>,
+    send: Mutex<Lane>,
+}
+
+#[derive(Default)]
+struct Lane {
+    busy: bool,
+    waiting: VecDeque<(Weak<Ring>, u64)>,
+}
+
+impl Lanes {
+    fn lane(&self, d: Direction) -> std::sync::MutexGuard<'_, Lane> {
+        match d {
+            Direction::Receive => &self.recv,
+            Direction::Send => &self.send,
+        }
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Takes the lane if it is free (then submit now); otherwise queues the
+    /// operation behind the others and returns false.
+    pub(crate) fn enter(&self, d: Direction, ring: Weak<Ring>, user_data: u64) -> bool {
+        let mut lane = self.lane(d);
+        if lane.busy {
+            lane.waiting.push_back((ring, user_data));
+            false
+        } else {
+            lane.busy = true;
+            true
+        }
+    }
+
+    /// The head operation completed: returns the next one to submit, if any
+    /// (the lane stays taken for it).
+    pub(crate) fn leave(&self, d: Direction) -> Option<(Weak<Ring>, u64)> {
+        let mut lane = self.lane(d);
+        let next = lane.waiting.pop_front();
+        if next.is_none() {
+            lane.busy = false;
+        }
+        next
+    }
+
+    /// Removes a queued (never submitted) operation; true if it was there.
+    pub(crate) fn withdraw(&self, d: Direction, user_data: u64) -> bool {
+        let mut lane = self.lane(d);
+        match lane.waiting.iter().position(|(_, ud)| *ud == user_data) {
+            Some(pos) => {
+                lane.waiting.remove(pos);
+                true
+            }
+            None => false,
+        }
+    }
+}

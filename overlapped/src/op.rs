@@ -1,0 +1,164 @@
+//! Operations, described independently of the backend that carries them out.
+//!
+//! An [`OpSlot`] is the heap record of one operation in flight: what to do,
+//! the memory the kernel may read or write ([`OpMem`]: buffers, `iovec`s,
+//! `msghdr`), who to tell when it ends ([`Notify`]), and the socket it names
+//! (kept open until then). The backend owns the record from submission until
+//! its completion is reaped; nothing else can free or move that memory.
+
+use std::sync::Arc;
+
+use crate::lane::Direction;
+use crate::overlapped::OvState;
+use crate::socket::SocketInner;
+use crate::sys::OpMem;
+use crate::thread::ThreadShared;
+use crate::{BufList, MsgFlags, WsaError};
+
+/// What an operation does.
+pub(crate) enum OpKind {
+    /// `WSARecv`: receive into the buffers.
+    Recv { flags: i32 },
+    /// `WSARecv` with one empty buffer: wait until data is readable, consume nothing.
+    PollIn,
+    /// `WSASend`: send every byte (stream sends complete only when all are sent).
+    Send { flags: i32, done: usize },
+}
+
+/// Who learns of the completion.
+pub(crate) enum Notify {
+    /// An overlapped record (and through it, its event).
+    Overlapped(Arc<OvState>),
+    /// A completion routine, kept on the issuing thread under `key`.
+    Routine {
+        thread: Arc<ThreadShared>,
+        key: usize,
+    },
+}
+
+/// One operation in flight.
+pub(crate) struct OpSlot {
+    pub(crate) kind: OpKind,
+    pub(crate) mem: Box<OpMem>,
+    pub(crate) notify: Notify,
+    pub(crate) socket: Arc<SocketInner>,
+    /// False while queued behind another operation of its socket lane.
+    pub(crate) submitted: bool,
+}
+
+/// How an operation ended.
+pub(crate) struct Outcome {
+    pub(crate) error: WsaError,
+    pub(crate) bytes: u32,
+    pub(crate) flags: MsgFlags,
+    pub(crate) bufs: BufList,
+}
+
+/// What a completion means for its operation.
+pub(crate) enum Step {
+    /// Finished with this outcome (buffers still in the slot's memory).
+    Done {
+        error: WsaError,
+        bytes: u32,
+        flags: MsgFlags,
+    },
+    /// A stream send moved some bytes: submit the rest.
+    Resubmit,
+}
+
+impl OpKind {
+    /// The socket lane the operation queues in.
+    pub(crate) fn direction(&self) -> Direction {
+        match self {
+            OpKind::Recv { .. } | OpKind::PollIn => Direction::Receive,
+            OpKind::Send { .. } => Direction::Send,
+        }
+    }
+}
+
+impl OpSlot {
+    fn is_receive(&self) -> bool {
+        matches!(self.kind, OpKind::Recv { .. } | OpKind::PollIn)
+    }
+
+    /// Interprets a completion result (`res`: bytes, or `-errno`).
+    pub(crate) fn step(&mut self, res: i32) -> Step {
+        let closed = self.socket.is_closed();
+        let step = match &mut self.kind {
+            OpKind::Recv { .. } => match res {
+                n if n >= 0 => Step::Done {
+                    error: if self.mem.msg.msg_flags & libc::MSG_TRUNC != 0 {
+                        WsaError::WSAEMSGSIZE
+                    } else {
+                        WsaError::NO_ERROR
+                    },
+                    bytes: n as u32,
+                    flags: MsgFlags::from_linux(self.mem.msg.msg_flags),
+                },
+                e => Step::Done {
+                    error: WsaError::from_errno(-e),
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                },
+            },
+            OpKind::PollIn => match res {
+                n if n >= 0 => Step::Done {
+                    error: WsaError::NO_ERROR,
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                },
+                e => Step::Done {
+                    error: WsaError::from_errno(-e),
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                },
+            },
+            OpKind::Send { done, .. } => {
+                let total = self.mem.bufs.total_len();
+                if res > 0 && *done + (res as usize) < total && !closed {
+                    *done += res as usize;
+                    return Step::Resubmit;
+                }
+                let sent = *done + res.max(0) as usize;
+                Step::Done {
+                    error: if res < 0 {
+                        WsaError::from_errno(-res)
+                    } else {
+                        WsaError::NO_ERROR
+                    },
+                    bytes: sent as u32,
+                    flags: MsgFlags::empty(),
+                }
+            }
+        };
+        match step {
+            // A socket closed under a pending operation: Windows reports the
+            // connection aborted for a connected stream receive, and the
+            // operation aborted for everything else (semantics fact 127).
+            Step::Done { .. } if closed && (res < 0 || res == 0 && self.is_receive()) => {
+                let error = match self.kind {
+                    OpKind::Recv { .. } | OpKind::PollIn if self.socket.is_stream_connected() => {
+                        WsaError::WSAECONNABORTED
+                    }
+                    _ => WsaError::WSA_OPERATION_ABORTED,
+                };
+                Step::Done {
+                    error,
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                }
+            }
+            other => other,
+        }
+    }
+}
+
+/// Tells whoever waits for this operation that it has ended.
+pub(crate) fn deliver(notify: Notify, outcome: Outcome) {
+    match notify {
+        Notify::Overlapped(state) => state.complete(outcome),
+        Notify::Routine { thread, key } => {
+            thread.post(crate::thread::RemoteApc::Routine(key, outcome));
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The overlapped record (`WSAOVERLAPPED`) and `WSAGetOverlappedResult`.
+
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use crate::op::Outcome;
+use crate::ready::ReadySet;
+use crate::sys::OpRef;
+use crate::thread::{self, Wake};
+use crate::{BufList, Event, MsgFlags, Socket, WsaError, WsaResult};
+
+const IDLE: i32 = -2;
+const PENDING: i32 = -1;
+
+/// The record of one overlapped operation (`WSAOVERLAPPED`): it names the
+/// event to signal, receives the result, and gets the buffers back.
+///
+/// Start an operation with it ([`Socket::recv`], [`Socket::send`]), then
+/// learn the result with [`get_overlapped_result`] and take the buffers back
+/// with [`Overlapped::take_buffers`]. One record serves one operation at a
+/// time; it can be reused once that operation has completed.
+///
+/// Dropping a record whose operation is still pending cancels the operation;
+/// its buffers stay parked with the driver until the kernel is done with them.
+#[doc(alias = "WSAOVERLAPPED")]
+#[doc(alias = "OVERLAPPED")]
+pub struct Overlapped {
+    pub(crate) state: Arc<OvState>,
+}
+
+pub(crate) struct OvState {
+    status: AtomicI32,
+    bytes: AtomicU32,
+    flags: AtomicU32,
+    bufs: Mutex<Option<BufList>>,
+    event: Option<Event>,
+    /// The event the running operation signals: `event`, or the socket's own (fact 20).
+    signal: Mutex<Option<Event>>,
+    op: Mutex<Option<OpRef>>,
+}
+
+impl Overlapped {
+    /// A record whose operations signal `event` (`hEvent`).
+    pub fn new(event: &Event) -> Overlapped {
+        Overlapped::make(Some(event.clone()))
+    }
+
+    /// A record without an event (`hEvent == NULL`): its operations signal
+    /// the socket's own event instead ([`Socket::event`]).
+    pub fn without_event() -> Overlapped {
+        Overlapped::make(None)
+    }
+
+    fn make(event: Option<Event>) -> Overlapped {
+        Overlapped {
+            state: Arc::new(OvState {
+                status: AtomicI32::new(IDLE),
+                bytes: AtomicU32::new(0),
+                flags: AtomicU32::new(0),
+                bufs: Mutex::new(None),
+                event,
+                signal: Mutex::new(None),
+                op: Mutex::new(None),
+            }),
+        }
+    }
+
+    /// The event named by the record, if any (`hEvent`).
+    pub fn event(&self) -> Option<&Event> {
+        self.state.event.as_ref()
+    }
+
+    /// True once the operation has completed (`HasOverlappedIoCompleted`).
+    #[doc(alias = "HasOverlappedIoCompleted")]
+    pub fn is_completed(&self) -> bool {
+        self.state.status.load(SeqCst) != PENDING
+    }
+
+    /// The bytes transferred by the last completed operation (`InternalHigh`),
+    /// also when it failed with a truncation (`WSAEMSGSIZE`).
+    pub fn bytes_transferred(&self) -> u32 {
+        self.state.bytes.load(SeqCst)
+    }
+
+    /// Takes back the buffers of the last operation once it has completed
+    /// (or failed to start). `None` while the operation is pending.
+    pub fn take_buffers(&mut self) -> Option<BufList> {
+        if !self.is_completed() {
+            return None;
+        }
+        self.state.lock_bufs().take()
+    }
+}
+
+impl Default for Overlapped {
+    fn default() -> Self {
+        Overlapped::without_event()
+    }
+}
+
+impl Drop for Overlapped {
+    fn drop(&mut self) {
+        if self.is_completed() {
+            return;
+        }
+        let op = self
+            .state
+            .op
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(op) = op {
+            if let Some(ring) = op.ring.upgrade() {
+                ring.cancel(op.user_data);
+            }
+        }
+    }
+}
+
+impl OvState {
+    fn lock_bufs(&self) -> std::sync::MutexGuard<'_, Option<BufList>> {
+        self.bufs.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Prepares the record for a new operation. `WSAEINVAL` if one is pending.
+    pub(crate) fn begin(&self, socket_event: &Event) -> WsaResult<()> {
+        if self.status.load(SeqCst) == PENDING {
+            return Err(WsaError::WSAEINVAL);
+        }
+        let signal = self.event.clone().unwrap_or_else(|| socket_event.clone());
+        // Starting an operation resets its event (fact 18).
+        signal.reset();
+        *self.signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(signal);
+        self.lock_bufs().take();
+        self.status.store(PENDING, SeqCst);
+        Ok(())
+    }
+
+    pub(crate) fn set_op(&self, op: OpRef) {
+        *self.op.lock().unwrap_or_else(|e| e.into_inner()) = Some(op);
+    }
+
+    /// The operation never started: no notification (fact 1); buffers back.
+    pub(crate) fn fail(&self, error: WsaError, bufs: BufList) {
+        *self.lock_bufs() = Some(bufs);
+        self.bytes.store(0, SeqCst);
+        self.status.store(error.code(), SeqCst);
+    }
+
+    /// The operation completed: record the result, then signal.
+    pub(crate) fn complete(&self, outcome: Outcome) {
+        *self.lock_bufs() = Some(outcome.bufs);
+        self.op.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.bytes.store(outcome.bytes, SeqCst);
+        self.flags.store(outcome.flags.bits(), SeqCst);
+        self.status.store(outcome.error.code(), SeqCst);
+        let signal = self
+            .signal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(event) = signal {
+            event.set();
+        }
+    }
+
+    fn result(&self) -> Option<WsaResult<(u32, MsgFlags)>> {
+        match self.status.load(SeqCst) {
+            PENDING => None,
+            IDLE | 0 => Some(Ok((
+                self.bytes.load(SeqCst),
+                MsgFlags::from_bits_retain(self.flags.load(SeqCst)),
+            ))),
+            code => Some(Err(WsaError(code))),
+        }
+    }
+}
+
+/// The result of an overlapped operation (`WSAGetOverlappedResult`): the
+/// bytes transferred and the receive flags (`MSG_TRUNC`, ...), or the
+/// operation's Winsock error.
+///
+/// While the operation is pending: with `wait == false`, `WSA_IO_INCOMPLETE`;
+/// with `wait == true`, blocks (not alertably) until it completes. After a
+/// failure, [`Overlapped::bytes_transferred`] still tells what was delivered
+/// (a truncated datagram).
+#[doc(alias = "WSAGetOverlappedResult")]
+#[doc(alias = "GetOverlappedResult")]
+pub fn get_overlapped_result(
+    socket: &Socket,
+    overlapped: &Overlapped,
+    wait: bool,
+) -> WsaResult<(u32, MsgFlags)> {
+    if socket.is_closed() {
+        return Err(WsaError::WSAENOTSOCK);
+    }
+    let state = &overlapped.state;
+    if let Some(result) = state.result() {
+        return result;
+    }
+    if !wait {
+        return Err(WsaError::WSA_IO_INCOMPLETE);
+    }
+    let signal = state
+        .signal
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+        .unwrap_or_else(|| socket.event().clone());
+    let ready = Arc::new(ReadySet::new(1));
+    signal.watch(&ready, 0);
+    let local = thread::current()?;
+    let waiting = ready.enter(&local.shared);
+    let woke = local.park(&mut || state.result().is_some(), None, false);
+    drop(waiting);
+    signal.unwatch(&ready, 0);
+    debug_assert_eq!(woke, Wake::Satisfied);
+    state.result().unwrap_or(Err(WsaError::WSA_IO_INCOMPLETE))
+}

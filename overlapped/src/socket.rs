@@ -1,0 +1,220 @@
+//! Sockets (`SOCKET`): creation, addresses, connection set-up, close.
+//!
+//! The overlapped operations live in [`crate::socket_io`]; options are set
+//! through [`Socket::as_socket2`].
+
+use std::io;
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::Arc;
+
+use socket2::{Domain, Protocol, SockAddr, Type};
+
+use crate::lane::Lanes;
+use crate::{Event, WsaError, WsaResult};
+
+/// A socket (`SOCKET`), TCP or UDP, IPv4 or IPv6, able to carry overlapped
+/// operations. Closed by [`Socket::close`] or on drop; either way, pending
+/// operations are cancelled and report `WSA_OPERATION_ABORTED` (a connected
+/// stream receive reports `WSAECONNABORTED`), and the descriptor number is
+/// not reused until the kernel has let go of every one of them.
+#[doc(alias = "SOCKET")]
+pub struct Socket {
+    pub(crate) inner: Arc<SocketInner>,
+}
+
+pub(crate) struct SocketInner {
+    sock: socket2::Socket,
+    stream: bool,
+    closed: AtomicBool,
+    event: Event,
+    pub(crate) lanes: Lanes,
+}
+
+impl SocketInner {
+    pub(crate) fn fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+
+    pub(crate) fn is_stream(&self) -> bool {
+        self.stream
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(SeqCst)
+    }
+
+    /// Whether this is a connected stream socket (for fact 127).
+    pub(crate) fn is_stream_connected(&self) -> bool {
+        self.stream && self.sock.peer_addr().is_ok()
+    }
+}
+
+fn wsa(err: io::Error) -> WsaError {
+    WsaError::from_io(&err)
+}
+
+impl Socket {
+    /// A new socket (`socket` / `WSASocket` with `WSA_FLAG_OVERLAPPED`).
+    #[doc(alias = "WSASocket")]
+    #[doc(alias = "socket")]
+    pub fn new(domain: Domain, ty: Type, protocol: Option<Protocol>) -> WsaResult<Socket> {
+        let sock = socket2::Socket::new(domain, ty, protocol).map_err(wsa)?;
+        Ok(Socket::from_socket2(sock, ty == Type::STREAM))
+    }
+
+    /// A TCP socket of the family of `addr` (IPv4 or IPv6).
+    pub fn tcp_for(addr: &SocketAddr) -> WsaResult<Socket> {
+        Socket::new(
+            Domain::for_address(*addr),
+            Type::STREAM,
+            Some(Protocol::TCP),
+        )
+    }
+
+    /// A UDP socket of the family of `addr` (IPv4 or IPv6).
+    pub fn udp_for(addr: &SocketAddr) -> WsaResult<Socket> {
+        Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))
+    }
+
+    /// A TCP socket bound to `addr` and listening, with `SO_REUSEADDR`.
+    pub fn listen_tcp(addr: &SocketAddr, backlog: i32) -> WsaResult<Socket> {
+        let s = Socket::tcp_for(addr)?;
+        s.inner.sock.set_reuse_address(true).map_err(wsa)?;
+        s.bind(addr)?;
+        s.listen(backlog)?;
+        Ok(s)
+    }
+
+    fn from_socket2(sock: socket2::Socket, stream: bool) -> Socket {
+        Socket {
+            inner: Arc::new(SocketInner {
+                sock,
+                stream,
+                closed: AtomicBool::new(false),
+                event: Event::with_reset(true, false),
+                lanes: Lanes::default(),
+            }),
+        }
+    }
+
+    /// The socket's own event (fact 20): operations started with an
+    /// [`crate::Overlapped::without_event`] record signal it.
+    pub fn event(&self) -> &Event {
+        &self.inner.event
+    }
+
+    /// Binds to a local address (`bind`).
+    pub fn bind(&self, addr: &SocketAddr) -> WsaResult<()> {
+        self.inner.sock.bind(&SockAddr::from(*addr)).map_err(wsa)
+    }
+
+    /// Starts listening (`listen`).
+    pub fn listen(&self, backlog: i32) -> WsaResult<()> {
+        self.inner.sock.listen(backlog).map_err(wsa)
+    }
+
+    /// Accepts a connection, blocking until one arrives (`accept`), as the
+    /// book's accepting thread does. The new socket is overlapped-capable.
+    #[doc(alias = "WSAAccept")]
+    pub fn accept(&self) -> WsaResult<(Socket, SocketAddr)> {
+        loop {
+            match self.inner.sock.accept() {
+                Ok((sock, addr)) => {
+                    let addr = addr.as_socket().ok_or(WsaError::WSAEAFNOSUPPORT)?;
+                    return Ok((Socket::from_socket2(sock, true), addr));
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(wsa(e)),
+            }
+        }
+    }
+
+    /// Connects, blocking until the connection is made or fails (`connect`).
+    #[doc(alias = "WSAConnect")]
+    pub fn connect(&self, addr: &SocketAddr) -> WsaResult<()> {
+        self.inner.sock.connect(&SockAddr::from(*addr)).map_err(wsa)
+    }
+
+    /// Shuts down one or both directions (`shutdown`).
+    pub fn shutdown(&self, how: Shutdown) -> WsaResult<()> {
+        self.inner.sock.shutdown(how).map_err(wsa)
+    }
+
+    /// The local address (`getsockname`).
+    #[doc(alias = "getsockname")]
+    pub fn local_addr(&self) -> WsaResult<SocketAddr> {
+        let a = self.inner.sock.local_addr().map_err(wsa)?;
+        a.as_socket().ok_or(WsaError::WSAEINVAL)
+    }
+
+    /// The peer's address (`getpeername`).
+    #[doc(alias = "getpeername")]
+    pub fn peer_addr(&self) -> WsaResult<SocketAddr> {
+        let a = self.inner.sock.peer_addr().map_err(wsa)?;
+        a.as_socket().ok_or(WsaError::WSAENOTCONN)
+    }
+
+    /// Non-blocking mode for synchronous calls (`ioctlsocket(FIONBIO)`).
+    /// Overlapped operations ignore it (fact 4).
+    #[doc(alias = "FIONBIO")]
+    #[doc(alias = "ioctlsocket")]
+    pub fn set_nonblocking(&self, nonblocking: bool) -> WsaResult<()> {
+        self.inner.sock.set_nonblocking(nonblocking).map_err(wsa)
+    }
+
+    /// The socket2 view, for options (`setsockopt` / `getsockopt`):
+    /// `SO_LINGER`, `TCP_NODELAY`, buffer sizes, ...
+    #[doc(alias = "setsockopt")]
+    #[doc(alias = "getsockopt")]
+    pub fn as_socket2(&self) -> &socket2::Socket {
+        &self.inner.sock
+    }
+
+    /// True for a stream (TCP) socket.
+    pub fn is_stream(&self) -> bool {
+        self.inner.stream
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// Closes the socket (`closesocket`). Pending operations complete with
+    /// `WSA_OPERATION_ABORTED` (`WSAECONNABORTED` for a connected stream
+    /// receive) through their usual notification.
+    #[doc(alias = "closesocket")]
+    pub fn close(self) -> WsaResult<()> {
+        Ok(())
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd()
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        self.inner.closed.store(true, SeqCst);
+        // Pitfall 1: closing the descriptor would not stop the kernel's
+        // operations on it. Cancel them on every ring that may hold one; the
+        // descriptor itself closes when the last operation lets go of it.
+        if Arc::strong_count(&self.inner) > 1 {
+            for ring in crate::sys::registry::with_ops() {
+                ring.cancel_fd(self.inner.fd());
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Socket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Socket")
+            .field("fd", &self.inner.fd())
+            .field("stream", &self.inner.stream)
+            .finish()
+    }
+}

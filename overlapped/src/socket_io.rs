@@ -1,0 +1,268 @@
+//! `WSARecv` and `WSASend` in their three modes: overlapped with an event
+//! record, with a completion routine, and synchronous.
+
+use std::io::{IoSlice, IoSliceMut};
+use std::sync::Arc;
+
+use crate::op::{Notify, OpKind, Outcome};
+use crate::sys::Started;
+use crate::thread::{self, Local};
+use crate::{BufList, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
+
+/// What a completion routine receives (`dwError`, `cbTransferred`,
+/// `dwFlags`), plus the operation's buffers back.
+#[doc(alias = "LPWSAOVERLAPPED_COMPLETION_ROUTINE")]
+#[derive(Debug)]
+pub struct Completion {
+    /// The Winsock error, `WsaError::NO_ERROR` on success.
+    pub error: WsaError,
+    /// Bytes transferred (also on a truncation error).
+    pub bytes: u32,
+    /// Receive flags (`MSG_TRUNC`, ...); empty for sends.
+    pub flags: MsgFlags,
+    /// The buffers the operation was given.
+    pub buffers: BufList,
+}
+
+impl From<Outcome> for Completion {
+    fn from(o: Outcome) -> Completion {
+        Completion {
+            error: o.error,
+            bytes: o.bytes,
+            flags: o.flags,
+            buffers: o.bufs,
+        }
+    }
+}
+
+impl Socket {
+    /// Starts an overlapped receive (`WSARecv` with `lpOverlapped`).
+    ///
+    /// Returns the byte count if it completed at once (the event is still
+    /// signalled), `Err(WSA_IO_PENDING)` if it will complete later, or any
+    /// other error if it never started (then nothing is signalled). The
+    /// buffers are filled in order; get them back with
+    /// [`Overlapped::take_buffers`] after completion. One buffer of length 0
+    /// waits for data without consuming it; zero buffers is `WSAEINVAL`.
+    #[doc(alias = "WSARecv")]
+    pub fn recv(
+        &self,
+        overlapped: &mut Overlapped,
+        buffers: impl Into<BufList>,
+        flags: MsgFlags,
+    ) -> WsaResult<u32> {
+        let bufs = buffers.into();
+        let kind = self.recv_kind(&bufs, flags)?;
+        self.start_overlapped(overlapped, kind, bufs)
+    }
+
+    /// Starts an overlapped send (`WSASend` with `lpOverlapped`). A stream
+    /// send completes only once every byte is sent (fact 12).
+    #[doc(alias = "WSASend")]
+    pub fn send(
+        &self,
+        overlapped: &mut Overlapped,
+        buffers: impl Into<BufList>,
+        flags: MsgFlags,
+    ) -> WsaResult<u32> {
+        let bufs = buffers.into();
+        let kind = self.send_kind(&bufs, flags)?;
+        self.start_overlapped(overlapped, kind, bufs)
+    }
+
+    /// Starts a receive whose completion runs `routine` on this thread, in
+    /// its next alertable wait (`WSARecv` with `lpCompletionRoutine`).
+    ///
+    /// Returns as [`Socket::recv`] does; on immediate completion the routine
+    /// is still queued, never run inside this call. The routine need not be
+    /// `Send`: it never leaves the thread.
+    #[doc(alias = "WSARecv")]
+    pub fn recv_with<F>(
+        &self,
+        buffers: impl Into<BufList>,
+        flags: MsgFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        let bufs = buffers.into();
+        let kind = self.recv_kind(&bufs, flags)?;
+        self.start_routine(kind, bufs, Box::new(routine))
+    }
+
+    /// Starts a send whose completion runs `routine` on this thread, in its
+    /// next alertable wait (`WSASend` with `lpCompletionRoutine`).
+    #[doc(alias = "WSASend")]
+    pub fn send_with<F>(
+        &self,
+        buffers: impl Into<BufList>,
+        flags: MsgFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        let bufs = buffers.into();
+        let kind = self.send_kind(&bufs, flags)?;
+        self.start_routine(kind, bufs, Box::new(routine))
+    }
+
+    /// A synchronous receive (`WSARecv` with neither an overlapped record nor
+    /// a routine): like `recv`, it blocks on a blocking socket and fails with
+    /// `WSAEWOULDBLOCK` on a non-blocking one.
+    #[doc(alias = "WSARecv")]
+    #[doc(alias = "recv")]
+    pub fn recv_sync(&self, buffers: &mut [IoSliceMut<'_>], flags: MsgFlags) -> WsaResult<usize> {
+        if buffers.is_empty() {
+            return Err(WsaError::WSAEINVAL);
+        }
+        let flags = flags.to_linux()?;
+        loop {
+            match crate::sys::blocking::recv(self.inner.fd(), buffers, flags) {
+                Ok((n, _)) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WsaError::from_io(&e)),
+            }
+        }
+    }
+
+    /// A synchronous send (`WSASend` with neither an overlapped record nor a
+    /// routine). On a blocking socket it returns once every byte is sent.
+    #[doc(alias = "WSASend")]
+    #[doc(alias = "send")]
+    pub fn send_sync(&self, buffers: &[IoSlice<'_>], flags: MsgFlags) -> WsaResult<usize> {
+        if buffers.is_empty() {
+            return Err(WsaError::WSAEINVAL);
+        }
+        let flags = flags.to_linux()? | libc::MSG_NOSIGNAL;
+        let total: usize = buffers.iter().map(|b| b.len()).sum();
+        let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
+        let mut sent = 0;
+        let mut rest: Vec<u8> = Vec::new();
+        loop {
+            let r = if sent == 0 {
+                crate::sys::blocking::send(self.inner.fd(), buffers, flags)
+            } else {
+                crate::sys::blocking::send(self.inner.fd(), &[IoSlice::new(&rest[sent..])], flags)
+            };
+            match r {
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if sent > 0 && e.kind() == std::io::ErrorKind::WouldBlock => {
+                    return Ok(sent)
+                }
+                Err(e) => return Err(WsaError::from_io(&e)),
+            }
+            if sent >= total || nonblocking {
+                return Ok(sent);
+            }
+            if rest.is_empty() {
+                // A short blocking send (a signal): send the rest from one copy.
+                rest = buffers.iter().flat_map(|b| b.iter().copied()).collect();
+            }
+        }
+    }
+
+    fn recv_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
+        if self.is_closed() {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        if bufs.count() == 0 {
+            return Err(WsaError::WSAEINVAL);
+        }
+        let flags = flags.to_linux()?;
+        Ok(if bufs.total_len() == 0 && self.is_stream() {
+            OpKind::PollIn
+        } else {
+            OpKind::Recv { flags }
+        })
+    }
+
+    fn send_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
+        if self.is_closed() {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        if bufs.count() == 0 {
+            return Err(WsaError::WSAEINVAL);
+        }
+        Ok(OpKind::Send {
+            flags: flags.to_linux()?,
+            done: 0,
+        })
+    }
+
+    fn start_overlapped(&self, ov: &mut Overlapped, kind: OpKind, bufs: BufList) -> WsaResult<u32> {
+        let local = thread::current()?;
+        ov.state.begin(self.event())?;
+        let notify = Notify::Overlapped(ov.state.clone());
+        match start(&local, self, kind, bufs, notify) {
+            Ok(Started::Pending(op)) => {
+                ov.state.set_op(op);
+                Err(WsaError::WSA_IO_PENDING)
+            }
+            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome),
+            Err(e) => {
+                ov.state.fail(e, BufList::new());
+                Err(e)
+            }
+        }
+    }
+
+    fn start_routine(
+        &self,
+        kind: OpKind,
+        bufs: BufList,
+        routine: Box<dyn FnOnce(Completion)>,
+    ) -> WsaResult<u32> {
+        let local = thread::current()?;
+        let key = local.keep_routine(Box::new(move |o: Outcome| routine(o.into())));
+        let notify = Notify::Routine {
+            thread: local.shared.clone(),
+            key,
+        };
+        match start(&local, self, kind, bufs, notify) {
+            Ok(Started::Pending(_)) => Err(WsaError::WSA_IO_PENDING),
+            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome),
+            Err(e) => {
+                local.forget_routine(key);
+                Err(e)
+            }
+        }
+    }
+}
+
+fn start(
+    local: &Local,
+    socket: &Socket,
+    kind: OpKind,
+    bufs: BufList,
+    notify: Notify,
+) -> WsaResult<Started> {
+    let eager = !local.delivering();
+    local
+        .shared
+        .ring
+        .start(kind, bufs, notify, Arc::clone(&socket.inner), eager)
+}
+
+/// An operation that completed during submission. Success (and truncation,
+/// a completion with a warning) is notified like any completion (fact 19);
+/// a hard error means it never started: no notification at all (fact 1).
+fn finish_immediate(notify: Notify, outcome: Outcome) -> WsaResult<u32> {
+    let error = outcome.error;
+    let bytes = outcome.bytes;
+    if error.is_ok() || error == WsaError::WSAEMSGSIZE {
+        crate::op::deliver(notify, outcome);
+        return if error.is_ok() { Ok(bytes) } else { Err(error) };
+    }
+    match notify {
+        Notify::Overlapped(state) => state.fail(error, outcome.bufs),
+        Notify::Routine { key, .. } => {
+            if let Ok(local) = thread::current() {
+                local.forget_routine(key);
+            }
+        }
+    }
+    Err(error)
+}

@@ -1,0 +1,12 @@
+//! The platform seam: everything that talks to the kernel lives below here.
+//!
+//! Today there is one backend, io_uring ([`uring`]). A readiness (epoll)
+//! backend would sit beside it and offer the same `Ring` surface: `start` an
+//! [`crate::op::OpSlot`], `turn` (submit, wait, reap, deliver), `cancel`.
+
+pub(crate) mod blocking;
+pub(crate) mod uring;
+
+pub(crate) use uring::mem::OpMem;
+pub use uring::setup::SetupError;
+pub(crate) use uring::{adopt, registry, OpRef, Ring, Started};

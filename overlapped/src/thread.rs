@@ -1,0 +1,265 @@
+//! The per-thread side of the model: the thread's ring, its APC queue
+//! (completion routines and user APCs), and the one wait loop that every
+//! blocking call of the library goes through.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use slab::Slab;
+
+use crate::op::Outcome;
+use crate::sys::{Ring, SetupError};
+use crate::WsaError;
+
+/// An APC that may be queued from another thread.
+pub(crate) enum RemoteApc {
+    User(Box<dyn FnOnce() + Send>),
+    Routine(usize, Outcome),
+}
+
+enum LocalApc {
+    User(Box<dyn FnOnce()>),
+    Routine(usize, Outcome),
+}
+
+/// What other threads may touch of a thread: its ring (to wake it) and the
+/// remote half of its APC queue.
+pub(crate) struct ThreadShared {
+    pub(crate) ring: Arc<Ring>,
+    alive: AtomicBool,
+    remote: Mutex<Vec<RemoteApc>>,
+    has_remote: AtomicBool,
+}
+
+impl ThreadShared {
+    /// Wakes the thread if it is blocked in the library.
+    pub(crate) fn wake(&self) {
+        self.ring.wake();
+    }
+
+    /// Queues an APC to this thread from any thread. Returns false (and drops
+    /// the APC) if the thread has exited.
+    pub(crate) fn post(self: &Arc<Self>, apc: RemoteApc) -> bool {
+        if !self.alive.load(SeqCst) {
+            return false;
+        }
+        if let Some(local) = current_if(self) {
+            local.apcs.borrow_mut().push_back(match apc {
+                RemoteApc::User(f) => LocalApc::User(f),
+                RemoteApc::Routine(k, o) => LocalApc::Routine(k, o),
+            });
+            return true;
+        }
+        self.remote
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(apc);
+        self.has_remote.store(true, SeqCst);
+        self.wake();
+        true
+    }
+}
+
+type Routine = Box<dyn FnOnce(Outcome)>;
+
+/// The thread-local side: never shared, so completion routines need not be `Send`.
+pub(crate) struct Local {
+    pub(crate) shared: Arc<ThreadShared>,
+    apcs: RefCell<VecDeque<LocalApc>>,
+    routines: RefCell<Slab<Routine>>,
+    delivering: Cell<bool>,
+    watched: RefCell<Vec<u64>>,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+}
+
+/// The calling thread's state, created (with its ring) on first use.
+pub(crate) fn current() -> Result<Rc<Local>, WsaError> {
+    try_current().map_err(|_| WsaError::WSASYSNOTREADY)
+}
+
+/// Like [`current`], with the reason a ring could not be made.
+pub(crate) fn try_current() -> Result<Rc<Local>, SetupError> {
+    let found = LOCAL
+        .try_with(|l| l.borrow().clone())
+        .map_err(|_| SetupError::Other(std::io::Error::other("thread is exiting")))?;
+    if let Some(local) = found {
+        return Ok(local);
+    }
+    let ring = Ring::new()?;
+    let local = Rc::new(Local {
+        shared: Arc::new(ThreadShared {
+            ring,
+            alive: AtomicBool::new(true),
+            remote: Mutex::new(Vec::new()),
+            has_remote: AtomicBool::new(false),
+        }),
+        apcs: RefCell::new(VecDeque::new()),
+        routines: RefCell::new(Slab::new()),
+        delivering: Cell::new(false),
+        watched: RefCell::new(Vec::new()),
+    });
+    let _ = LOCAL.try_with(|l| *l.borrow_mut() = Some(local.clone()));
+    Ok(local)
+}
+
+fn current_if(shared: &Arc<ThreadShared>) -> Option<Rc<Local>> {
+    LOCAL
+        .try_with(|l| {
+            l.try_borrow()
+                .ok()
+                .and_then(|l| l.clone())
+                .filter(|l| Arc::ptr_eq(&l.shared, shared))
+        })
+        .ok()
+        .flatten()
+}
+
+/// How a [`Local::park`] ended.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Wake {
+    Satisfied,
+    Timeout,
+    Apc,
+}
+
+impl Local {
+    /// True while routines are being delivered: operations started now are
+    /// queued and submitted together when the delivery ends.
+    pub(crate) fn delivering(&self) -> bool {
+        self.delivering.get()
+    }
+
+    /// Keeps a completion routine until its operation completes.
+    pub(crate) fn keep_routine(&self, routine: Routine) -> usize {
+        self.routines.borrow_mut().insert(routine)
+    }
+
+    /// Drops a routine whose operation never started.
+    pub(crate) fn forget_routine(&self, key: usize) {
+        self.routines.borrow_mut().try_remove(key);
+    }
+
+    fn has_apcs(&self) -> bool {
+        !self.apcs.borrow().is_empty() || self.shared.has_remote.load(SeqCst)
+    }
+
+    /// The wait loop. Returns when `cond` holds, when the deadline passes,
+    /// or (if `alertable`) after running every queued APC.
+    pub(crate) fn park(
+        &self,
+        cond: &mut dyn FnMut() -> bool,
+        deadline: Option<Instant>,
+        alertable: bool,
+    ) -> Wake {
+        let ring = &self.shared.ring;
+        loop {
+            ring.turn(Some(Duration::ZERO), &mut self.watched.borrow_mut());
+            if alertable && self.has_apcs() {
+                self.run_apcs();
+                return Wake::Apc;
+            }
+            if cond() {
+                return Wake::Satisfied;
+            }
+            let timeout = match deadline {
+                None => None,
+                Some(d) => {
+                    let now = Instant::now();
+                    if now >= d {
+                        return Wake::Timeout;
+                    }
+                    Some(d - now)
+                }
+            };
+            self.watch_others();
+            ring.set_sleeping(true);
+            if (alertable && self.has_apcs()) || cond() {
+                ring.set_sleeping(false);
+                continue;
+            }
+            let fired = ring.turn(timeout, &mut self.watched.borrow_mut());
+            ring.set_sleeping(false);
+            if !fired.is_empty() {
+                for other in crate::sys::registry::others_with_event_ops(ring) {
+                    if fired.contains(&other.id()) {
+                        other.try_drive();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Makes sure this thread hears of completions on rings whose owners are
+    /// away (an operation started on another thread that now sleeps
+    /// elsewhere), and drives those rings once.
+    fn watch_others(&self) {
+        let ring = &self.shared.ring;
+        if crate::sys::registry::count() <= 1 {
+            return;
+        }
+        for other in crate::sys::registry::others_with_event_ops(ring) {
+            let mut watched = self.watched.borrow_mut();
+            if !watched.contains(&other.id()) {
+                watched.push(other.id());
+                ring.watch(&other);
+            }
+            drop(watched);
+            other.try_drive();
+        }
+    }
+
+    /// Runs every queued APC, in order, until the queue is empty; then
+    /// submits what the routines started, in one batch.
+    pub(crate) fn run_apcs(&self) {
+        self.delivering.set(true);
+        loop {
+            if self.shared.has_remote.swap(false, SeqCst) {
+                let remote = std::mem::take(
+                    &mut *self.shared.remote.lock().unwrap_or_else(|e| e.into_inner()),
+                );
+                let mut apcs = self.apcs.borrow_mut();
+                for apc in remote {
+                    apcs.push_back(match apc {
+                        RemoteApc::User(f) => LocalApc::User(f),
+                        RemoteApc::Routine(k, o) => LocalApc::Routine(k, o),
+                    });
+                }
+            }
+            let next = self.apcs.borrow_mut().pop_front();
+            match next {
+                None => break,
+                Some(LocalApc::User(f)) => f(),
+                Some(LocalApc::Routine(key, outcome)) => {
+                    let routine = self.routines.borrow_mut().try_remove(key);
+                    if let Some(routine) = routine {
+                        routine(outcome);
+                    }
+                }
+            }
+        }
+        self.delivering.set(false);
+        self.shared.ring.flush();
+    }
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        // The thread is exiting. Its routines can never run: cancel their
+        // operations (the kernel consumes no more data for them), and hand
+        // the ring to the orphan service, which keeps every buffer alive until
+        // the kernel has let go and keeps completing event-notified
+        // operations (semantics fact 133). See DESIGN.md, "Thread exit".
+        self.shared.alive.store(false, SeqCst);
+        self.shared.ring.cancel_routines();
+        self.routines.borrow_mut().clear();
+        self.apcs.borrow_mut().clear();
+        crate::sys::adopt(self.shared.ring.clone());
+    }
+}
