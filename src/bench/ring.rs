@@ -123,11 +123,6 @@ impl Ring {
         &self.pattern
     }
 
-    /// Operations in flight on all connections.
-    pub fn inflight(&self) -> usize {
-        self.inflight
-    }
-
     /// Gives connection `conn` its socket.
     pub fn attach(&mut self, conn: usize, fd: OwnedFd) {
         let slot = &mut self.slots[conn];
