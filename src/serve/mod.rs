@@ -1,10 +1,76 @@
 //! `overlapped serve`: echo servers in the Winsock overlapped models.
+//!
+//! Both follow the book's shape: an accepting thread that blocks in
+//! `accept` and hands each new client to one worker thread, which does all
+//! the I/O. `--model event` is Overlapped (1): the worker waits on every
+//! client's event at once. `--model routine` is Overlapped (2): the worker
+//! sits in an alertable wait and completion routines do the echoing.
+
+mod event;
+mod routine;
+mod shared;
+
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+
+use clap::ValueEnum;
+use overlapped::Socket;
+
+/// The notification model a server uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Model {
+    /// Overlapped (1): event objects and wait-for-multiple-events.
+    Event,
+    /// Overlapped (2): completion routines and alertable waits.
+    Routine,
+}
+
+/// The transport a server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Proto {
+    /// TCP stream echo.
+    Tcp,
+}
 
 /// Arguments of `overlapped serve`.
-#[derive(clap::Args)]
-pub struct ServeArgs {}
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The notification model.
+    #[arg(long, value_enum, default_value = "event")]
+    pub model: Model,
+    /// The transport.
+    #[arg(long, value_enum, default_value = "tcp")]
+    pub proto: Proto,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub addr: IpAddr,
+    /// Port to listen on (0 picks a free one; the first line of output says which).
+    #[arg(long, default_value_t = 5150)]
+    pub port: u16,
+    /// Bytes per receive buffer.
+    #[arg(long, default_value_t = 4096)]
+    pub buffer: usize,
+}
 
-/// Runs the server.
-pub fn run(_args: ServeArgs) -> std::io::Result<()> {
-    Ok(())
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> std::io::Result<()> {
+    if args.buffer == 0 {
+        return Err(std::io::Error::other("--buffer must be at least 1 byte"));
+    }
+    overlapped::startup().map_err(std::io::Error::other)?;
+    let _ = crate::bench::ring::raise_nofile_limit();
+    let bind = SocketAddr::new(args.addr, args.port);
+    let listener = Socket::listen_tcp(&bind, 4096)
+        .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
+    let local = listener.local_addr().map_err(std::io::Error::other)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {local}")?;
+        out.flush()?;
+    }
+    let shared = shared::Shared::start(listener)?;
+    match args.model {
+        Model::Event => event::serve(shared, args.buffer),
+        Model::Routine => routine::serve(shared, args.buffer),
+    }
 }

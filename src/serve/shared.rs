@@ -1,0 +1,86 @@
+//! What both servers share: the accepting thread, the hand-off of new
+//! clients to the worker, and the clean stop on SIGINT/SIGTERM.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use overlapped::{Event, Socket};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// The hand-off between the accepting thread and the worker.
+pub struct Shared {
+    /// Set whenever new clients wait in `queue`, and on stop.
+    pub accept_event: Event,
+    /// Clients accepted and not yet taken by the worker.
+    pub queue: Mutex<Vec<Socket>>,
+    /// Set once a stop was asked for.
+    pub stop: AtomicBool,
+    listener: Arc<Socket>,
+}
+
+impl Shared {
+    /// Starts the accepting thread and the signal watcher.
+    pub fn start(listener: Socket) -> std::io::Result<Arc<Shared>> {
+        let shared = Arc::new(Shared {
+            accept_event: Event::new().map_err(std::io::Error::other)?,
+            queue: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            listener: Arc::new(listener),
+        });
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    s.request_stop();
+                }
+            })?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("accept".into())
+            .spawn(move || s.accept_loop())?;
+        Ok(shared)
+    }
+
+    fn accept_loop(&self) {
+        while !self.stop.load(Ordering::SeqCst) {
+            match self.listener.accept() {
+                Ok((client, _)) => {
+                    let _ = client.as_socket2().set_tcp_nodelay(true);
+                    self.queue
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push(client);
+                    self.accept_event.set();
+                }
+                Err(e) => {
+                    if self.stop.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    // Out of descriptors or a transient failure: say so, pause, go on.
+                    eprintln!("accept failed: {e}");
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+            }
+        }
+    }
+
+    /// Asks everything to stop: wakes the worker and the accepting thread.
+    pub fn request_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.accept_event.set();
+        let _ = self.listener.shutdown(std::net::Shutdown::Both);
+    }
+
+    /// Whether a stop was asked for.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    /// Takes the clients accepted since the last call.
+    pub fn take_new(&self) -> Vec<Socket> {
+        std::mem::take(&mut *self.queue.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+}
