@@ -34,6 +34,9 @@ pub struct CompareArgs {
     /// Servers to compare, comma-separated, from: event, routine, tokio.
     #[arg(long, value_delimiter = ',', default_value = "event,routine,tokio")]
     pub servers: Vec<String>,
+    /// Scenarios to run, comma-separated names (default: all; see the table for names).
+    #[arg(long, value_delimiter = ',')]
+    pub scenarios: Vec<String>,
     /// Short runs: 1 s each, 1 round (unless --secs/--rounds say otherwise).
     #[arg(long)]
     pub quick: bool,
@@ -75,9 +78,21 @@ pub fn run(args: CompareArgs) -> std::io::Result<()> {
         eprintln!("overlapped: --secs must be positive and --rounds at least 1");
         std::process::exit(2);
     }
+    let mut scenarios = scenario::all();
+    if !args.scenarios.is_empty() {
+        let names: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
+        if let Some(bad) = args.scenarios.iter().find(|s| !names.contains(&s.as_str())) {
+            eprintln!(
+                "overlapped: unknown scenario {bad:?}; choose from {}",
+                names.join(", ")
+            );
+            std::process::exit(2);
+        }
+        scenarios.retain(|s| args.scenarios.iter().any(|a| a == s.name));
+    }
     let plan = Plan {
         servers: args.servers,
-        scenarios: scenario::all(),
+        scenarios,
         secs,
         warmup: if args.quick { 0.3 } else { 1.0 },
         rounds,
