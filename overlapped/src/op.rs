@@ -44,6 +44,8 @@ pub(crate) struct OpSlot {
     pub(crate) socket: Arc<SocketInner>,
     /// False while queued behind another operation of its socket lane.
     pub(crate) submitted: bool,
+    /// A cancel was asked for (by a dropped record, a close or a cancel call).
+    pub(crate) cancelled: bool,
 }
 
 /// How an operation ended.

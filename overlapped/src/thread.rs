@@ -257,7 +257,7 @@ impl Drop for Local {
         // the kernel has let go and keeps completing event-notified
         // operations (semantics fact 133). See DESIGN.md, "Thread exit".
         self.shared.alive.store(false, SeqCst);
-        self.shared.ring.cancel_routines();
+        self.shared.ring.retire();
         self.routines.borrow_mut().clear();
         self.apcs.borrow_mut().clear();
         crate::sys::adopt(self.shared.ring.clone());

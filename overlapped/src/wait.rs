@@ -158,7 +158,10 @@ pub(crate) fn wait_list(
 /// The lowest signalled index, consuming an auto-reset event's signal.
 /// Marks are hints: each is confirmed against its event, and stale ones cleared.
 fn pick_lowest(events: &[Event], ready: &ReadySet) -> Option<usize> {
-    let mut from = 0;
+    pick_lowest_from(events, ready, 0)
+}
+
+fn pick_lowest_from(events: &[Event], ready: &ReadySet, mut from: usize) -> Option<usize> {
     while let Some(i) = ready.first_from(from) {
         let Some(e) = events.get(i) else {
             ready.clear_bit(i);
@@ -305,6 +308,16 @@ impl EventSet {
     ) -> WsaResult<WaitResult> {
         check(&self.events, wait_all)?;
         wait_list(&self.events, &self.ready, wait_all, timeout, alertable)
+    }
+
+    /// The lowest signalled index at or after `from`, without waiting
+    /// (consuming an auto-reset event's signal), or `None`. After a wait
+    /// returns `i`, sweeping with `next_signaled(i + 1)` serves every
+    /// signalled event before waiting again, so that low indices cannot
+    /// starve high ones under load (the wait itself always prefers the
+    /// lowest index, as Winsock's does).
+    pub fn next_signaled(&self, from: usize) -> Option<usize> {
+        pick_lowest_from(&self.events, &self.ready, from)
     }
 
     fn capacity(&self) -> usize {

@@ -32,35 +32,44 @@ pub fn serve(shared: Arc<Shared>, buffer: usize) -> std::io::Result<()> {
     // clients[i - 1] owns events[i].
     let mut clients: Vec<Client> = Vec::new();
     loop {
-        let index = match events.wait(false, None, false) {
+        let first = match events.wait(false, None, false) {
             Ok(WaitResult::Signaled(i)) => i,
             Ok(_) => continue,
             Err(e) => return Err(std::io::Error::other(e)),
         };
-        if index == 0 {
-            shared.accept_event.reset();
-            if shared.stopping() {
-                return Ok(());
-            }
-            for socket in shared.take_new() {
-                let event = Event::new().map_err(std::io::Error::other)?;
-                let mut client = Client {
-                    socket,
-                    ov: Overlapped::new(&event),
-                    state: State::Receiving,
-                };
-                if post_recv(&mut client, BufList::zeroed(buffer)).is_ok() {
-                    events.push(event);
-                    clients.push(client);
+        // Serve every signalled event from `first` on before waiting again:
+        // the wait prefers low indices, and a sweep keeps it fair.
+        let mut next = Some(first);
+        while let Some(index) = next {
+            if index == 0 {
+                shared.accept_event.reset();
+                if shared.stopping() {
+                    return Ok(());
                 }
+                for socket in shared.take_new() {
+                    let event = Event::new().map_err(std::io::Error::other)?;
+                    let mut client = Client {
+                        socket,
+                        ov: Overlapped::new(&event),
+                        state: State::Receiving,
+                    };
+                    if post_recv(&mut client, BufList::zeroed(buffer)).is_ok() {
+                        events.push(event);
+                        clients.push(client);
+                    }
+                }
+                next = events.next_signaled(1);
+                continue;
             }
-            continue;
-        }
-        events.events()[index].reset();
-        if !step(&mut clients[index - 1], buffer) {
-            // Closing: the client's last index takes this one's place.
-            events.swap_remove(index);
-            clients.swap_remove(index - 1);
+            events.events()[index].reset();
+            if step(&mut clients[index - 1], buffer) {
+                next = events.next_signaled(index + 1);
+            } else {
+                // Closing: the last client takes this index; look at it again.
+                events.swap_remove(index);
+                clients.swap_remove(index - 1);
+                next = events.next_signaled(index);
+            }
         }
     }
 }

@@ -79,6 +79,11 @@ struct Core {
     cqes: Vec<(u64, i32, u32)>,
     waker_buf: Box<u64>,
     waker_armed: bool,
+    /// The owner is exiting: event-notified operations that the kernel
+    /// cancels (or that need another step) are parked here, to be submitted
+    /// again by the orphan service (see `retire`).
+    retiring: bool,
+    parked: Vec<u64>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -104,6 +109,8 @@ impl Ring {
                 cqes: Vec::with_capacity(256),
                 waker_buf: Box::new(0),
                 waker_armed: false,
+                retiring: false,
+                parked: Vec::new(),
             }),
             waker,
             sleeping: AtomicBool::new(false),
@@ -156,6 +163,7 @@ impl Ring {
             notify,
             socket,
             submitted: false,
+            cancelled: false,
         };
         core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
         let generation = u64::from(core.generation);
@@ -237,18 +245,37 @@ impl Ring {
         self.after_unlock();
     }
 
-    /// Cancels every operation whose completion routine belongs to the owner
-    /// (which is exiting: its routines can never run).
-    pub(crate) fn cancel_routines(&self) {
+    /// Called on the owner thread as it exits. The kernel ties each request
+    /// to the thread that submitted it and ends them when it exits; Winsock
+    /// does not (fact 133). So: cancel everything now, let the completions
+    /// of routine operations go (their routines can never run), and park the
+    /// event-notified ones, which the orphan service submits again from a
+    /// thread that lives on ([`Ring::resume`]). Data that had already
+    /// arrived is delivered as a normal completion.
+    pub(crate) fn retire(&self) {
         let mut core = self.lock();
-        let uds: Vec<u64> = core
-            .slots
-            .iter()
-            .filter(|(_, (_, slot))| matches!(slot.notify, Notify::Routine { .. }))
-            .map(|(_, (ud, _))| *ud)
-            .collect();
-        for ud in uds {
-            core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
+        core.retiring = true;
+        let cancel = types::CancelBuilder::any().all();
+        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
+        core.submit();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while core.slots.iter().any(|(_, (_, s))| s.submitted)
+            && std::time::Instant::now() < deadline
+        {
+            core.wait(Some(Duration::from_millis(20)));
+            self.reap(&mut core, None);
+        }
+        drop(core);
+        self.after_unlock();
+    }
+
+    /// Submits again, from the calling (long-lived) thread, the operations
+    /// parked by [`Ring::retire`].
+    pub(crate) fn resume(&self) {
+        let mut core = self.lock();
+        core.retiring = false;
+        for ud in std::mem::take(&mut core.parked) {
+            self.submit_queued(&mut core, ud);
         }
         core.submit();
         drop(core);
@@ -329,11 +356,21 @@ impl Ring {
         for m in mail {
             match m {
                 Mail::Cancel(ud) => {
+                    if let Some((stored, slot)) = core.slots.get_mut((ud & 0xffff_ffff) as usize) {
+                        if *stored == ud {
+                            slot.cancelled = true;
+                        }
+                    }
                     if !self.withdraw(core, |slot_ud, _| slot_ud == ud) {
                         core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
                     }
                 }
                 Mail::CancelFd(fd) => {
+                    for (_, (_, slot)) in core.slots.iter_mut() {
+                        if slot.socket.fd() == fd {
+                            slot.cancelled = true;
+                        }
+                    }
                     self.withdraw(core, |_, slot| slot.socket.fd() == fd);
                     let cancel = types::CancelBuilder::fd(types::Fd(fd)).all();
                     core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
@@ -455,8 +492,24 @@ impl Ring {
             Some((stored, _)) if *stored == ud => {}
             _ => return None,
         }
+        let retiring = core.retiring;
         let (_, slot) = &mut core.slots[key];
+        // Park only what someone still waits for: not a record that was
+        // dropped, nor an operation whose cancel was asked for.
+        let parks = retiring
+            && !slot.cancelled
+            && matches!(&slot.notify, Notify::Overlapped(st) if Arc::strong_count(st) > 1);
+        if parks && res == -libc::ECANCELED {
+            slot.submitted = false;
+            core.parked.push(ud);
+            return None;
+        }
         match slot.step(res) {
+            Step::Resubmit if parks => {
+                slot.submitted = false;
+                core.parked.push(ud);
+                None
+            }
             Step::Resubmit => {
                 let sqe = prep::sqe(slot, ud);
                 core.push(&sqe);

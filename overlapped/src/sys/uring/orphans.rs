@@ -33,16 +33,28 @@ pub(crate) fn adopt(ring: Arc<Ring>) {
     NUDGE.notify_all();
 }
 
+/// Rings adopted but not yet resumed by the service thread.
+fn resume_new(rings: &[Arc<Ring>], resumed: &mut Vec<u64>) {
+    for r in rings {
+        if !resumed.contains(&r.id()) {
+            r.resume();
+            resumed.push(r.id());
+        }
+    }
+}
+
 /// Tells the service thread that an orphan may have mail (a cancel).
 pub(crate) fn nudge() {
     NUDGE.notify_all();
 }
 
 fn service() {
+    let mut resumed: Vec<u64> = Vec::new();
     loop {
         let rings: Vec<Arc<Ring>> = {
             let mut rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
             rings.retain(|r| r.ops() > 0);
+            resumed.retain(|id| rings.iter().any(|r| r.id() == *id));
             if rings.is_empty() {
                 let _unused = NUDGE
                     .wait_timeout(rings, Duration::from_secs(1))
@@ -51,6 +63,7 @@ fn service() {
             }
             rings.clone()
         };
+        resume_new(&rings, &mut resumed);
         let mut fds: Vec<libc::pollfd> = rings
             .iter()
             .map(|r| libc::pollfd {
