@@ -26,7 +26,7 @@
 //!     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
 //!     Err(e) => return Err(e),
 //! }
-//! if let WaitResult::Signaled(0) = wait_for_multiple_events(&[event.clone()], false, None, false)? {
+//! if let WaitResult::Signaled(0) = wait_for_multiple_events(std::slice::from_ref(&event), false, None, false)? {
 //!     event.reset();
 //!     let (bytes, _flags) = get_overlapped_result(&client, &ov, false)?;
 //!     let data = ov.take_buffers().unwrap().gather(bytes as usize);

@@ -19,7 +19,7 @@ fn pending_recv_completes_and_signals_event() {
     );
     assert!(!event.is_set());
     send_all(&client, b"hello");
-    let r = wait_for_multiple_events(&[event.clone()], false, LONG, false).unwrap();
+    let r = wait_for_multiple_events(std::slice::from_ref(&event), false, LONG, false).unwrap();
     assert_eq!(r, WaitResult::Signaled(0));
     assert_eq!(get_overlapped_result(&server, &ov, false).unwrap().0, 5);
     let bufs = ov.take_buffers().unwrap();
@@ -192,7 +192,7 @@ fn waitall_completes_only_when_buffer_is_full() {
     send_all(&client, b"abc");
     assert_eq!(
         wait_for_multiple_events(
-            &[event.clone()],
+            std::slice::from_ref(&event),
             false,
             Some(Duration::from_millis(100)),
             false

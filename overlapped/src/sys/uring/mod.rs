@@ -75,6 +75,9 @@ struct Core {
     uring: IoUring,
     slots: Slab<(u64, OpSlot)>,
     generation: u32,
+    /// Recycled operation memory; boxed because a slot's memory must keep
+    /// its address while the slab moves slots around.
+    #[allow(clippy::vec_box)]
     spare: Vec<Box<OpMem>>,
     cqes: Vec<(u64, i32, u32)>,
     waker_buf: Box<u64>,
@@ -220,7 +223,7 @@ impl Ring {
             if !self.has_mail.load(SeqCst) {
                 core.wait(timeout);
             }
-        } else if core.uring.submission().len() > 0 {
+        } else if !core.uring.submission().is_empty() {
             core.submit();
         }
         self.reap_into(&mut core, None, &mut fired, watched);
@@ -238,7 +241,7 @@ impl Ring {
     /// Submits whatever is queued (the operations routines started).
     pub(crate) fn flush(&self) {
         let mut core = self.lock();
-        if core.uring.submission().len() > 0 {
+        if !core.uring.submission().is_empty() {
             core.submit();
         }
         drop(core);
@@ -255,6 +258,11 @@ impl Ring {
     pub(crate) fn retire(&self) {
         let mut core = self.lock();
         core.retiring = true;
+        // Routine operations still queued behind others in their socket lane
+        // have never reached the kernel: end them here.
+        self.withdraw(&mut core, |_, slot| {
+            matches!(slot.notify, Notify::Routine { .. })
+        });
         let cancel = types::CancelBuilder::any().all();
         core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
         core.submit();
@@ -289,7 +297,7 @@ impl Ring {
             return false;
         };
         self.drain_mail(&mut core);
-        if core.uring.submission().len() > 0 {
+        if !core.uring.submission().is_empty() {
             core.submit();
         }
         let mut ignore = Vec::new();
@@ -328,7 +336,7 @@ impl Ring {
         self.has_mail.store(true, SeqCst);
         if let Ok(mut core) = self.core.try_lock() {
             self.drain_mail(&mut core);
-            if core.uring.submission().len() > 0 {
+            if !core.uring.submission().is_empty() {
                 core.submit();
             }
             drop(core);
@@ -467,7 +475,7 @@ impl Ring {
             }
             core.cqes = cqes;
             core.cqes.clear();
-            if core.uring.submission().len() > 0 {
+            if !core.uring.submission().is_empty() {
                 core.submit();
             }
         }

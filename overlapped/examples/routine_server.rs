@@ -1,0 +1,95 @@
+//! Overlapped (2), completion routines: the book's echo server, in Rust.
+//!
+//! The main thread accepts and hands each socket to the worker through an
+//! event. The worker sits in an alertable wait on that event; for each new
+//! socket it posts a receive with a completion routine, and the routines
+//! echo and post the next receive. Routines only ever run on the worker,
+//! inside its alertable wait, so they need not be `Send` (they share the
+//! socket through an `Rc`).
+//!
+//! ```sh
+//! cargo run -p overlapped --example routine_server -- 5150
+//! ```
+
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+
+use overlapped::{
+    startup, wait_for_single_object_ex, BufList, Completion, Event, MsgFlags, Socket, WaitResult,
+    WsaError, WSA_INFINITE,
+};
+
+const DATA_BUFSIZE: usize = 4096;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    startup()?; // WSAStartup
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(5150);
+    let listen = Socket::listen_tcp(&([127, 0, 0, 1], port).into(), 5)?;
+    println!("listening on {}", listen.local_addr()?);
+
+    let accept_event = Event::new()?;
+    let accepted: Arc<Mutex<Vec<Socket>>> = Arc::default();
+    {
+        let (ev, queue) = (accept_event.clone(), accepted.clone());
+        std::thread::spawn(move || worker_thread(ev, queue));
+    }
+    loop {
+        let (accept_socket, peer) = listen.accept()?;
+        println!("socket {peer} connected");
+        accepted.lock().unwrap().push(accept_socket);
+        accept_event.set(); // WSASetEvent
+    }
+}
+
+fn worker_thread(accept_event: Event, accepted: Arc<Mutex<Vec<Socket>>>) -> Result<(), WsaError> {
+    loop {
+        // An alertable wait: completion routines run in here.
+        match wait_for_single_object_ex(&accept_event, WSA_INFINITE, true)? {
+            // A completion routine ran; go back to waiting.
+            WaitResult::IoCompletion => continue,
+            WaitResult::Signaled(_) => {}
+            WaitResult::Timeout => continue,
+        }
+        accept_event.reset(); // WSAResetEvent
+        for socket in accepted.lock().unwrap().drain(..) {
+            post_recv(Rc::new(socket), BufList::zeroed(DATA_BUFSIZE));
+        }
+    }
+}
+
+fn post_recv(socket: Rc<Socket>, buffers: BufList) {
+    let s = socket.clone();
+    if let Err(e) = socket.recv_with(buffers, MsgFlags::empty(), move |c| {
+        worker_routine(s, c, false)
+    }) {
+        if e != WsaError::WSA_IO_PENDING {
+            println!("WSARecv() failed with error {e}");
+        }
+    }
+}
+
+/// The completion routine: after a receive, echo; after a send, receive again.
+fn worker_routine(socket: Rc<Socket>, c: Completion, was_send: bool) {
+    if !c.error.is_ok() || (!was_send && c.bytes == 0) {
+        println!("closing socket");
+        return; // the last Rc goes: the socket closes
+    }
+    let mut buffers = c.buffers;
+    if was_send {
+        buffers.unlimit();
+        post_recv(socket, buffers);
+        return;
+    }
+    buffers.limit(c.bytes as usize);
+    let s = socket.clone();
+    if let Err(e) = socket.send_with(buffers, MsgFlags::empty(), move |c| {
+        worker_routine(s, c, true)
+    }) {
+        if e != WsaError::WSA_IO_PENDING {
+            println!("WSASend() failed with error {e}");
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The `serve --model event|routine` echo servers, end to end on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const EXE: &str = env!("CARGO_BIN_EXE_overlapped");
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(model: &str) -> Server {
+        let mut child = Command::new(EXE)
+            .args([
+                "serve",
+                "--model",
+                model,
+                "--addr",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start the server");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line must be `listening on ADDR:PORT`, got {line:?}"))
+            .to_string();
+        assert!(
+            addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
+            "{addr}"
+        );
+        Server { child, addr }
+    }
+
+    /// SIGTERM, then the exit status (or a panic if it does not stop).
+    fn stop(mut self) -> std::process::ExitStatus {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.child.kill().ok();
+                panic!("server did not stop on SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A few clients with messages from 1 byte to 200 KiB, each checked.
+fn mixed_sizes(addr: &str) {
+    let clients: Vec<_> = (0..8)
+        .map(|c| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(&addr).unwrap();
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                for (i, size) in [1usize, 7, 64, 1500, 4096, 4097, 65_536, 200_000]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let msg: Vec<u8> = (0..size).map(|k| (k * 31 + i * 7 + c) as u8).collect();
+                    let writer = {
+                        let mut w = s.try_clone().unwrap();
+                        let m = msg.clone();
+                        std::thread::spawn(move || w.write_all(&m).unwrap())
+                    };
+                    let mut back = vec![0u8; size];
+                    s.read_exact(&mut back).unwrap();
+                    writer.join().unwrap();
+                    assert_eq!(back, msg, "client {c}, message {i} ({size} B)");
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+}
+
+/// 1,000 concurrent connections through the load generator, which checks
+/// every byte that comes back.
+fn thousand_clients(addr: &str) {
+    let out = Command::new(EXE)
+        .args([
+            "bench", "--addr", addr, "--conns", "1000", "--size", "64", "--depth", "2", "--secs",
+            "2", "--warmup", "0", "--json",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line");
+    assert_eq!(v["connected"], 1000, "{v}");
+    assert_eq!(v["errors"], 0, "{v}");
+    assert!(v["msgs"].as_u64().unwrap() > 1000, "{v}");
+}
+
+fn echo(model: &str) {
+    let server = Server::start(model);
+    mixed_sizes(&server.addr);
+    thousand_clients(&server.addr);
+    // A client that closes mid-stream does not disturb the others.
+    {
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        s.write_all(b"half").unwrap();
+    }
+    mixed_sizes(&server.addr);
+    let status = server.stop();
+    assert!(status.success(), "clean exit on SIGTERM, got {status}");
+}
+
+#[test]
+fn event_model_echo() {
+    echo("event");
+}
+
+#[test]
+fn routine_model_echo() {
+    echo("routine");
+}
+
+#[test]
+fn port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = Command::new(EXE)
+        .args(["serve", "--model", "event", "--port", &port])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot listen"), "{err}");
+}
