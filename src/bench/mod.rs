@@ -3,6 +3,7 @@
 //! One thread, one io_uring, fixed buffers: see [`ring`] (all the unsafe code), [`tcp`] (the
 //! load), [`pattern`] (what is sent and checked) and [`stats`] (what is reported).
 
+mod driver;
 mod pattern;
 mod progress;
 pub mod ring;

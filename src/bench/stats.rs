@@ -88,6 +88,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// An empty report of a run of `cfg` over `proto`.
+    pub fn new(cfg: &super::Config, proto: &str) -> Report {
+        Report {
+            addr: cfg.addr.to_string(),
+            proto: proto.into(),
+            conns: cfg.conns,
+            size: cfg.size,
+            depth: cfg.depth,
+            rate: cfg.rate,
+            ..Report::default()
+        }
+    }
+
     /// Fills the measured figures from `rec` over a window of `secs` seconds.
     pub fn fill(&mut self, rec: &Recorder, secs: f64) {
         let h = &rec.hist;

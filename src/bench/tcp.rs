@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::driver::{drive, Load, Window};
 use super::pattern::{self, Pattern};
 use super::ring::{Completion, Op, Ring};
 use super::stats::{Recorder, Report};
@@ -37,22 +38,17 @@ struct Conn {
 }
 
 /// The run's state.
-struct Load<'a> {
+struct Tcp<'a> {
     cfg: &'a Config,
     ring: Ring,
     conns: Vec<Conn>,
     /// Issue (or intended) time of each in-flight message, `depth` slots per connection.
     stamps: Vec<u64>,
-    base: Instant,
-    t_load: u64,
-    warm_end: u64,
-    end: u64,
     rec: Recorder,
     live: usize,
     connected: usize,
     outstanding: u64,
-    released: u64,
-    last_progress: u64,
+    last_reply: u64,
     max_run: usize,
     fatal: Option<String>,
 }
@@ -61,12 +57,13 @@ struct Load<'a> {
 pub fn run(cfg: &Config) -> std::io::Result<Report> {
     let pat = Pattern::new(cfg.size.max(64 * 1024));
     let recv_len = (cfg.size * cfg.depth).clamp(256, 64 * 1024);
+    let addr = cfg.addr.into();
     let ring = Ring::new(
         cfg.conns,
         recv_len,
         2,
         pat.table(),
-        cfg.addr.into(),
+        addr,
         cfg.connect_timeout,
     )?;
     let conns = (0..cfg.conns)
@@ -80,51 +77,97 @@ pub fn run(cfg: &Config) -> std::io::Result<Report> {
             received: 0,
         })
         .collect();
-    let mut load = Load {
+    let base = Instant::now();
+    let mut load = Tcp {
         cfg,
         ring,
         conns,
         stamps: vec![0; cfg.conns * cfg.depth],
-        base: Instant::now(),
-        t_load: 0,
-        warm_end: 0,
-        end: 0,
         rec: Recorder::new(),
         live: 0,
         connected: 0,
         outstanding: 0,
-        released: 0,
-        last_progress: 0,
+        last_reply: 0,
         max_run: pat.max_run(),
         fatal: None,
     };
-    let mut report = Report {
-        addr: cfg.addr.to_string(),
-        proto: "tcp".into(),
-        conns: cfg.conns,
-        size: cfg.size,
-        depth: cfg.depth,
-        rate: cfg.rate,
-        ..Report::default()
+    let (secs, fatal) = match load.connect_all() {
+        Ok(()) => drive(cfg, base, &mut load)?,
+        Err(e) => (0.0, Some(e)),
     };
-    let secs = match load.connect_all() {
-        Ok(()) => load.drive()?,
-        Err(e) => {
-            load.fatal = Some(e);
-            0.0
-        }
-    };
+    let mut report = Report::new(cfg, "tcp");
     report.connected = load.connected;
-    report.error = load.fatal.take();
+    report.error = fatal;
     report.fill(&load.rec, secs);
     Ok(report)
 }
 
-impl Load<'_> {
-    fn now(&self) -> u64 {
-        self.base.elapsed().as_nanos() as u64
+impl Load for Tcp<'_> {
+    fn ring(&mut self) -> &mut Ring {
+        &mut self.ring
+    }
+    fn rec(&mut self) -> &mut Recorder {
+        &mut self.rec
+    }
+    fn outstanding(&self) -> u64 {
+        self.outstanding
+    }
+    fn last_reply(&self) -> u64 {
+        self.last_reply
+    }
+    fn fatal(&self) -> Option<String> {
+        self.fatal.clone()
     }
 
+    fn begin(&mut self, w: &Window, now: u64) -> std::io::Result<()> {
+        for c in 0..self.conns.len() {
+            if self.conns[c].state == State::Active {
+                self.ring.push_recv(c)?;
+                self.issue(c, w, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn due(&mut self, c: usize, w: &Window, now: u64) -> std::io::Result<()> {
+        self.conns[c].due += 1;
+        if self.conns[c].state == State::Active {
+            self.issue(c, w, now)?;
+        }
+        Ok(())
+    }
+
+    fn complete(&mut self, done: &Completion, w: &Window, now: u64) -> std::io::Result<()> {
+        let c = done.conn;
+        if self.conns[c].state != State::Active {
+            return Ok(());
+        }
+        let res = done.result;
+        match done.op {
+            Op::Send if res > 0 => {
+                self.conns[c].sending = false;
+                self.conns[c].sent += res as u64;
+                self.send(c)
+            }
+            Op::Recv if res > 0 => self.received(c, res as usize, w, now),
+            Op::Recv if res == 0 => {
+                self.fail(c, || "server closed the connection".into());
+                Ok(())
+            }
+            Op::Send | Op::Recv => {
+                let (op, err) = (
+                    if done.op == Op::Send { "send" } else { "recv" },
+                    errno_text(res),
+                );
+                self.fail(c, || format!("{op}: {err}"));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Tcp<'_> {
     /// Connects every connection, `CONNECT_BATCH` at a time; fails if none could connect.
     fn connect_all(&mut self) -> Result<(), String> {
         let mut next = 0;
@@ -181,97 +224,15 @@ impl Load<'_> {
         Ok(())
     }
 
-    /// Runs the load until the end of the measured window; returns its length in seconds.
-    fn drive(&mut self) -> std::io::Result<f64> {
-        let now = self.now();
-        self.t_load = now;
-        self.warm_end = now + self.cfg.warmup.as_nanos() as u64;
-        self.end = self.warm_end + self.cfg.secs.as_nanos() as u64;
-        self.last_progress = now;
-        for c in 0..self.conns.len() {
-            if self.conns[c].state == State::Active {
-                self.ring.push_recv(c)?;
-                self.issue(c, now)?;
-            }
-        }
-        let progress = super::progress::Progress::new(self.cfg, self.end - self.t_load);
-        let mut started = false;
-        let mut done = Vec::with_capacity(4096);
-        let stall = self.cfg.stall_timeout.as_nanos() as u64;
-        let mut now = self.now();
-        while now < self.end && self.fatal.is_none() {
-            if !started && now >= self.warm_end {
-                started = true;
-                super::marker(self.cfg, "start");
-            }
-            if self.cfg.rate.is_some() {
-                self.release(now)?;
-            }
-            if self.outstanding == 0 {
-                self.last_progress = now;
-            } else if now - self.last_progress > stall {
-                let s = self.cfg.stall_timeout.as_secs_f64();
-                let n = self.outstanding;
-                self.rec.error(|| format!("server stopped answering: no reply for {s:.1} s ({n} messages outstanding)"));
-                self.fatal = self.rec.first_error.clone();
-                break;
-            }
-            progress.tick(now - self.t_load, self.rec.msgs);
-            let stall_at = self.last_progress + stall;
-            let mut wake = (self.end - now)
-                .min(100_000_000)
-                .min(stall_at.saturating_sub(now));
-            if !started {
-                wake = wake.min(self.warm_end - now);
-            }
-            if let Some(rate) = self.cfg.rate {
-                let due = self.t_load + (self.released as f64 * 1e9 / rate) as u64;
-                wake = wake.min(due.saturating_sub(now));
-            }
-            self.ring
-                .submit_and_wait(Duration::from_nanos(wake.max(1_000)))?;
-            self.ring.reap(&mut done);
-            now = self.now();
-            for c in &done {
-                self.complete(c, now)?;
-            }
-        }
-        if started {
-            super::marker(self.cfg, "end");
-        }
-        progress.finish();
-        let stop = now.min(self.end);
-        Ok(stop.saturating_sub(self.warm_end) as f64 / 1e9)
-    }
-
-    /// Paced mode: makes due every message whose intended send time has come.
-    fn release(&mut self, now: u64) -> std::io::Result<()> {
-        let rate = self.cfg.rate.unwrap_or(1.0);
-        let due_total = ((now - self.t_load) as f64 * rate / 1e9) as u64 + 1;
-        let n = self.conns.len() as u64;
-        while self.released < due_total {
-            let c = (self.released % n) as usize;
-            self.released += 1;
-            self.conns[c].due += 1;
-            if self.conns[c].state == State::Active {
-                self.issue(c, now)?;
-            }
-        }
-        Ok(())
-    }
-
     /// Issues what connection `c` may now send, and sends it.
-    fn issue(&mut self, c: usize, now: u64) -> std::io::Result<()> {
+    fn issue(&mut self, c: usize, w: &Window, now: u64) -> std::io::Result<()> {
         let (size, depth) = (self.cfg.size as u64, self.cfg.depth as u64);
-        let n = self.conns.len() as u64;
         let conn = &mut self.conns[c];
         let completed = conn.received / size;
         while conn.issued - completed < depth {
-            let stamp = match self.cfg.rate {
+            let stamp = match w.intended(c, conn.issued) {
                 None => now,
-                Some(rate) if conn.issued < conn.due => {
-                    self.t_load + ((conn.issued * n + c as u64) as f64 * 1e9 / rate) as u64
-                }
+                Some(at) if conn.issued < conn.due => at,
                 Some(_) => break,
             };
             self.stamps[c * self.cfg.depth + (conn.issued % depth) as usize] = stamp;
@@ -294,39 +255,8 @@ impl Load<'_> {
         self.ring.push_send(c, start, len)
     }
 
-    fn complete(&mut self, done: &Completion, now: u64) -> std::io::Result<()> {
-        let c = done.conn;
-        if self.conns[c].state != State::Active {
-            return Ok(());
-        }
-        let res = done.result;
-        match done.op {
-            Op::Send if res > 0 => {
-                self.conns[c].sending = false;
-                self.conns[c].sent += res as u64;
-                self.send(c)
-            }
-            Op::Send => {
-                let err = errno_text(res);
-                self.fail(c, || format!("send: {err}"));
-                Ok(())
-            }
-            Op::Recv if res > 0 => self.received(c, res as usize, now),
-            Op::Recv if res == 0 => {
-                self.fail(c, || "server closed the connection".into());
-                Ok(())
-            }
-            Op::Recv => {
-                let err = errno_text(res);
-                self.fail(c, || format!("recv: {err}"));
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
     /// Checks `n` received bytes of connection `c` and completes the messages they end.
-    fn received(&mut self, c: usize, n: usize, now: u64) -> std::io::Result<()> {
+    fn received(&mut self, c: usize, n: usize, w: &Window, now: u64) -> std::io::Result<()> {
         let size = self.cfg.size as u64;
         let conn = &self.conns[c];
         let offset = conn.received;
@@ -345,11 +275,11 @@ impl Load<'_> {
             });
             return Ok(());
         }
-        self.last_progress = now;
+        self.last_reply = now;
         let before = offset / size;
         self.conns[c].received += n as u64;
         let after = self.conns[c].received / size;
-        let measuring = now >= self.warm_end && now < self.end;
+        let measuring = w.measuring(now);
         for m in before..after {
             self.outstanding -= 1;
             if measuring {
@@ -358,7 +288,7 @@ impl Load<'_> {
             }
         }
         if after > before {
-            self.issue(c, now)?;
+            self.issue(c, w, now)?;
         }
         self.ring.push_recv(c)
     }
