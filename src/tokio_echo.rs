@@ -1,4 +1,4 @@
-//! `overlapped serve-tokio`: a TCP echo server on tokio, the baseline for comparisons.
+//! `overlapped serve-tokio`: a TCP (or UDP) echo server on tokio, the baseline for comparisons.
 //!
 //! Written the way a Rust user would: a current-thread runtime, an accept loop, one task per
 //! connection that reads into a buffer and writes it all back.
@@ -6,8 +6,10 @@
 use std::io::Write;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::signal::unix::{signal, SignalKind};
+
+use crate::bench::Proto;
 
 /// Arguments of `overlapped serve-tokio`.
 #[derive(clap::Args, Debug)]
@@ -18,6 +20,9 @@ pub struct TokioEchoArgs {
     /// Port; 0 picks a free one (printed on the first line).
     #[arg(long, default_value_t = 0)]
     pub port: u16,
+    /// Transport.
+    #[arg(long, value_enum, default_value_t = Proto::Tcp)]
+    pub proto: Proto,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -26,16 +31,21 @@ pub fn run(args: TokioEchoArgs) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    rt.block_on(serve(args))
+    match args.proto {
+        Proto::Tcp => rt.block_on(serve(args)),
+        Proto::Udp => rt.block_on(serve_udp(args)),
+    }
+}
+
+fn announce(addr: std::net::SocketAddr) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
 }
 
 async fn serve(args: TokioEchoArgs) -> std::io::Result<()> {
     let listener = TcpListener::bind((args.addr, args.port)).await?;
-    {
-        let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {}", listener.local_addr()?)?;
-        out.flush()?;
-    }
+    announce(listener.local_addr()?)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
     loop {
@@ -69,4 +79,25 @@ async fn echo(mut stream: TcpStream) {
             return;
         }
     }
+}
+
+async fn serve_udp(args: TokioEchoArgs) -> std::io::Result<()> {
+    let socket = UdpSocket::bind((args.addr, args.port)).await?;
+    announce(socket.local_addr()?)?;
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                // A failed send (peer gone) loses that datagram only, as UDP does.
+                if let Ok((n, peer)) = received {
+                    let _ = socket.send_to(&buf[..n], peer).await;
+                }
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    Ok(())
 }

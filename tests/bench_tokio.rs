@@ -42,8 +42,20 @@ struct Server(Child, String);
 
 impl Server {
     fn start() -> Server {
+        Server::start_proto("tcp")
+    }
+
+    fn start_proto(proto: &str) -> Server {
         let mut child = Command::new(EXE)
-            .args(["serve-tokio", "--addr", "127.0.0.1", "--port", "0"])
+            .args([
+                "serve-tokio",
+                "--addr",
+                "127.0.0.1",
+                "--port",
+                "0",
+                "--proto",
+                proto,
+            ])
             .stdout(Stdio::piped())
             .spawn()
             .expect("start serve-tokio");
@@ -134,6 +146,47 @@ fn bench_paced_against_tokio() {
         "paced run sent {msgs} messages in 1 s at 2000/s"
     );
     assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+}
+
+#[test]
+fn bench_udp_against_tokio() {
+    let server = Server::start_proto("udp");
+    let args = [
+        "bench", "--proto", "udp", "--addr", &server.1, "--conns", "4",
+    ];
+    let more = ["--secs", "1", "--warmup", "0.1", "--json"];
+    let out = run(&[&args[..], &more[..]].concat(), Duration::from_secs(20));
+    assert!(
+        out.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert_eq!(v["proto"], "udp");
+    assert!(v["msgs"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+    assert!(v["lost"].is_u64(), "{v}");
+}
+
+#[test]
+fn bench_udp_without_server_ends_with_error() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let args = [
+        "bench", "--proto", "udp", "--addr", &addr, "--conns", "2", "--secs", "10",
+    ];
+    let more = ["--stall-timeout", "1", "--loss-timeout", "0.2", "--json"];
+    let out = run(&[&args[..], &more[..]].concat(), Duration::from_secs(8));
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert!(
+        v["error"].as_str().unwrap().contains("stopped answering"),
+        "{v}"
+    );
 }
 
 #[test]

@@ -65,6 +65,9 @@ pub struct BenchArgs {
     /// Seconds without any reply (while messages are in flight) after which the run stops.
     #[arg(long, default_value_t = 3.0)]
     pub stall_timeout: f64,
+    /// UDP: seconds after which an unanswered datagram counts as lost.
+    #[arg(long, default_value_t = 1.0)]
+    pub loss_timeout: f64,
     /// Print `overlapped-bench: measure start|end` to stderr around the measured window.
     #[arg(long, hide = true)]
     pub markers: bool,
@@ -90,6 +93,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// Stall watchdog.
     pub stall_timeout: Duration,
+    /// UDP loss timeout.
+    pub loss_timeout: Duration,
     /// Print window markers to stderr.
     pub markers: bool,
     /// JSON output (no progress bar).
@@ -113,6 +118,9 @@ impl Config {
         if a.size == 0 || a.size > 1 << 20 {
             return Err("--size must be between 1 and 1048576".into());
         }
+        if a.proto == Proto::Udp && a.size > 65_000 {
+            return Err("--size must be at most 65000 for UDP".into());
+        }
         if a.depth == 0 || a.depth > 1024 {
             return Err("--depth must be between 1 and 1024".into());
         }
@@ -131,6 +139,7 @@ impl Config {
             rate: a.rate,
             connect_timeout: seconds("connect-timeout", a.connect_timeout, 0.01)?,
             stall_timeout: seconds("stall-timeout", a.stall_timeout, 0.01)?,
+            loss_timeout: seconds("loss-timeout", a.loss_timeout, 0.001)?,
             markers: a.markers,
             json: a.json,
         })

@@ -83,6 +83,9 @@ pub struct Report {
     pub errors: u64,
     /// Lost datagrams (UDP).
     pub lost: u64,
+    /// Echoes that came after their datagram was counted lost (UDP).
+    #[serde(default)]
+    pub late: u64,
     /// The first error, or why the run stopped early.
     pub error: Option<String>,
 }
@@ -145,6 +148,7 @@ impl Report {
         println!("  errors   {:>14}", self.errors);
         if self.proto == "udp" {
             println!("  lost     {:>14}", self.lost);
+            println!("  late     {:>14}", self.late);
         }
         if let Some(e) = &self.error {
             println!("  error: {e}");
