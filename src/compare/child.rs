@@ -172,6 +172,16 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) as f64 / ring::clock_ticks_per_second() as f64)
 }
 
+/// TCP segments retransmitted by this machine so far (`RetransSegs` in `/proc/net/snmp`).
+/// On loopback these only happen when packets are dropped, which disturbs a measurement.
+pub fn tcp_retransmits() -> Option<u64> {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").ok()?;
+    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
+    let (names, values) = (tcp.next()?, tcp.next()?);
+    let at = names.split_whitespace().position(|n| n == "RetransSegs")?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
 /// One load: what `bench` is told.
 #[derive(Clone, Debug)]
 pub struct Load {
@@ -199,6 +209,8 @@ pub struct Measured {
     pub client_cpu: Option<f64>,
     /// Wall-clock length of the window, seconds.
     pub window: Option<f64>,
+    /// TCP retransmissions on the machine during the run.
+    pub retransmits: Option<u64>,
 }
 
 /// Runs `bench --json` against `server`; the server's CPU is read at the window's markers.
@@ -214,6 +226,7 @@ pub fn bench(launcher: &Launcher, server: &Server, load: &Load) -> Result<Measur
     if let Some(r) = load.rate {
         opt("rate", r.to_string());
     }
+    let retrans_before = tcp_retransmits();
     let mut child = launcher
         .command(1, &args)
         .spawn()
@@ -264,10 +277,14 @@ pub fn bench(launcher: &Launcher, server: &Server, load: &Load) -> Result<Measur
         ),
         _ => (None, None, None),
     };
+    let retransmits = retrans_before
+        .zip(tcp_retransmits())
+        .map(|(a, b)| b.saturating_sub(a));
     Ok(Measured {
         report,
         server_cpu,
         client_cpu,
         window,
+        retransmits,
     })
 }

@@ -146,7 +146,7 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
         }
     }
     let summaries = report::summarise(&runs, &plan.scenarios, &plan.servers);
-    report::print_table(&summaries, &plan.scenarios);
+    report::print_table(&summaries, &runs, &plan.scenarios);
     if let Some(dir) = &plan.out {
         std::fs::create_dir_all(dir)?;
         let results = Results {
@@ -178,6 +178,7 @@ fn failed_run(sc: &Scenario, server: &str, round: usize, why: String) -> Run {
         server_cpu_s: None,
         client_cpu_s: None,
         window_s: None,
+        retransmits: None,
     }
 }
 
@@ -214,6 +215,7 @@ fn one_run(launcher: &Launcher, plan: &Plan, sc: &Scenario, server: &str, round:
                 server_cpu_s: m.server_cpu,
                 client_cpu_s: m.client_cpu,
                 window_s: m.window,
+                retransmits: m.retransmits,
                 ..failed_run(sc, server, round, String::new())
             }
         }

@@ -24,6 +24,8 @@ pub struct Run {
     pub client_cpu_s: Option<f64>,
     /// Wall-clock length of the measured window, seconds.
     pub window_s: Option<f64>,
+    /// TCP retransmissions on the machine during the run (loopback drops).
+    pub retransmits: Option<u64>,
 }
 
 impl Run {
@@ -151,17 +153,18 @@ fn percent(v: Option<f64>) -> String {
 }
 
 /// Prints the table of medians, one block per scenario.
-pub fn print_table(summaries: &[Summary], scenarios: &[Scenario]) {
+pub fn print_table(summaries: &[Summary], runs: &[Run], scenarios: &[Scenario]) {
     for sc in scenarios {
         println!("\n{}  ({})", sc.name, sc.describe());
         println!(
-            "  {:<9} {:>11} {:>9} {:>9} {:>11} {:>9} {:>9} {:>9} {:>7}",
+            "  {:<9} {:>11} {:>9} {:>9} {:>11} {:>8} {:>8} {:>8} {:>9} {:>7}",
             "server",
             "msgs/s",
             "p50 us",
             "p99 us",
             "CPU us/msg",
             "srv CPU",
+            "gen CPU",
             "x tokio",
             "CPU x tk",
             "errors"
@@ -184,6 +187,14 @@ pub fn print_table(summaries: &[Summary], scenarios: &[Scenario]) {
                 opt(s.vs_tokio_cpu, 2),
                 s.errors
             );
+        }
+        let retrans: u64 = runs
+            .iter()
+            .filter(|r| r.scenario == sc.name)
+            .filter_map(|r| r.retransmits)
+            .sum();
+        if retrans > 0 {
+            println!("  note: {retrans} TCP retransmissions during these runs (loopback drops); figures may be disturbed");
         }
     }
     println!(
