@@ -70,6 +70,20 @@ pub use wait::{
 
 pub use socket2::{Domain, Protocol, Type};
 
+/// Chooses when the calling thread's operations reach the kernel.
+///
+/// Off (the default, as Winsock behaves): each call submits its operation at
+/// once, and an operation that completes during the call returns its byte
+/// count. On: operations return `WSA_IO_PENDING` and are submitted together
+/// at the thread's next wait (or poll of a record, or when another thread
+/// waits for them) — one system call for a whole batch. Use it on a thread
+/// that always comes back to a wait of the library, as the book's servers
+/// do; operations started by completion routines are batched either way.
+pub fn set_batching(enabled: bool) -> WsaResult<()> {
+    thread::current()?.shared.ring.set_batching(enabled);
+    Ok(())
+}
+
 /// Starts the library on the calling thread (`WSAStartup`): creates its
 /// io_uring ring, or says exactly why it cannot (io_uring disabled, blocked
 /// by seccomp, memory limit) and what to do. Optional: every thread gets its

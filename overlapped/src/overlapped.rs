@@ -73,7 +73,10 @@ impl Overlapped {
     /// True once the operation has completed (`HasOverlappedIoCompleted`).
     #[doc(alias = "HasOverlappedIoCompleted")]
     pub fn is_completed(&self) -> bool {
-        self.state.status.load(SeqCst) != PENDING
+        self.state.status.load(SeqCst) != PENDING || {
+            self.state.progress();
+            self.state.status.load(SeqCst) != PENDING
+        }
     }
 
     /// The bytes transferred by the last completed operation (`InternalHigh`),
@@ -136,6 +139,15 @@ impl OvState {
         Ok(())
     }
 
+    /// Polling a pending record: make sure its operation is in the kernel
+    /// (a batching thread may not have submitted it yet) and reap what is ready.
+    fn progress(&self) {
+        let op = self.op.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if let Some(ring) = op.and_then(|op| op.ring.upgrade()) {
+            ring.try_drive();
+        }
+    }
+
     pub(crate) fn set_op(&self, op: OpRef) {
         *self.op.lock().unwrap_or_else(|e| e.into_inner()) = Some(op);
     }
@@ -195,6 +207,10 @@ pub fn get_overlapped_result(
         return Err(WsaError::WSAENOTSOCK);
     }
     let state = &overlapped.state;
+    if let Some(result) = state.result() {
+        return result;
+    }
+    state.progress();
     if let Some(result) = state.result() {
         return result;
     }

@@ -239,7 +239,7 @@ fn start(
     bufs: BufList,
     notify: Notify,
 ) -> WsaResult<Started> {
-    let eager = !local.delivering();
+    let eager = !local.delivering() && !local.shared.ring.batching();
     local
         .shared
         .ring

@@ -293,3 +293,34 @@ fn synchronous_mode_behaves_like_recv() {
     send_all(&client, b"nb");
     assert_eq!(get_overlapped_result(&server, &ov, true).unwrap().0, 2);
 }
+
+#[test]
+fn batching_defers_submission_to_the_next_wait() {
+    let (client, server) = tcp_pair();
+    send_all(&client, b"queued");
+    std::thread::sleep(Duration::from_millis(20));
+    set_batching(true).unwrap();
+    let event = Event::new().unwrap();
+    let mut ov = Overlapped::new(&event);
+    // Data is there, but a batching thread only queues the receive...
+    let r = server.recv(&mut ov, BufList::zeroed(16), MsgFlags::empty());
+    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    // ...which the next wait submits and completes.
+    assert_eq!(event.wait(LONG), Ok(WaitResult::Signaled(0)));
+    assert_eq!(get_overlapped_result(&server, &ov, false).unwrap().0, 6);
+    // Polling a record also pushes its operation to the kernel.
+    let mut ov2 = Overlapped::new(&event);
+    pending(server.recv(&mut ov2, BufList::zeroed(16), MsgFlags::empty()));
+    send_all(&client, b"polled");
+    let mut done = false;
+    for _ in 0..500 {
+        if ov2.is_completed() {
+            done = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    set_batching(false).unwrap();
+    assert!(done, "polling with is_completed must make progress");
+    assert_eq!(get_overlapped_result(&server, &ov2, false).unwrap().0, 6);
+}

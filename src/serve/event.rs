@@ -27,6 +27,9 @@ struct Client {
 
 /// Serves until a stop is requested.
 pub fn serve(shared: Arc<Shared>, buffer: usize) -> std::io::Result<()> {
+    // This thread always comes back to its wait: let its operations reach
+    // the kernel in one batch per turn.
+    overlapped::set_batching(true).map_err(std::io::Error::other)?;
     let mut events = EventSet::new();
     events.push(shared.accept_event.clone());
     // clients[i - 1] owns events[i].

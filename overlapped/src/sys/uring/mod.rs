@@ -14,7 +14,7 @@ pub(crate) mod setup;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
@@ -69,6 +69,8 @@ pub(crate) struct Ring {
     event_ops: AtomicUsize,
     /// All operations in flight.
     ops: AtomicUsize,
+    /// Submit at the owner's next wait rather than at once.
+    batching: AtomicBool,
 }
 
 struct Core {
@@ -121,6 +123,7 @@ impl Ring {
             has_mail: AtomicBool::new(false),
             event_ops: AtomicUsize::new(0),
             ops: AtomicUsize::new(0),
+            batching: AtomicBool::new(false),
         });
         registry::add(&ring);
         Ok(ring)
@@ -128,6 +131,16 @@ impl Ring {
 
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// Whether operations wait for the owner's next wait to be submitted.
+    pub(crate) fn batching(&self) -> bool {
+        self.batching.load(Relaxed)
+    }
+
+    /// Sets the owner's submission mode (see `crate::set_batching`).
+    pub(crate) fn set_batching(&self, on: bool) {
+        self.batching.store(on, Relaxed);
     }
 
     /// Operations in flight that notify an `Overlapped`.
@@ -223,7 +236,7 @@ impl Ring {
             if !self.has_mail.load(SeqCst) {
                 core.wait(timeout);
             }
-        } else if !core.uring.submission().is_empty() {
+        } else if !self.batching() && !core.uring.submission().is_empty() {
             core.submit();
         }
         self.reap_into(&mut core, None, &mut fired, watched);
@@ -302,6 +315,9 @@ impl Ring {
         }
         let mut ignore = Vec::new();
         self.reap_into(&mut core, None, &mut Vec::new(), &mut ignore);
+        if !core.uring.submission().is_empty() {
+            core.submit();
+        }
         drop(core);
         self.after_unlock();
         true
@@ -475,7 +491,7 @@ impl Ring {
             }
             core.cqes = cqes;
             core.cqes.clear();
-            if !core.uring.submission().is_empty() {
+            if !self.batching() && !core.uring.submission().is_empty() {
                 core.submit();
             }
         }
