@@ -28,7 +28,6 @@ struct Bars<'a> {
     y_desc: &'a str,
     groups: Vec<String>,
     series: Vec<(String, Vec<f64>)>,
-    log: bool,
 }
 
 /// Writes `throughput.svg` and `latency.svg` into `dir`.
@@ -44,7 +43,7 @@ pub fn write(
             .map_or(0.0, f)
     };
     let throughput = Bars {
-        title: "Throughput (median msgs/s)".into(),
+        title: "Throughput (median msgs/s, log scale)".into(),
         y_desc: "msgs/s",
         groups: scenarios.iter().map(|s| s.name.to_string()).collect(),
         series: servers
@@ -59,7 +58,6 @@ pub fn write(
                 )
             })
             .collect(),
-        log: false,
     };
     let path = dir.join("throughput.svg");
     draw_one(&path, &throughput)
@@ -68,7 +66,7 @@ pub fn write(
     let panels: Vec<Bars> = scenarios
         .iter()
         .map(|sc| Bars {
-            title: format!("{} latency (us)", sc.name),
+            title: format!("{} latency (us, log scale)", sc.name),
             y_desc: "us",
             groups: vec!["p50".into(), "p99".into(), "p99.9".into()],
             series: servers
@@ -81,7 +79,6 @@ pub fn write(
                     )
                 })
                 .collect(),
-            log: true,
         })
         .collect();
     let path = dir.join("latency.svg");
@@ -118,18 +115,20 @@ where
     DB::ErrorType: 'static,
 {
     let n = bars.groups.len() as i32;
-    let top = bars
+    // Log scale: throughputs and latencies span orders of magnitude. The tallest bar reaches
+    // 70% of the height, leaving the top free for the legend.
+    let max = bars
         .series
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
-        .fold(1.0f64, f64::max)
-        * 1.15;
+        .fold(10.0f64, f64::max);
+    let top = max.powf(1.0 / 0.7);
     let mut builder = ChartBuilder::on(area);
     builder
         .caption(&bars.title, ("sans-serif", 18))
         .margin(10)
         .x_label_area_size(30)
-        .y_label_area_size(70);
+        .y_label_area_size(60);
     let groups = &bars.groups;
     let label = move |x: &i32| {
         let i = x / GROUP;
@@ -139,30 +138,29 @@ where
             String::new()
         }
     };
-    if bars.log {
-        let mut chart = builder.build_cartesian_2d(0..n * GROUP, (1.0..top).log_scale())?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels((n * GROUP) as usize + 1)
-            .x_label_formatter(&label)
-            .y_desc(bars.y_desc)
-            .draw()?;
-        series(&mut chart, bars, 1.0)?;
-        legend(&mut chart)?;
-    } else {
-        let mut chart = builder.build_cartesian_2d(0..n * GROUP, 0.0..top)?;
-        chart
-            .configure_mesh()
-            .disable_x_mesh()
-            .x_labels((n * GROUP) as usize + 1)
-            .x_label_formatter(&label)
-            .y_desc(bars.y_desc)
-            .draw()?;
-        series(&mut chart, bars, 0.0)?;
-        legend(&mut chart)?;
-    }
+    let mut chart = builder.build_cartesian_2d(0..n * GROUP, (1.0..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels((n * GROUP) as usize + 1)
+        .x_label_formatter(&label)
+        .y_label_formatter(&|v| human(*v))
+        .y_desc(bars.y_desc)
+        .draw()?;
+    series(&mut chart, bars, 1.0)?;
+    legend(&mut chart)?;
     Ok(())
+}
+
+/// 1500 -> "1.5k", 2000000 -> "2M".
+fn human(v: f64) -> String {
+    let (x, unit) = match v {
+        v if v >= 1e6 => (v / 1e6, "M"),
+        v if v >= 1e3 => (v / 1e3, "k"),
+        v => (v, ""),
+    };
+    let text = format!("{x:.1}");
+    format!("{}{unit}", text.trim_end_matches(".0"))
 }
 
 fn series<'a, DB, Y>(
@@ -178,7 +176,9 @@ where
     let k = bars.series.len().max(1) as i32;
     let width = (GROUP - 2) / k;
     for (j, (name, values)) in bars.series.iter().enumerate() {
-        let color = COLORS[j % COLORS.len()];
+        // The same colour for a server in every chart, whichever servers were picked.
+        let k = super::SERVERS.iter().position(|s| s == name).unwrap_or(j);
+        let color = COLORS[k % COLORS.len()];
         let x0 = 1 + j as i32 * width;
         let rects = values
             .iter()
