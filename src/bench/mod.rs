@@ -124,6 +124,18 @@ impl Config {
         if a.depth == 0 || a.depth > 1024 {
             return Err("--depth must be between 1 and 1024".into());
         }
+        // Every operation in flight needs a completion-queue entry of the one ring.
+        let ops = a.conns
+            * if a.proto == Proto::Udp {
+                a.depth + 1
+            } else {
+                2
+            };
+        if ops > 65_000 {
+            return Err(format!(
+                "{ops} operations in flight: too many for one ring (at most 65000)"
+            ));
+        }
         if let Some(r) = a.rate {
             if !(r.is_finite() && r > 0.0) {
                 return Err("--rate must be positive".into());
