@@ -46,6 +46,8 @@ pub(crate) struct OpSlot {
     pub(crate) submitted: bool,
     /// A cancel was asked for (by a dropped record, a close or a cancel call).
     pub(crate) cancelled: bool,
+    /// Arm the readiness poll before trying a receive (batched submissions).
+    pub(crate) poll_first: bool,
 }
 
 /// How an operation ended.

@@ -90,6 +90,17 @@ impl ReadySet {
         None
     }
 
+    /// Registers the calling thread as a waiter for good (an `EventSet` is
+    /// waited on again and again by the same thread: registering once saves
+    /// two lock round-trips per wait). A registered thread that is not
+    /// waiting costs nothing: wakes only write to a thread that sleeps.
+    pub(crate) fn enter_persistent(&self, me: &Arc<ThreadShared>) {
+        let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
+        if !waiters.iter().any(|w| Arc::ptr_eq(w, me)) {
+            waiters.push(me.clone());
+        }
+    }
+
     /// Registers the calling thread as a waiter until the guard drops.
     pub(crate) fn enter(self: &Arc<Self>, me: &Arc<ThreadShared>) -> WaiterGuard {
         self.waiters

@@ -216,7 +216,7 @@ impl Socket {
         routine: Box<dyn FnOnce(Completion)>,
     ) -> WsaResult<u32> {
         let local = thread::current()?;
-        let key = local.keep_routine(Box::new(move |o: Outcome| routine(o.into())));
+        let key = local.keep_routine(routine);
         let notify = Notify::Routine {
             thread: local.shared.clone(),
             key,

@@ -64,7 +64,7 @@ impl ThreadShared {
     }
 }
 
-type Routine = Box<dyn FnOnce(Outcome)>;
+type Routine = Box<dyn FnOnce(crate::Completion)>;
 
 /// The thread-local side: never shared, so completion routines need not be `Send`.
 pub(crate) struct Local {
@@ -239,7 +239,7 @@ impl Local {
                 Some(LocalApc::Routine(key, outcome)) => {
                     let routine = self.routines.borrow_mut().try_remove(key);
                     if let Some(routine) = routine {
-                        routine(outcome);
+                        routine(outcome.into());
                     }
                 }
             }

@@ -76,7 +76,7 @@ pub fn wait_for_multiple_events(
     for (i, e) in events.iter().enumerate() {
         e.watch(&ready, i);
     }
-    let result = wait_list(events, &ready, wait_all, timeout, alertable);
+    let result = wait_list(events, &ready, wait_all, timeout, alertable, false);
     for (i, e) in events.iter().enumerate() {
         e.unwatch(&ready, i);
     }
@@ -130,9 +130,15 @@ pub(crate) fn wait_list(
     wait_all: bool,
     timeout: Option<Duration>,
     alertable: bool,
+    persistent: bool,
 ) -> WsaResult<WaitResult> {
     let local = thread::current()?;
-    let _waiting = ready.enter(&local.shared);
+    let _waiting = if persistent {
+        ready.enter_persistent(&local.shared);
+        None
+    } else {
+        Some(ready.enter(&local.shared))
+    };
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut found = 0;
     let mut cond = || {
@@ -307,7 +313,14 @@ impl EventSet {
         alertable: bool,
     ) -> WsaResult<WaitResult> {
         check(&self.events, wait_all)?;
-        wait_list(&self.events, &self.ready, wait_all, timeout, alertable)
+        wait_list(
+            &self.events,
+            &self.ready,
+            wait_all,
+            timeout,
+            alertable,
+            true,
+        )
     }
 
     /// The lowest signalled index at or after `from`, without waiting

@@ -180,6 +180,7 @@ impl Ring {
             socket,
             submitted: false,
             cancelled: false,
+            poll_first: !eager,
         };
         core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
         let generation = u64::from(core.generation);

@@ -8,12 +8,28 @@ use crate::op::{OpKind, OpSlot};
 /// is boxed and stays owned by the ring until the completion is reaped.
 pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
     let fd = types::Fd(slot.socket.fd());
+    // Receives started in a batch (or by a routine) usually find no data
+    // yet: arm the poll first instead of trying the receive in vain.
+    let ioprio = if slot.poll_first {
+        IORING_RECVSEND_POLL_FIRST
+    } else {
+        0
+    };
     let entry = match slot.kind {
         OpKind::Recv { flags } => {
             slot.mem.prepare(0);
-            opcode::RecvMsg::new(fd, &mut slot.mem.msg)
-                .flags(flags as u32)
-                .build()
+            if let Some((buf, len)) = single_stream_buffer(slot) {
+                // One buffer on a stream: the plain opcode skips the msghdr copy.
+                opcode::Recv::new(fd, buf, len)
+                    .flags(flags)
+                    .ioprio(ioprio)
+                    .build()
+            } else {
+                opcode::RecvMsg::new(fd, &mut slot.mem.msg)
+                    .flags(flags as u32)
+                    .ioprio(ioprio)
+                    .build()
+            }
         }
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
         OpKind::Send { flags, done } => {
@@ -24,10 +40,26 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
                 // that still comes back short is resubmitted by `OpSlot::step`.
                 flags |= libc::MSG_WAITALL;
             }
-            opcode::SendMsg::new(fd, &slot.mem.msg)
-                .flags(flags as u32)
-                .build()
+            if let Some((buf, len)) = single_stream_buffer(slot) {
+                opcode::Send::new(fd, buf, len).flags(flags).build()
+            } else {
+                opcode::SendMsg::new(fd, &slot.mem.msg)
+                    .flags(flags as u32)
+                    .build()
+            }
         }
     };
     entry.user_data(user_data)
+}
+
+const IORING_RECVSEND_POLL_FIRST: u16 = 1;
+
+/// The one buffer of a stream operation, if it has exactly one (after `prepare`).
+fn single_stream_buffer(slot: &OpSlot) -> Option<(*mut u8, u32)> {
+    match slot.mem.iov.as_slice() {
+        [one] if slot.socket.is_stream() && one.iov_len <= u32::MAX as usize => {
+            Some((one.iov_base.cast(), one.iov_len as u32))
+        }
+        _ => None,
+    }
 }

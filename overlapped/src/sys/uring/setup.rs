@@ -76,3 +76,23 @@ fn check_opcodes(ring: &IoUring) -> Result<(), SetupError> {
     });
     result.map_err(SetupError::MissingOpcode)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn setup_errors_name_cause_and_fix() {
+        let e = SetupError::from_io(io::Error::from_raw_os_error(libc::EPERM));
+        assert!(matches!(e, SetupError::NotPermitted));
+        let text = e.to_string();
+        assert!(
+            text.contains("io_uring_disabled") && text.contains("seccomp"),
+            "{text}"
+        );
+        let e = SetupError::from_io(io::Error::from_raw_os_error(libc::ENOSYS));
+        assert!(e.to_string().contains("ENOSYS"));
+        let e = SetupError::from_io(io::Error::from_raw_os_error(libc::ENOMEM));
+        assert!(e.to_string().contains("ulimit -l"));
+    }
+}
