@@ -220,3 +220,74 @@ pub struct Results<'a> {
     /// Every run.
     pub runs: &'a [Run],
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(server: &str, round: usize, msgs_per_sec: f64, cpu: f64) -> Run {
+        let report = Report {
+            msgs: 1000,
+            msgs_per_sec,
+            p99_us: 100 * round as u64,
+            ..Report::default()
+        };
+        Run {
+            scenario: "s".into(),
+            server: server.into(),
+            round,
+            failure: None,
+            report: Some(report),
+            server_cpu_s: Some(cpu),
+            client_cpu_s: Some(0.5),
+            window_s: Some(1.0),
+            retransmits: Some(0),
+        }
+    }
+
+    #[test]
+    fn medians_and_ratios() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(vec![]), None);
+        let scenarios = [Scenario {
+            name: "s",
+            conns: 1,
+            size: 1,
+            depth: 1,
+            rate: None,
+        }];
+        let servers = [
+            "event".to_string(),
+            "tokio".to_string(),
+            "routine".to_string(),
+        ];
+        let mut runs = vec![
+            run("tokio", 1, 100.0, 0.01),
+            run("tokio", 2, 300.0, 0.01),
+            run("tokio", 3, 200.0, 0.01),
+            run("event", 1, 400.0, 0.02),
+        ];
+        runs.push(Run {
+            failure: Some("failed to start: exited".into()),
+            report: None,
+            ..run("routine", 1, 0.0, 0.0)
+        });
+        let sums = summarise(&runs, &scenarios, &servers);
+        let tokio = &sums[1];
+        assert_eq!(
+            (tokio.runs, tokio.msgs_per_sec, tokio.p99_us),
+            (3, 200.0, 200.0)
+        );
+        assert_eq!(tokio.cpu_us_per_msg, Some(10.0));
+        let event = &sums[0];
+        assert_eq!(event.vs_tokio_msgs, Some(2.0));
+        assert_eq!(event.vs_tokio_cpu, Some(2.0));
+        assert_eq!(sums[2].runs, 0);
+        assert!(sums[2]
+            .failure
+            .as_deref()
+            .unwrap()
+            .starts_with("failed to start"));
+    }
+}
