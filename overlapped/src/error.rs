@@ -34,6 +34,8 @@ codes! {
     WSA_INVALID_HANDLE = 6;
     /// An invalid parameter (87), e.g. an empty event array.
     WSA_INVALID_PARAMETER = 87;
+    /// Nothing matched: `CancelIoEx` found no pending operation to cancel (1168).
+    ERROR_NOT_FOUND = 1168;
     /// The operation was aborted: cancelled, or its socket closed (995).
     WSA_OPERATION_ABORTED = 995;
     /// The operation is still pending and the caller did not ask to wait (996).

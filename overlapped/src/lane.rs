@@ -27,7 +27,8 @@ pub(crate) struct Lanes {
 
 #[derive(Default)]
 struct Lane {
-    busy: bool,
+    /// The operation in the kernel (or parked, or about to be submitted).
+    head: Option<(Weak<Ring>, u64)>,
     waiting: VecDeque<(Weak<Ring>, u64)>,
 }
 
@@ -45,11 +46,11 @@ impl Lanes {
     /// operation behind the others and returns false.
     pub(crate) fn enter(&self, d: Direction, ring: Weak<Ring>, user_data: u64) -> bool {
         let mut lane = self.lane(d);
-        if lane.busy {
+        if lane.head.is_some() {
             lane.waiting.push_back((ring, user_data));
             false
         } else {
-            lane.busy = true;
+            lane.head = Some((ring, user_data));
             true
         }
     }
@@ -59,10 +60,30 @@ impl Lanes {
     pub(crate) fn leave(&self, d: Direction) -> Option<(Weak<Ring>, u64)> {
         let mut lane = self.lane(d);
         let next = lane.waiting.pop_front();
-        if next.is_none() {
-            lane.busy = false;
-        }
+        lane.head = next.clone();
         next
+    }
+
+    /// Operations of the socket not yet completed, in both lanes.
+    pub(crate) fn pending(&self) -> usize {
+        [Direction::Receive, Direction::Send]
+            .into_iter()
+            .map(|d| {
+                let lane = self.lane(d);
+                usize::from(lane.head.is_some()) + lane.waiting.len()
+            })
+            .sum()
+    }
+
+    /// Whether operation `user_data` of `ring` is one of this socket's.
+    pub(crate) fn holds(&self, ring: &Weak<Ring>, user_data: u64) -> bool {
+        [Direction::Receive, Direction::Send].into_iter().any(|d| {
+            let lane = self.lane(d);
+            lane.head
+                .iter()
+                .chain(lane.waiting.iter())
+                .any(|(r, ud)| *ud == user_data && Weak::ptr_eq(r, ring))
+        })
     }
 
     /// Removes a queued (never submitted) operation; true if it was there.

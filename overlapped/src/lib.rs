@@ -41,6 +41,7 @@
 
 mod apc;
 mod buf;
+mod cancel;
 mod error;
 mod event;
 mod flags;
@@ -56,6 +57,7 @@ mod wait;
 
 pub use apc::{queue_user_apc, ThreadHandle};
 pub use buf::BufList;
+pub use cancel::{cancel_io, cancel_io_ex};
 pub use error::{WsaError, WsaResult};
 pub use event::Event;
 pub use flags::MsgFlags;
@@ -78,7 +80,9 @@ pub use socket2::{Domain, Protocol, Type};
 /// at the thread's next wait (or poll of a record, or when another thread
 /// waits for them) — one system call for a whole batch. Use it on a thread
 /// that always comes back to a wait of the library, as the book's servers
-/// do; operations started by completion routines are batched either way.
+/// do. Operations started by completion routines are batched either way:
+/// without this mode they are submitted when the delivery ends; with it, by
+/// the next wait.
 pub fn set_batching(enabled: bool) -> WsaResult<()> {
     thread::current()?.shared.ring.set_batching(enabled);
     Ok(())

@@ -88,6 +88,7 @@ impl OpSlot {
     /// Interprets a completion result (`res`: bytes, or `-errno`).
     pub(crate) fn step(&mut self, res: i32) -> Step {
         let closed = self.socket.is_closed();
+        let ended = closed || self.cancelled;
         let step = match &mut self.kind {
             OpKind::Recv { .. } => match res {
                 n if n >= 0 => Step::Done {
@@ -119,7 +120,7 @@ impl OpSlot {
             },
             OpKind::Send { done, .. } => {
                 let total = self.mem.bufs.total_len();
-                if res > 0 && *done + (res as usize) < total && !closed {
+                if res > 0 && *done + (res as usize) < total && !ended {
                     *done += res as usize;
                     return Step::Resubmit;
                 }
@@ -127,6 +128,11 @@ impl OpSlot {
                 Step::Done {
                     error: if res < 0 {
                         WsaError::from_errno(-res)
+                    } else if sent < total && ended {
+                        // Cancelled or closed part way: not every byte went
+                        // (fact 12), so it is not a success; the bytes that
+                        // did go are reported.
+                        WsaError::WSA_OPERATION_ABORTED
                     } else {
                         WsaError::NO_ERROR
                     },
@@ -139,7 +145,7 @@ impl OpSlot {
             // A socket closed under a pending operation: Windows reports the
             // connection aborted for a connected stream receive, and the
             // operation aborted for everything else (semantics fact 127).
-            Step::Done { .. } if closed && (res < 0 || res == 0 && self.is_receive()) => {
+            Step::Done { bytes, .. } if closed && (res < 0 || res == 0 && self.is_receive()) => {
                 let error = match self.kind {
                     OpKind::Recv { .. } | OpKind::PollIn if self.socket.is_stream_connected() => {
                         WsaError::WSAECONNABORTED
@@ -148,7 +154,8 @@ impl OpSlot {
                 };
                 Step::Done {
                     error,
-                    bytes: 0,
+                    // A send reports what went before the close; a receive nothing.
+                    bytes: if self.is_receive() { 0 } else { bytes },
                     flags: MsgFlags::empty(),
                 }
             }

@@ -148,6 +148,11 @@ impl OvState {
         }
     }
 
+    /// The pending operation, if any (for `CancelIoEx` with a record).
+    pub(crate) fn op(&self) -> Option<OpRef> {
+        self.op.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
     pub(crate) fn set_op(&self, op: OpRef) {
         *self.op.lock().unwrap_or_else(|e| e.into_inner()) = Some(op);
     }

@@ -204,7 +204,7 @@ impl Drop for Socket {
         // descriptor itself closes when the last operation lets go of it.
         if Arc::strong_count(&self.inner) > 1 {
             for ring in crate::sys::registry::with_ops() {
-                ring.cancel_fd(self.inner.fd());
+                ring.cancel_socket(&self.inner);
             }
         }
     }

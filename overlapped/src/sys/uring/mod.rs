@@ -51,7 +51,10 @@ pub(crate) struct OpRef {
 
 enum Mail {
     Cancel(u64),
-    CancelFd(RawFd),
+    /// Cancel every operation of this ring on the socket. Weak: if the socket
+    /// is gone, so are its operations, and its descriptor number may already
+    /// name another socket that must not be touched.
+    CancelSocket(Weak<SocketInner>),
     /// Submit an operation that was queued behind another in its socket lane.
     Submit(u64),
 }
@@ -277,6 +280,13 @@ impl Ring {
         self.withdraw(&mut core, |_, slot| {
             matches!(slot.notify, Notify::Routine { .. })
         });
+        // Those already popped from their lane (a `Submit` on the way) must
+        // not reach the kernel later either.
+        for (_, (_, slot)) in core.slots.iter_mut() {
+            if matches!(slot.notify, Notify::Routine { .. }) {
+                slot.cancelled = true;
+            }
+        }
         let cancel = types::CancelBuilder::any().all();
         core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
         core.submit();
@@ -340,9 +350,9 @@ impl Ring {
         self.post(Mail::Cancel(user_data));
     }
 
-    /// Cancels every operation on a descriptor, from any thread.
-    pub(crate) fn cancel_fd(&self, fd: RawFd) {
-        self.post(Mail::CancelFd(fd));
+    /// Cancels every operation of this ring on `socket`, from any thread.
+    pub(crate) fn cancel_socket(&self, socket: &Arc<SocketInner>) {
+        self.post(Mail::CancelSocket(Arc::downgrade(socket)));
     }
 
     fn post(&self, mail: Mail) {
@@ -381,24 +391,42 @@ impl Ring {
         for m in mail {
             match m {
                 Mail::Cancel(ud) => {
-                    if let Some((stored, slot)) = core.slots.get_mut((ud & 0xffff_ffff) as usize) {
-                        if *stored == ud {
+                    let submitted = match core.slots.get_mut((ud & 0xffff_ffff) as usize) {
+                        Some((stored, slot)) if *stored == ud => {
                             slot.cancelled = true;
+                            slot.submitted
                         }
-                    }
-                    if !self.withdraw(core, |slot_ud, _| slot_ud == ud) {
+                        _ => continue, // already completed: nothing to cancel
+                    };
+                    if submitted {
                         core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
+                    } else {
+                        // Queued in its lane: withdrawn now. Already popped
+                        // from the lane (its `Submit` is on the way):
+                        // `submit_queued` sees the flag and ends it instead.
+                        self.withdraw(core, |slot_ud, _| slot_ud == ud);
                     }
                 }
-                Mail::CancelFd(fd) => {
+                Mail::CancelSocket(socket) => {
+                    let Some(socket) = socket.upgrade() else {
+                        continue;
+                    };
+                    let mut in_kernel = false;
                     for (_, (_, slot)) in core.slots.iter_mut() {
-                        if slot.socket.fd() == fd {
+                        if Arc::ptr_eq(&slot.socket, &socket) {
                             slot.cancelled = true;
+                            in_kernel |= slot.submitted;
                         }
                     }
-                    self.withdraw(core, |_, slot| slot.socket.fd() == fd);
-                    let cancel = types::CancelBuilder::fd(types::Fd(fd)).all();
-                    core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
+                    self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
+                    if in_kernel {
+                        // The descriptor stays open while `socket` lives (we
+                        // hold it here, and each slot holds it), so the number
+                        // names this socket when the kernel runs the cancel.
+                        let fd = types::Fd(socket.fd());
+                        let cancel = types::CancelBuilder::fd(fd).all();
+                        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
+                    }
                 }
                 Mail::Submit(ud) => self.submit_queued(core, ud),
             }
@@ -406,9 +434,8 @@ impl Ring {
     }
 
     /// Completes as cancelled the operations still queued in their socket
-    /// lane (the kernel has never seen them) that `pick` selects. Returns
-    /// whether any was found.
-    fn withdraw(&self, core: &mut Core, pick: impl Fn(u64, &OpSlot) -> bool) -> bool {
+    /// lane (the kernel has never seen them) that `pick` selects.
+    fn withdraw(&self, core: &mut Core, pick: impl Fn(u64, &OpSlot) -> bool) {
         let found: Vec<u64> = core
             .slots
             .iter()
@@ -424,7 +451,6 @@ impl Ring {
                 }
             }
         }
-        !found.is_empty()
     }
 
     /// Submits an operation that reached the head of its socket lane.
@@ -432,7 +458,16 @@ impl Ring {
         let key = (ud & 0xffff_ffff) as usize;
         match core.slots.get_mut(key) {
             Some((stored, slot)) if *stored == ud && !slot.submitted => {
+                // It is the head of its lane now, in the kernel or not.
                 slot.submitted = true;
+                if slot.cancelled {
+                    // Cancelled while on its way to the kernel: it never
+                    // goes there (and the next in the lane moves up).
+                    if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
+                        crate::op::deliver(done.0, done.1);
+                    }
+                    return;
+                }
                 let sqe = prep::sqe(slot, ud);
                 core.push(&sqe);
             }

@@ -1,0 +1,62 @@
+//! `CancelIo` and `CancelIoEx`: ending pending operations on request.
+//!
+//! A cancel is a request, not a guarantee (io_uring pitfall 2, fact 126): an
+//! operation that the kernel had already completed keeps its real result and
+//! its data. The others complete with `WSA_OPERATION_ABORTED` through their
+//! usual notification (the record's event, or the routine in the issuing
+//! thread's next alertable wait). Neither call waits for that.
+
+use crate::thread;
+use crate::{Overlapped, Socket, WsaError, WsaResult};
+
+/// Cancels the operations on `socket` that the **calling thread** issued
+/// (`CancelIo`, fact 125). Each completes with `WSA_OPERATION_ABORTED` (unless
+/// it had already completed) through its usual notification; operations
+/// other threads issued on the socket continue. Succeeds even when nothing
+/// was pending.
+///
+/// Each thread issues on its own ring, so this is a cancel of the socket's
+/// operations on the calling thread's ring only.
+#[doc(alias = "CancelIo")]
+pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
+    if socket.inner.lanes.pending() == 0 {
+        return Ok(());
+    }
+    let local = thread::current()?;
+    local.shared.ring.cancel_socket(&socket.inner);
+    Ok(())
+}
+
+/// Cancels, from any thread, the operation on `socket` started with
+/// `overlapped`, or with `None` every operation on `socket` whichever thread
+/// issued it (`CancelIoEx`, fact 126).
+///
+/// `Err(ERROR_NOT_FOUND)` (1168) if there was nothing to cancel: no
+/// operation pending on the socket, or `overlapped` names no operation
+/// pending on it. Does not wait: the cancelled operations complete with
+/// `WSA_OPERATION_ABORTED` through their notifications later, and one that
+/// raced to completion reports its real result.
+#[doc(alias = "CancelIoEx")]
+pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResult<()> {
+    let inner = &socket.inner;
+    match overlapped {
+        None => {
+            if inner.lanes.pending() == 0 {
+                return Err(WsaError::ERROR_NOT_FOUND);
+            }
+            for ring in crate::sys::registry::with_ops() {
+                ring.cancel_socket(inner);
+            }
+            Ok(())
+        }
+        Some(ov) => {
+            let op = ov.state.op().ok_or(WsaError::ERROR_NOT_FOUND)?;
+            if !inner.lanes.holds(&op.ring, op.user_data) {
+                return Err(WsaError::ERROR_NOT_FOUND);
+            }
+            let ring = op.ring.upgrade().ok_or(WsaError::ERROR_NOT_FOUND)?;
+            ring.cancel(op.user_data);
+            Ok(())
+        }
+    }
+}
