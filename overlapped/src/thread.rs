@@ -245,7 +245,11 @@ impl Local {
             }
         }
         self.delivering.set(false);
-        self.shared.ring.flush();
+        // A batching thread submits them with its next wait, in the same
+        // system call that sleeps; otherwise they go now.
+        if !self.shared.ring.batching() {
+            self.shared.ring.flush();
+        }
     }
 }
 

@@ -14,6 +14,9 @@ use super::shared::Shared;
 
 /// Serves until a stop is requested.
 pub fn serve(shared: Arc<Shared>, buffer: usize) -> std::io::Result<()> {
+    // This thread always comes back to its alertable wait: what the routines
+    // start is submitted by that wait, in the call that sleeps.
+    overlapped::set_batching(true).map_err(std::io::Error::other)?;
     loop {
         match wait_for_single_object_ex(&shared.accept_event, None, true) {
             Ok(WaitResult::IoCompletion) => continue,
