@@ -42,6 +42,8 @@
 mod apc;
 mod buf;
 mod cancel;
+mod cmsg;
+mod dgram;
 mod error;
 mod event;
 mod flags;
@@ -58,6 +60,8 @@ mod wait;
 pub use apc::{queue_user_apc, ThreadHandle};
 pub use buf::BufList;
 pub use cancel::{cancel_io, cancel_io_ex};
+pub use cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
+pub use dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
 pub use error::{WsaError, WsaResult};
 pub use event::Event;
 pub use flags::MsgFlags;

@@ -6,6 +6,7 @@
 //! (kept open until then). The backend owns the record from submission until
 //! its completion is reaped; nothing else can free or move that memory.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::lane::Direction;
@@ -13,7 +14,7 @@ use crate::overlapped::OvState;
 use crate::socket::SocketInner;
 use crate::sys::OpMem;
 use crate::thread::ThreadShared;
-use crate::{BufList, MsgFlags, WsaError};
+use crate::{BufList, Control, MsgFlags, WsaError};
 
 /// What an operation does.
 pub(crate) enum OpKind {
@@ -23,6 +24,35 @@ pub(crate) enum OpKind {
     PollIn,
     /// `WSASend`: send every byte (stream sends complete only when all are sent).
     Send { flags: i32, done: usize },
+    /// `WSARecvFrom` / `WSARecvMsg`: receive one datagram with its source
+    /// address (up to `name_len` bytes) and control data (`control_len`).
+    RecvMsg {
+        flags: i32,
+        name_len: u32,
+        control_len: u32,
+    },
+    /// `WSASendTo` / `WSASendMsg` on a datagram socket: one datagram.
+    SendMsg { flags: i32, spec: Box<SendSpec> },
+}
+
+/// Where a datagram goes and the control data it carries.
+pub(crate) struct SendSpec {
+    pub(crate) to: Option<SocketAddr>,
+    pub(crate) control: Control,
+}
+
+/// What a datagram receive learns besides its bytes: written into the
+/// record or handed to the routine at completion (fact 71).
+#[derive(Debug, Default)]
+pub(crate) struct DgramOut {
+    pub(crate) from: Option<SocketAddr>,
+    pub(crate) control: Control,
+}
+
+impl DgramOut {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.from.is_none() && self.control.is_empty()
+    }
 }
 
 /// Who learns of the completion.
@@ -56,6 +86,8 @@ pub(crate) struct Outcome {
     pub(crate) bytes: u32,
     pub(crate) flags: MsgFlags,
     pub(crate) bufs: BufList,
+    /// Source address and control data of a datagram receive.
+    pub(crate) dgram: DgramOut,
 }
 
 /// What a completion means for its operation.
@@ -74,15 +106,18 @@ impl OpKind {
     /// The socket lane the operation queues in.
     pub(crate) fn direction(&self) -> Direction {
         match self {
-            OpKind::Recv { .. } | OpKind::PollIn => Direction::Receive,
-            OpKind::Send { .. } => Direction::Send,
+            OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. } => Direction::Receive,
+            OpKind::Send { .. } | OpKind::SendMsg { .. } => Direction::Send,
         }
     }
 }
 
 impl OpSlot {
     fn is_receive(&self) -> bool {
-        matches!(self.kind, OpKind::Recv { .. } | OpKind::PollIn)
+        matches!(
+            self.kind,
+            OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. }
+        )
     }
 
     /// Interprets a completion result (`res`: bytes, or `-errno`).
@@ -105,6 +140,33 @@ impl OpSlot {
                     bytes: 0,
                     flags: MsgFlags::empty(),
                 },
+            },
+            OpKind::RecvMsg { .. } => match res {
+                // Datagram truncation (data: MSG_TRUNC, control: MSG_CTRUNC) is
+                // WSAEMSGSIZE with the bytes that fit (facts 32, 46, 78, 81).
+                n if n >= 0 => Step::Done {
+                    error: if self.mem.msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+                        WsaError::WSAEMSGSIZE
+                    } else {
+                        WsaError::NO_ERROR
+                    },
+                    bytes: (n as usize).min(self.mem.capacity()) as u32,
+                    flags: MsgFlags::from_linux(self.mem.msg.msg_flags),
+                },
+                e => Step::Done {
+                    error: WsaError::from_errno(-e),
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                },
+            },
+            OpKind::SendMsg { .. } => Step::Done {
+                error: if res < 0 {
+                    WsaError::from_errno(-res)
+                } else {
+                    WsaError::NO_ERROR
+                },
+                bytes: res.max(0) as u32,
+                flags: MsgFlags::empty(),
             },
             OpKind::PollIn => match res {
                 n if n >= 0 => Step::Done {
@@ -147,7 +209,9 @@ impl OpSlot {
             // operation aborted for everything else (semantics fact 127).
             Step::Done { bytes, .. } if closed && (res < 0 || res == 0 && self.is_receive()) => {
                 let error = match self.kind {
-                    OpKind::Recv { .. } | OpKind::PollIn if self.socket.is_stream_connected() => {
+                    OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. }
+                        if self.socket.is_stream_connected() =>
+                    {
                         WsaError::WSAECONNABORTED
                     }
                     _ => WsaError::WSA_OPERATION_ABORTED,

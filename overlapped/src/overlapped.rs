@@ -1,13 +1,14 @@
 //! The overlapped record (`WSAOVERLAPPED`) and `WSAGetOverlappedResult`.
 
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use crate::op::Outcome;
+use crate::op::{DgramOut, Outcome};
 use crate::ready::ReadySet;
 use crate::sys::OpRef;
 use crate::thread::{self, Wake};
-use crate::{BufList, Event, MsgFlags, Socket, WsaError, WsaResult};
+use crate::{BufList, Control, Event, MsgFlags, Socket, WsaError, WsaResult};
 
 const IDLE: i32 = -2;
 const PENDING: i32 = -1;
@@ -37,6 +38,9 @@ pub(crate) struct OvState {
     /// The event the running operation signals: `event`, or the socket's own (fact 20).
     signal: Mutex<Option<Event>>,
     op: Mutex<Option<OpRef>>,
+    /// Source address and control data of the last datagram receive.
+    dgram: Mutex<DgramOut>,
+    has_dgram: AtomicBool,
 }
 
 impl Overlapped {
@@ -61,6 +65,8 @@ impl Overlapped {
                 event,
                 signal: Mutex::new(None),
                 op: Mutex::new(None),
+                dgram: Mutex::new(DgramOut::default()),
+                has_dgram: AtomicBool::new(false),
             }),
         }
     }
@@ -93,6 +99,37 @@ impl Overlapped {
         }
         self.state.lock_bufs().take()
     }
+
+    /// The source address of the datagram the last `recv_from` / `recv_msg`
+    /// received (`lpFrom`). Written only at completion (fact 71): `None`
+    /// while pending, and for a stream socket (fact 72).
+    #[doc(alias = "lpFrom")]
+    pub fn source_addr(&self) -> Option<SocketAddr> {
+        if !self.is_completed() {
+            return None;
+        }
+        self.state.lock_dgram().from
+    }
+
+    /// The control data the last `recv_msg` received (`WSAMSG.Control`, its
+    /// length the used length); empty while pending or when none was asked for.
+    #[doc(alias = "WSAMSG")]
+    pub fn control(&self) -> Control {
+        if !self.is_completed() {
+            return Control::new();
+        }
+        self.state.lock_dgram().control.clone()
+    }
+
+    /// The message flags of the last completed operation (`WSAMSG.dwFlags`):
+    /// `TRUNC`, `CTRUNC`, ... also when it failed with `WSAEMSGSIZE`.
+    #[doc(alias = "dwFlags")]
+    pub fn msg_flags(&self) -> MsgFlags {
+        if !self.is_completed() {
+            return MsgFlags::empty();
+        }
+        MsgFlags::from_bits_retain(self.state.flags.load(SeqCst))
+    }
 }
 
 impl Default for Overlapped {
@@ -121,6 +158,10 @@ impl Drop for Overlapped {
 }
 
 impl OvState {
+    fn lock_dgram(&self) -> std::sync::MutexGuard<'_, DgramOut> {
+        self.dgram.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn lock_bufs(&self) -> std::sync::MutexGuard<'_, Option<BufList>> {
         self.bufs.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -135,6 +176,10 @@ impl OvState {
         signal.reset();
         *self.signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(signal);
         self.lock_bufs().take();
+        if self.has_dgram.swap(false, SeqCst) {
+            *self.lock_dgram() = DgramOut::default();
+        }
+        self.flags.store(0, SeqCst);
         self.status.store(PENDING, SeqCst);
         Ok(())
     }
@@ -167,6 +212,10 @@ impl OvState {
     /// The operation completed: record the result, then signal.
     pub(crate) fn complete(&self, outcome: Outcome) {
         *self.lock_bufs() = Some(outcome.bufs);
+        if !outcome.dgram.is_empty() {
+            *self.lock_dgram() = outcome.dgram;
+            self.has_dgram.store(true, SeqCst);
+        }
         self.op.lock().unwrap_or_else(|e| e.into_inner()).take();
         self.bytes.store(outcome.bytes, SeqCst);
         self.flags.store(outcome.flags.bits(), SeqCst);

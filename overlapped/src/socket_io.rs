@@ -4,6 +4,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::sync::Arc;
 
+use crate::lane::Direction;
 use crate::op::{Notify, OpKind, Outcome};
 use crate::sys::Started;
 use crate::thread::{self, Local};
@@ -22,6 +23,11 @@ pub struct Completion {
     pub flags: MsgFlags,
     /// The buffers the operation was given.
     pub buffers: BufList,
+    /// The datagram's source address (`lpFrom`), for `recv_from_with` and
+    /// `recv_msg_with` on a datagram socket; `None` otherwise (fact 72).
+    pub from: Option<std::net::SocketAddr>,
+    /// The control data received (`WSAMSG.Control`), for `recv_msg_with`.
+    pub control: crate::Control,
 }
 
 impl From<Outcome> for Completion {
@@ -31,6 +37,8 @@ impl From<Outcome> for Completion {
             bytes: o.bytes,
             flags: o.flags,
             buffers: o.bufs,
+            from: o.dgram.from,
+            control: o.dgram.control,
         }
     }
 }
@@ -117,6 +125,7 @@ impl Socket {
         if buffers.is_empty() {
             return Err(WsaError::WSAEINVAL);
         }
+        self.inner.usable(Direction::Receive)?;
         let flags = flags.to_linux()?;
         loop {
             match crate::sys::blocking::recv(self.inner.fd(), buffers, flags) {
@@ -135,6 +144,7 @@ impl Socket {
         if buffers.is_empty() {
             return Err(WsaError::WSAEINVAL);
         }
+        self.inner.usable(Direction::Send)?;
         let flags = flags.to_linux()? | libc::MSG_NOSIGNAL;
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
@@ -165,9 +175,7 @@ impl Socket {
     }
 
     fn recv_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
-        if self.is_closed() {
-            return Err(WsaError::WSAENOTSOCK);
-        }
+        self.inner.usable(Direction::Receive)?;
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
         }
@@ -180,9 +188,7 @@ impl Socket {
     }
 
     fn send_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
-        if self.is_closed() {
-            return Err(WsaError::WSAENOTSOCK);
-        }
+        self.inner.usable(Direction::Send)?;
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
         }
@@ -192,7 +198,12 @@ impl Socket {
         })
     }
 
-    fn start_overlapped(&self, ov: &mut Overlapped, kind: OpKind, bufs: BufList) -> WsaResult<u32> {
+    pub(crate) fn start_overlapped(
+        &self,
+        ov: &mut Overlapped,
+        kind: OpKind,
+        bufs: BufList,
+    ) -> WsaResult<u32> {
         let local = thread::current()?;
         ov.state.begin(self.event())?;
         let notify = Notify::Overlapped(ov.state.clone());
@@ -209,7 +220,7 @@ impl Socket {
         }
     }
 
-    fn start_routine(
+    pub(crate) fn start_routine(
         &self,
         kind: OpKind,
         bufs: BufList,
@@ -246,15 +257,21 @@ fn start(
         .start(kind, bufs, notify, Arc::clone(&socket.inner), eager)
 }
 
-/// An operation that completed during submission. Success (and truncation,
-/// a completion with a warning) is notified like any completion (fact 19);
-/// a hard error means it never started: no notification at all (fact 1).
+/// An operation that completed during submission. Success is notified like
+/// any completion (fact 19); a truncation (a completion with a warning) is
+/// notified too and reported as pending, as Windows does (facts 78, 81), so
+/// that "any error but `WSA_IO_PENDING` means no notification" (fact 1)
+/// holds; a hard error means it never started: no notification at all.
 fn finish_immediate(notify: Notify, outcome: Outcome) -> WsaResult<u32> {
     let error = outcome.error;
     let bytes = outcome.bytes;
     if error.is_ok() || error == WsaError::WSAEMSGSIZE {
         crate::op::deliver(notify, outcome);
-        return if error.is_ok() { Ok(bytes) } else { Err(error) };
+        return if error.is_ok() {
+            Ok(bytes)
+        } else {
+            Err(WsaError::WSA_IO_PENDING)
+        };
     }
     match notify {
         Notify::Overlapped(state) => state.fail(error, outcome.bufs),

@@ -5,6 +5,7 @@
 //! [`crate::op::OpSlot`], `turn` (submit, wait, reap, deliver), `cancel`.
 
 pub(crate) mod blocking;
+pub(crate) mod cmsg;
 pub(crate) mod uring;
 
 pub(crate) use uring::mem::OpMem;

@@ -1,6 +1,8 @@
 //! The memory an operation shares with the kernel.
 
-use crate::BufList;
+use crate::op::DgramOut;
+use crate::sys::cmsg;
+use crate::{BufList, Control};
 
 /// The memory an operation shares with the kernel. Boxed so that its address
 /// is stable; recycled by the backend to avoid an allocation per operation.
@@ -8,6 +10,12 @@ pub(crate) struct OpMem {
     pub(crate) msg: libc::msghdr,
     pub(crate) iov: Vec<libc::iovec>,
     pub(crate) bufs: BufList,
+    /// Datagrams: the source (receive) or destination (send) address.
+    pub(crate) name: libc::sockaddr_storage,
+    /// Datagrams: control data received or to send.
+    pub(crate) control: Vec<u8>,
+    /// Set while `msg` asks the kernel for a source address and control data.
+    receiving: bool,
 }
 
 // SAFETY: the raw pointers inside `msg`/`iov` point into `bufs` and `iov`, which
@@ -21,6 +29,9 @@ impl OpMem {
             msg: unsafe { std::mem::zeroed() },
             iov: Vec::new(),
             bufs: BufList::new(),
+            name: cmsg::zeroed_storage(),
+            control: Vec::new(),
+            receiving: false,
         })
     }
 
@@ -31,5 +42,63 @@ impl OpMem {
         self.msg = unsafe { std::mem::zeroed() };
         self.msg.msg_iov = self.iov.as_mut_ptr();
         self.msg.msg_iovlen = self.iov.len();
+        self.receiving = false;
+    }
+
+    /// After [`OpMem::prepare`]: also ask for the source address (at most
+    /// `name_len` bytes) and `control_len` bytes of control data.
+    pub(crate) fn prepare_recv_msg(&mut self, name_len: u32, control_len: u32) {
+        self.receiving = true;
+        if name_len > 0 {
+            self.msg.msg_name = (&mut self.name as *mut libc::sockaddr_storage).cast();
+            self.msg.msg_namelen =
+                name_len.min(std::mem::size_of::<libc::sockaddr_storage>() as u32);
+        }
+        if control_len > 0 {
+            self.control.clear();
+            self.control.resize(control_len as usize, 0);
+            self.msg.msg_control = self.control.as_mut_ptr().cast();
+            self.msg.msg_controllen = self.control.len();
+        }
+    }
+
+    /// After [`OpMem::prepare`]: also name the destination and the control data.
+    pub(crate) fn prepare_send_msg(&mut self, to: Option<&std::net::SocketAddr>, control: &[u8]) {
+        if let Some(to) = to {
+            self.msg.msg_namelen = cmsg::write_addr(to, &mut self.name);
+            self.msg.msg_name = (&mut self.name as *mut libc::sockaddr_storage).cast();
+        }
+        if !control.is_empty() {
+            self.control.clear();
+            self.control.extend_from_slice(control);
+            self.msg.msg_control = self.control.as_mut_ptr().cast();
+            self.msg.msg_controllen = self.control.len();
+        }
+    }
+
+    /// The data length the buffers can hold.
+    pub(crate) fn capacity(&self) -> usize {
+        self.bufs.total_len()
+    }
+
+    /// At completion: the source address and control data a receive asked
+    /// for (empty otherwise). Called once per completion, before the memory
+    /// is recycled.
+    pub(crate) fn take_dgram(&mut self) -> DgramOut {
+        if !std::mem::take(&mut self.receiving) {
+            return DgramOut::default();
+        }
+        let from = if self.msg.msg_name.is_null() {
+            None
+        } else {
+            cmsg::read_addr(&self.name, self.msg.msg_namelen)
+        };
+        let control = if self.msg.msg_control.is_null() {
+            Control::new()
+        } else {
+            let used = self.msg.msg_controllen.min(self.control.len());
+            Control::from_kernel(self.control[..used].to_vec())
+        };
+        DgramOut { from, control }
     }
 }

@@ -585,6 +585,7 @@ impl Ring {
                     self.next_in_lane(core, &slot);
                 }
                 let bufs = std::mem::take(&mut slot.mem.bufs);
+                let dgram = slot.mem.take_dgram();
                 core.spare.push(slot.mem);
                 self.ops.fetch_sub(1, SeqCst);
                 if matches!(slot.notify, Notify::Overlapped(_)) {
@@ -597,6 +598,7 @@ impl Ring {
                         bytes,
                         flags,
                         bufs,
+                        dgram,
                     },
                 ))
             }

@@ -31,6 +31,25 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
                     .build()
             }
         }
+        OpKind::RecvMsg {
+            flags,
+            name_len,
+            control_len,
+        } => {
+            slot.mem.prepare(0);
+            slot.mem.prepare_recv_msg(name_len, control_len);
+            opcode::RecvMsg::new(fd, &mut slot.mem.msg)
+                .flags(flags as u32)
+                .build()
+        }
+        OpKind::SendMsg { flags, ref spec } => {
+            slot.mem.prepare(0);
+            slot.mem
+                .prepare_send_msg(spec.to.as_ref(), spec.control.as_bytes());
+            opcode::SendMsg::new(fd, &slot.mem.msg)
+                .flags((flags | libc::MSG_NOSIGNAL) as u32)
+                .build()
+        }
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
         OpKind::Send { flags, done } => {
             slot.mem.prepare(done);

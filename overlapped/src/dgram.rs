@@ -1,0 +1,485 @@
+//! Datagram and message operations: `WSARecvFrom`, `WSASendTo`, `WSARecvMsg`
+//! and `WSASendMsg`, each in the three modes (event record, completion
+//! routine, synchronous).
+//!
+//! The source address and the control data live in the operation's memory
+//! while it is in flight and are copied out at completion (fact 71): into the
+//! [`Overlapped`] record ([`Overlapped::source_addr`], [`Overlapped::control`])
+//! or the routine's [`Completion`] (`from`, `control`).
+
+use std::io::{IoSlice, IoSliceMut};
+use std::mem::size_of;
+use std::net::SocketAddr;
+
+use crate::cmsg::ReceiveControl;
+use crate::op::{OpKind, SendSpec};
+use crate::sys::cmsg as raw;
+use crate::{BufList, Completion, Control, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
+
+/// The largest UDP payload over IPv4 (65,535 − 20 − 8).
+pub const MAX_DATAGRAM_V4: usize = 65_507;
+/// The largest UDP payload over IPv6 without jumbograms (65,535 − 8).
+pub const MAX_DATAGRAM_V6: usize = 65_527;
+
+const NAME_MAX: usize = size_of::<libc::sockaddr_storage>();
+
+/// The space a `recv_msg` reserves besides the data buffers (`WSAMSG.namelen`
+/// and `WSAMSG.Control.len`).
+#[doc(alias = "WSAMSG")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsgSpace {
+    /// Bytes for the source address (`namelen`): 0 asks for none; from 1 to
+    /// less than the socket's address size is `WSAEFAULT` (fact 73).
+    pub name_len: usize,
+    /// Bytes for control data (`Control.len`); see [`Control::space`]. Too
+    /// few, and the receive ends with `WSAEMSGSIZE` and `MsgFlags::CTRUNC` (fact 81).
+    pub control_len: usize,
+}
+
+impl MsgSpace {
+    /// A full-size address and `control_len` bytes of control data.
+    pub fn control(control_len: usize) -> MsgSpace {
+        MsgSpace {
+            name_len: NAME_MAX,
+            control_len,
+        }
+    }
+}
+
+impl Default for MsgSpace {
+    /// A full-size address, no control data.
+    fn default() -> MsgSpace {
+        MsgSpace::control(0)
+    }
+}
+
+/// What a synchronous [`Socket::recv_msg_sync`] received, filled in also
+/// when it fails with `WSAEMSGSIZE` (fact 81).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MsgInfo {
+    /// Bytes stored in the buffers.
+    pub bytes: usize,
+    /// `WSAMSG.dwFlags` on output: `TRUNC`, `CTRUNC`.
+    pub flags: MsgFlags,
+    /// The source address, if one was asked for.
+    pub from: Option<SocketAddr>,
+    /// The control data received.
+    pub control: Control,
+}
+
+impl Socket {
+    /// Starts an overlapped datagram receive (`WSARecvFrom` with
+    /// `lpOverlapped`). The source address is in [`Overlapped::source_addr`]
+    /// once it completes (fact 71). A datagram larger than the buffers
+    /// completes with `WSAEMSGSIZE`, the bytes that fit stored and counted,
+    /// the rest dropped (facts 32, 46, 78); a zero-length datagram completes
+    /// with 0 bytes. On a stream socket this is [`Socket::recv`] and no
+    /// address is written (fact 72). An unbound datagram socket is
+    /// `WSAEINVAL` (fact 75).
+    #[doc(alias = "WSARecvFrom")]
+    #[doc(alias = "recvfrom")]
+    pub fn recv_from(
+        &self,
+        overlapped: &mut Overlapped,
+        buffers: impl Into<BufList>,
+        flags: MsgFlags,
+    ) -> WsaResult<u32> {
+        if self.is_stream() {
+            return self.recv(overlapped, buffers, flags);
+        }
+        let bufs = buffers.into();
+        let kind = self.recv_msg_kind(&bufs, MsgSpace::default(), flags, false)?;
+        self.start_overlapped(overlapped, kind, bufs)
+    }
+
+    /// Starts a datagram receive whose routine gets the source address in
+    /// [`Completion::from`] (`WSARecvFrom` with `lpCompletionRoutine`).
+    #[doc(alias = "WSARecvFrom")]
+    pub fn recv_from_with<F>(
+        &self,
+        buffers: impl Into<BufList>,
+        flags: MsgFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        if self.is_stream() {
+            return self.recv_with(buffers, flags, routine);
+        }
+        let bufs = buffers.into();
+        let kind = self.recv_msg_kind(&bufs, MsgSpace::default(), flags, false)?;
+        self.start_routine(kind, bufs, Box::new(routine))
+    }
+
+    /// A synchronous datagram receive (`recvfrom`): the source address goes
+    /// to `from` (left untouched on a stream socket, fact 72). A truncated
+    /// datagram fills the buffers and returns `Err(WSAEMSGSIZE)` (fact 78).
+    #[doc(alias = "WSARecvFrom")]
+    #[doc(alias = "recvfrom")]
+    pub fn recv_from_sync(
+        &self,
+        buffers: &mut [IoSliceMut<'_>],
+        flags: MsgFlags,
+        from: &mut Option<SocketAddr>,
+    ) -> WsaResult<usize> {
+        if self.is_stream() {
+            return self.recv_sync(buffers, flags);
+        }
+        let mut info = MsgInfo::default();
+        let r = self.recv_msg_sync_inner(buffers, MsgSpace::default(), flags, false, &mut info);
+        if info.from.is_some() {
+            *from = info.from;
+        }
+        r
+    }
+
+    /// Starts an overlapped datagram send to `to` (`WSASendTo` with
+    /// `lpOverlapped`). Binds an unbound socket (fact 74). Over 65,507 bytes
+    /// (65,527 over IPv6) is `WSAEMSGSIZE`; an address of the other family is
+    /// `WSAEAFNOSUPPORT`. On a stream socket the address is ignored (fact 72).
+    #[doc(alias = "WSASendTo")]
+    #[doc(alias = "sendto")]
+    pub fn send_to(
+        &self,
+        overlapped: &mut Overlapped,
+        buffers: impl Into<BufList>,
+        to: &SocketAddr,
+        flags: MsgFlags,
+    ) -> WsaResult<u32> {
+        if self.is_stream() {
+            return self.send(overlapped, buffers, flags);
+        }
+        let bufs = buffers.into();
+        let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags)?;
+        self.start_overlapped(overlapped, kind, bufs)
+    }
+
+    /// Starts a datagram send to `to` whose completion runs `routine`
+    /// (`WSASendTo` with `lpCompletionRoutine`).
+    #[doc(alias = "WSASendTo")]
+    pub fn send_to_with<F>(
+        &self,
+        buffers: impl Into<BufList>,
+        to: &SocketAddr,
+        flags: MsgFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        if self.is_stream() {
+            return self.send_with(buffers, flags, routine);
+        }
+        let bufs = buffers.into();
+        let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags)?;
+        self.start_routine(kind, bufs, Box::new(routine))
+    }
+
+    /// A synchronous datagram send (`sendto`); returns the bytes sent.
+    #[doc(alias = "WSASendTo")]
+    #[doc(alias = "sendto")]
+    pub fn send_to_sync(
+        &self,
+        buffers: &[IoSlice<'_>],
+        to: &SocketAddr,
+        flags: MsgFlags,
+    ) -> WsaResult<usize> {
+        if self.is_stream() {
+            return self.send_sync(buffers, flags);
+        }
+        self.send_msg_sync_inner(buffers, Some(to), &Control::new(), flags)
+    }
+
+    /// Starts an overlapped `WSARecvMsg`: data, source address and control
+    /// data (`space`). Datagram sockets only (`WSAEINVAL` otherwise); input
+    /// flags may only hold `PEEK` (fact 79). A control buffer too small sets
+    /// `MsgFlags::CTRUNC` and completes with `WSAEMSGSIZE`, the data still
+    /// delivered and counted (fact 81). Read the results with
+    /// [`Overlapped::source_addr`], [`Overlapped::control`] and
+    /// [`Overlapped::msg_flags`].
+    #[doc(alias = "WSARecvMsg")]
+    #[doc(alias = "LPFN_WSARECVMSG")]
+    #[doc(alias = "recvmsg")]
+    pub fn recv_msg(
+        &self,
+        overlapped: &mut Overlapped,
+        buffers: impl Into<BufList>,
+        space: MsgSpace,
+        flags: MsgFlags,
+    ) -> WsaResult<u32> {
+        let bufs = buffers.into();
+        let kind = self.recv_msg_kind(&bufs, space, flags, true)?;
+        self.start_overlapped(overlapped, kind, bufs)
+    }
+
+    /// Starts a `WSARecvMsg` whose routine gets the address and control data
+    /// in [`Completion::from`] and [`Completion::control`].
+    #[doc(alias = "WSARecvMsg")]
+    pub fn recv_msg_with<F>(
+        &self,
+        buffers: impl Into<BufList>,
+        space: MsgSpace,
+        flags: MsgFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        let bufs = buffers.into();
+        let kind = self.recv_msg_kind(&bufs, space, flags, true)?;
+        self.start_routine(kind, bufs, Box::new(routine))
+    }
+
+    /// A synchronous `WSARecvMsg`: results in `info`, which is filled in also
+    /// when the call fails with `WSAEMSGSIZE` (truncated data or control, fact 81).
+    #[doc(alias = "WSARecvMsg")]
+    #[doc(alias = "recvmsg")]
+    pub fn recv_msg_sync(
+        &self,
+        buffers: &mut [IoSliceMut<'_>],
+        space: MsgSpace,
+        flags: MsgFlags,
+        info: &mut MsgInfo,
+    ) -> WsaResult<usize> {
+        self.recv_msg_sync_inner(buffers, space, flags, true, info)
+    }
+
+    /// Starts an overlapped `WSASendMsg`: one datagram to `to` (or the
+    /// connected peer when `None`) with `control` (e.g. a packet-info message
+    /// choosing the source address, fact 83). Datagram sockets only
+    /// (`WSAEINVAL`); binds an unbound socket (fact 74).
+    #[doc(alias = "WSASendMsg")]
+    #[doc(alias = "sendmsg")]
+    pub fn send_msg(
+        &self,
+        overlapped: &mut Overlapped,
+        buffers: impl Into<BufList>,
+        to: Option<&SocketAddr>,
+        control: Control,
+        flags: MsgFlags,
+    ) -> WsaResult<u32> {
+        let bufs = buffers.into();
+        let kind = self.send_msg_kind(&bufs, to, control, flags)?;
+        self.start_overlapped(overlapped, kind, bufs)
+    }
+
+    /// Starts a `WSASendMsg` whose completion runs `routine`.
+    #[doc(alias = "WSASendMsg")]
+    pub fn send_msg_with<F>(
+        &self,
+        buffers: impl Into<BufList>,
+        to: Option<&SocketAddr>,
+        control: Control,
+        flags: MsgFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        let bufs = buffers.into();
+        let kind = self.send_msg_kind(&bufs, to, control, flags)?;
+        self.start_routine(kind, bufs, Box::new(routine))
+    }
+
+    /// A synchronous `WSASendMsg`; returns the bytes sent.
+    #[doc(alias = "WSASendMsg")]
+    #[doc(alias = "sendmsg")]
+    pub fn send_msg_sync(
+        &self,
+        buffers: &[IoSlice<'_>],
+        to: Option<&SocketAddr>,
+        control: &Control,
+        flags: MsgFlags,
+    ) -> WsaResult<usize> {
+        self.send_msg_sync_inner(buffers, to, control, flags)
+    }
+
+    /// Asks the socket to report `what` with each datagram received by
+    /// `recv_msg` (`setsockopt` `IP_PKTINFO`, `IPV6_PKTINFO`, `IP_RECVTTL`,
+    /// `IPV6_HOPLIMIT`, `IP_RECVTOS`, `IPV6_RECVTCLASS`). On a dual-stack
+    /// IPv6 socket, IPv4 datagrams then report the IPv6 form (v4-mapped).
+    #[doc(alias = "IP_PKTINFO")]
+    #[doc(alias = "IPV6_PKTINFO")]
+    pub fn set_receive_control(&self, what: ReceiveControl, on: bool) -> WsaResult<()> {
+        let v6 = self.is_v6()?;
+        let (level, name) = what.option(v6);
+        raw::set_int_option(self.inner.fd(), level, name, i32::from(on))
+            .map_err(|e| WsaError::from_io(&e))
+    }
+
+    fn is_v6(&self) -> WsaResult<bool> {
+        let domain = self.as_socket2().domain().map_err(WsaError::from)?;
+        Ok(domain == socket2::Domain::IPV6)
+    }
+
+    /// The checks of a datagram receive, done before anything starts.
+    fn check_dgram_recv(
+        &self,
+        count: usize,
+        space: MsgSpace,
+        flags: MsgFlags,
+        msg: bool,
+    ) -> WsaResult<i32> {
+        if self.is_closed() {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        if msg && self.is_stream() {
+            return Err(WsaError::WSAEINVAL);
+        }
+        if count == 0 {
+            return Err(WsaError::WSAEINVAL);
+        }
+        // WSARecvMsg takes only MSG_PEEK (fact 79); datagram receives have
+        // no urgent data (fact 59) and no MSG_WAITALL (fact 61).
+        let allowed = if msg {
+            MsgFlags::PEEK
+        } else {
+            MsgFlags::PEEK | MsgFlags::DONTROUTE
+        };
+        if !allowed.contains(flags) {
+            return Err(WsaError::WSAEOPNOTSUPP);
+        }
+        if space.name_len > 0 {
+            let need = if self.is_v6()? {
+                size_of::<libc::sockaddr_in6>()
+            } else {
+                size_of::<libc::sockaddr_in>()
+            };
+            if space.name_len < need {
+                return Err(WsaError::WSAEFAULT); // fact 73
+            }
+        }
+        // Fact 75: a datagram socket must be bound to receive.
+        match self.local_addr() {
+            Ok(a) if a.port() != 0 => {}
+            _ => return Err(WsaError::WSAEINVAL),
+        }
+        flags.to_linux()
+    }
+
+    fn recv_msg_kind(
+        &self,
+        bufs: &BufList,
+        space: MsgSpace,
+        flags: MsgFlags,
+        msg: bool,
+    ) -> WsaResult<OpKind> {
+        let flags = self.check_dgram_recv(bufs.count(), space, flags, msg)?;
+        Ok(OpKind::RecvMsg {
+            flags,
+            name_len: space.name_len.min(NAME_MAX) as u32,
+            control_len: u32::try_from(space.control_len).map_err(|_| WsaError::WSAEINVAL)?,
+        })
+    }
+
+    /// The checks of a datagram send, done before anything starts.
+    fn check_dgram_send(
+        &self,
+        count: usize,
+        total: usize,
+        to: Option<&SocketAddr>,
+        flags: MsgFlags,
+    ) -> WsaResult<i32> {
+        if self.is_closed() {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        if self.is_stream() {
+            return Err(WsaError::WSAEINVAL); // fact 83
+        }
+        if count == 0 {
+            return Err(WsaError::WSAEINVAL);
+        }
+        // Fact 83: only MSG_DONTROUTE (MSG_OOB and MSG_PARTIAL need a stream).
+        if !MsgFlags::DONTROUTE.contains(flags) {
+            return Err(WsaError::WSAEOPNOTSUPP);
+        }
+        let v6 = self.is_v6()?;
+        let max = match to {
+            Some(SocketAddr::V4(_)) if v6 => return Err(WsaError::WSAEAFNOSUPPORT),
+            Some(SocketAddr::V6(_)) if !v6 => return Err(WsaError::WSAEAFNOSUPPORT),
+            Some(SocketAddr::V6(a)) if a.ip().to_ipv4_mapped().is_none() => MAX_DATAGRAM_V6,
+            None if self.peer_addr().is_err() => return Err(WsaError::WSAENOTCONN),
+            None if v6 => MAX_DATAGRAM_V6,
+            _ => MAX_DATAGRAM_V4,
+        };
+        if total > max {
+            return Err(WsaError::WSAEMSGSIZE);
+        }
+        flags.to_linux()
+    }
+
+    fn send_msg_kind(
+        &self,
+        bufs: &BufList,
+        to: Option<&SocketAddr>,
+        control: Control,
+        flags: MsgFlags,
+    ) -> WsaResult<OpKind> {
+        let flags = self.check_dgram_send(bufs.count(), bufs.total_len(), to, flags)?;
+        Ok(OpKind::SendMsg {
+            flags,
+            spec: Box::new(SendSpec {
+                to: to.copied(),
+                control,
+            }),
+        })
+    }
+
+    fn recv_msg_sync_inner(
+        &self,
+        buffers: &mut [IoSliceMut<'_>],
+        space: MsgSpace,
+        flags: MsgFlags,
+        msg: bool,
+        info: &mut MsgInfo,
+    ) -> WsaResult<usize> {
+        let flags = self.check_dgram_recv(buffers.len(), space, flags, msg)?;
+        let capacity: usize = buffers.iter().map(|b| b.len()).sum();
+        let mut name = raw::zeroed_storage();
+        let mut control = vec![0u8; space.control_len];
+        let got = loop {
+            match raw::recv_msg(
+                self.inner.fd(),
+                buffers,
+                &mut name,
+                space.name_len.min(NAME_MAX) as libc::socklen_t,
+                &mut control,
+                flags,
+            ) {
+                Ok(got) => break got,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WsaError::from_io(&e)),
+            }
+        };
+        control.truncate(got.control_len);
+        *info = MsgInfo {
+            bytes: got.bytes.min(capacity),
+            flags: MsgFlags::from_linux(got.flags),
+            from: raw::read_addr(&name, got.name_len),
+            control: Control::from_kernel(control),
+        };
+        if got.flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+            return Err(WsaError::WSAEMSGSIZE);
+        }
+        Ok(info.bytes)
+    }
+
+    fn send_msg_sync_inner(
+        &self,
+        buffers: &[IoSlice<'_>],
+        to: Option<&SocketAddr>,
+        control: &Control,
+        flags: MsgFlags,
+    ) -> WsaResult<usize> {
+        let total = buffers.iter().map(|b| b.len()).sum();
+        let flags = self.check_dgram_send(buffers.len(), total, to, flags)? | libc::MSG_NOSIGNAL;
+        loop {
+            match raw::send_msg(self.inner.fd(), buffers, to, control.as_bytes(), flags) {
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(WsaError::from_io(&e)),
+            }
+        }
+    }
+}
