@@ -240,7 +240,9 @@ impl Ring {
             if !self.has_mail.load(SeqCst) {
                 core.wait(timeout);
             }
-        } else if !self.batching() && !core.uring.submission().is_empty() {
+        } else if !core.uring.submission().is_empty() {
+            // One system call per turn of the owner's loop: what was queued
+            // since the last turn goes in now, whether or not we then sleep.
             core.submit();
         }
         self.reap_into(&mut core, None, &mut fired, watched);
