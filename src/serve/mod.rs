@@ -9,6 +9,7 @@
 mod event;
 mod routine;
 mod shared;
+mod udp;
 
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
@@ -30,6 +31,8 @@ pub enum Model {
 pub enum Proto {
     /// TCP stream echo.
     Tcp,
+    /// UDP datagram echo: each datagram goes back to its sender.
+    Udp,
 }
 
 /// Arguments of `overlapped serve`.
@@ -60,6 +63,9 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     overlapped::startup().map_err(std::io::Error::other)?;
     let _ = crate::bench::ring::raise_nofile_limit();
     let bind = SocketAddr::new(args.addr, args.port);
+    if args.proto == Proto::Udp {
+        return udp::run(bind, args.model);
+    }
     let listener = Socket::listen_tcp(&bind, 4096)
         .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
     let local = listener.local_addr().map_err(std::io::Error::other)?;
