@@ -7,14 +7,17 @@
 //! [`Overlapped`] record ([`Overlapped::source_addr`], [`Overlapped::control`])
 //! or the routine's [`Completion`] (`from`, `control`).
 
-use std::io::{IoSlice, IoSliceMut};
 use std::mem::size_of;
 use std::net::SocketAddr;
 
 use crate::cmsg::ReceiveControl;
+use crate::lane::Direction;
 use crate::op::{OpKind, SendSpec};
 use crate::sys::cmsg as raw;
 use crate::{BufList, Completion, Control, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
+
+mod sync;
+pub use sync::MsgInfo;
 
 /// The largest UDP payload over IPv4 (65,535 − 20 − 8).
 pub const MAX_DATAGRAM_V4: usize = 65_507;
@@ -51,20 +54,6 @@ impl Default for MsgSpace {
     fn default() -> MsgSpace {
         MsgSpace::control(0)
     }
-}
-
-/// What a synchronous [`Socket::recv_msg_sync`] received, filled in also
-/// when it fails with `WSAEMSGSIZE` (fact 81).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct MsgInfo {
-    /// Bytes stored in the buffers.
-    pub bytes: usize,
-    /// `WSAMSG.dwFlags` on output: `TRUNC`, `CTRUNC`.
-    pub flags: MsgFlags,
-    /// The source address, if one was asked for.
-    pub from: Option<SocketAddr>,
-    /// The control data received.
-    pub control: Control,
 }
 
 impl Socket {
@@ -112,28 +101,6 @@ impl Socket {
         self.start_routine(kind, bufs, Box::new(routine))
     }
 
-    /// A synchronous datagram receive (`recvfrom`): the source address goes
-    /// to `from` (left untouched on a stream socket, fact 72). A truncated
-    /// datagram fills the buffers and returns `Err(WSAEMSGSIZE)` (fact 78).
-    #[doc(alias = "WSARecvFrom")]
-    #[doc(alias = "recvfrom")]
-    pub fn recv_from_sync(
-        &self,
-        buffers: &mut [IoSliceMut<'_>],
-        flags: MsgFlags,
-        from: &mut Option<SocketAddr>,
-    ) -> WsaResult<usize> {
-        if self.is_stream() {
-            return self.recv_sync(buffers, flags);
-        }
-        let mut info = MsgInfo::default();
-        let r = self.recv_msg_sync_inner(buffers, MsgSpace::default(), flags, false, &mut info);
-        if info.from.is_some() {
-            *from = info.from;
-        }
-        r
-    }
-
     /// Starts an overlapped datagram send to `to` (`WSASendTo` with
     /// `lpOverlapped`). Binds an unbound socket (fact 74). Over 65,507 bytes
     /// (65,527 over IPv6) is `WSAEMSGSIZE`; an address of the other family is
@@ -176,21 +143,6 @@ impl Socket {
         self.start_routine(kind, bufs, Box::new(routine))
     }
 
-    /// A synchronous datagram send (`sendto`); returns the bytes sent.
-    #[doc(alias = "WSASendTo")]
-    #[doc(alias = "sendto")]
-    pub fn send_to_sync(
-        &self,
-        buffers: &[IoSlice<'_>],
-        to: &SocketAddr,
-        flags: MsgFlags,
-    ) -> WsaResult<usize> {
-        if self.is_stream() {
-            return self.send_sync(buffers, flags);
-        }
-        self.send_msg_sync_inner(buffers, Some(to), &Control::new(), flags)
-    }
-
     /// Starts an overlapped `WSARecvMsg`: data, source address and control
     /// data (`space`). Datagram sockets only (`WSAEINVAL` otherwise); input
     /// flags may only hold `PEEK` (fact 79). A control buffer too small sets
@@ -231,20 +183,6 @@ impl Socket {
         self.start_routine(kind, bufs, Box::new(routine))
     }
 
-    /// A synchronous `WSARecvMsg`: results in `info`, which is filled in also
-    /// when the call fails with `WSAEMSGSIZE` (truncated data or control, fact 81).
-    #[doc(alias = "WSARecvMsg")]
-    #[doc(alias = "recvmsg")]
-    pub fn recv_msg_sync(
-        &self,
-        buffers: &mut [IoSliceMut<'_>],
-        space: MsgSpace,
-        flags: MsgFlags,
-        info: &mut MsgInfo,
-    ) -> WsaResult<usize> {
-        self.recv_msg_sync_inner(buffers, space, flags, true, info)
-    }
-
     /// Starts an overlapped `WSASendMsg`: one datagram to `to` (or the
     /// connected peer when `None`) with `control` (e.g. a packet-info message
     /// choosing the source address, fact 83). Datagram sockets only
@@ -282,19 +220,6 @@ impl Socket {
         self.start_routine(kind, bufs, Box::new(routine))
     }
 
-    /// A synchronous `WSASendMsg`; returns the bytes sent.
-    #[doc(alias = "WSASendMsg")]
-    #[doc(alias = "sendmsg")]
-    pub fn send_msg_sync(
-        &self,
-        buffers: &[IoSlice<'_>],
-        to: Option<&SocketAddr>,
-        control: &Control,
-        flags: MsgFlags,
-    ) -> WsaResult<usize> {
-        self.send_msg_sync_inner(buffers, to, control, flags)
-    }
-
     /// Asks the socket to report `what` with each datagram received by
     /// `recv_msg` (`setsockopt` `IP_PKTINFO`, `IPV6_PKTINFO`, `IP_RECVTTL`,
     /// `IPV6_HOPLIMIT`, `IP_RECVTOS`, `IPV6_RECVTCLASS`). On a dual-stack
@@ -321,9 +246,8 @@ impl Socket {
         flags: MsgFlags,
         msg: bool,
     ) -> WsaResult<i32> {
-        if self.is_closed() {
-            return Err(WsaError::WSAENOTSOCK);
-        }
+        // Closed: WSAENOTSOCK; shut down for receiving: WSAESHUTDOWN (fact 69).
+        self.inner.usable(Direction::Receive)?;
         if msg && self.is_stream() {
             return Err(WsaError::WSAEINVAL);
         }
@@ -381,9 +305,7 @@ impl Socket {
         to: Option<&SocketAddr>,
         flags: MsgFlags,
     ) -> WsaResult<i32> {
-        if self.is_closed() {
-            return Err(WsaError::WSAENOTSOCK);
-        }
+        self.inner.usable(Direction::Send)?;
         if self.is_stream() {
             return Err(WsaError::WSAEINVAL); // fact 83
         }
@@ -424,62 +346,5 @@ impl Socket {
                 control,
             }),
         })
-    }
-
-    fn recv_msg_sync_inner(
-        &self,
-        buffers: &mut [IoSliceMut<'_>],
-        space: MsgSpace,
-        flags: MsgFlags,
-        msg: bool,
-        info: &mut MsgInfo,
-    ) -> WsaResult<usize> {
-        let flags = self.check_dgram_recv(buffers.len(), space, flags, msg)?;
-        let capacity: usize = buffers.iter().map(|b| b.len()).sum();
-        let mut name = raw::zeroed_storage();
-        let mut control = vec![0u8; space.control_len];
-        let got = loop {
-            match raw::recv_msg(
-                self.inner.fd(),
-                buffers,
-                &mut name,
-                space.name_len.min(NAME_MAX) as libc::socklen_t,
-                &mut control,
-                flags,
-            ) {
-                Ok(got) => break got,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(WsaError::from_io(&e)),
-            }
-        };
-        control.truncate(got.control_len);
-        *info = MsgInfo {
-            bytes: got.bytes.min(capacity),
-            flags: MsgFlags::from_linux(got.flags),
-            from: raw::read_addr(&name, got.name_len),
-            control: Control::from_kernel(control),
-        };
-        if got.flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
-            return Err(WsaError::WSAEMSGSIZE);
-        }
-        Ok(info.bytes)
-    }
-
-    fn send_msg_sync_inner(
-        &self,
-        buffers: &[IoSlice<'_>],
-        to: Option<&SocketAddr>,
-        control: &Control,
-        flags: MsgFlags,
-    ) -> WsaResult<usize> {
-        let total = buffers.iter().map(|b| b.len()).sum();
-        let flags = self.check_dgram_send(buffers.len(), total, to, flags)? | libc::MSG_NOSIGNAL;
-        loop {
-            match raw::send_msg(self.inner.fd(), buffers, to, control.as_bytes(), flags) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(WsaError::from_io(&e)),
-            }
-        }
     }
 }

@@ -154,14 +154,14 @@ impl OpSlot {
                     flags: MsgFlags::from_linux(self.mem.msg.msg_flags),
                 },
                 e => Step::Done {
-                    error: WsaError::from_errno(-e),
+                    error: dgram_error(-e),
                     bytes: 0,
                     flags: MsgFlags::empty(),
                 },
             },
             OpKind::SendMsg { .. } => Step::Done {
                 error: if res < 0 {
-                    WsaError::from_errno(-res)
+                    dgram_error(-res)
                 } else {
                     WsaError::NO_ERROR
                 },
@@ -225,6 +225,16 @@ impl OpSlot {
             }
             other => other,
         }
+    }
+}
+
+/// The Winsock code of a datagram operation's errno: an ICMP "port
+/// unreachable" reported on a UDP socket is `WSAECONNRESET` (fact 77).
+pub(crate) fn dgram_error(errno: i32) -> WsaError {
+    if errno == libc::ECONNREFUSED {
+        WsaError::WSAECONNRESET
+    } else {
+        WsaError::from_errno(errno)
     }
 }
 

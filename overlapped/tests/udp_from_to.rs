@@ -362,3 +362,54 @@ fn largest_datagram_goes_through_whole() {
         assert!(got.data() == data);
     }
 }
+
+#[test]
+fn icmp_port_unreachable_is_wsaeconnreset_on_a_connected_socket() {
+    for mode in MODES {
+        let a = bound_v4();
+        let closed = bound_v4().local_addr().unwrap();
+        a.connect(&closed).unwrap();
+        assert_eq!(
+            send_mode(mode, &a, vec![b"x".to_vec()], Some(&closed), None),
+            Ok(1)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // Fact 77: the ICMP error shows on the next receive.
+        let got = recv(mode, &a, vec![vec![0; 4]], None);
+        assert_eq!(got.result, Err(WsaError::WSAECONNRESET), "{mode:?}");
+    }
+}
+
+#[test]
+fn icmp_port_unreachable_is_not_reported_on_an_unconnected_socket() {
+    let a = bound_v4();
+    let closed = bound_v4().local_addr().unwrap();
+    send(&a, b"x", &closed);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    // Linux reports ICMP errors only to connected UDP sockets: the receive
+    // waits for a real datagram instead of failing.
+    let mut ov = Overlapped::default();
+    assert_eq!(
+        a.recv_from(&mut ov, BufList::zeroed(4), MsgFlags::empty()),
+        Err(WsaError::WSA_IO_PENDING)
+    );
+    send(&bound_v4(), b"real", &a.local_addr().unwrap());
+    assert_eq!(get_overlapped_result(&a, &ov, true).unwrap().0, 4);
+}
+
+#[test]
+fn shut_down_datagram_socket_refuses_new_operations() {
+    for mode in MODES {
+        let (a, b) = (bound_v4(), bound_v4());
+        let to = b.local_addr().unwrap();
+        a.connect(&to).unwrap();
+        a.shutdown(std::net::Shutdown::Both).unwrap();
+        // Fact 69: UDP accepts shutdown, then sendto/recvfrom fail with WSAESHUTDOWN.
+        assert_eq!(
+            send_mode(mode, &a, vec![b"x".to_vec()], Some(&to), None),
+            Err(WsaError::WSAESHUTDOWN),
+            "{mode:?}"
+        );
+        assert_eq!(recv(mode, &a, vec![vec![0; 4]], None).call, Err(WsaError::WSAESHUTDOWN));
+    }
+}
