@@ -9,6 +9,7 @@
 
 use std::mem::size_of;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 use crate::cmsg::ReceiveControl;
 use crate::lane::Direction;
@@ -25,6 +26,16 @@ pub const MAX_DATAGRAM_V4: usize = 65_507;
 pub const MAX_DATAGRAM_V6: usize = 65_527;
 
 const NAME_MAX: usize = size_of::<libc::sockaddr_storage>();
+
+/// Facts about a socket that never change once known, cached so that the
+/// datagram checks cost no system call after the first: its family, and
+/// that it is bound.
+#[derive(Default)]
+pub(crate) struct Learned {
+    /// 0: not yet known; 4 or 6.
+    family: AtomicU8,
+    bound: AtomicBool,
+}
 
 /// The space a `recv_msg` reserves besides the data buffers (`WSAMSG.namelen`
 /// and `WSAMSG.Control.len`).
@@ -234,8 +245,17 @@ impl Socket {
     }
 
     fn is_v6(&self) -> WsaResult<bool> {
-        let domain = self.as_socket2().domain().map_err(WsaError::from)?;
-        Ok(domain == socket2::Domain::IPV6)
+        let learned = &self.inner.dgram;
+        match learned.family.load(Relaxed) {
+            4 => Ok(false),
+            6 => Ok(true),
+            _ => {
+                let v6 =
+                    self.as_socket2().domain().map_err(WsaError::from)? == socket2::Domain::IPV6;
+                learned.family.store(if v6 { 6 } else { 4 }, Relaxed);
+                Ok(v6)
+            }
+        }
     }
 
     /// The checks of a datagram receive, done before anything starts.
@@ -275,9 +295,11 @@ impl Socket {
             }
         }
         // Fact 75: a datagram socket must be bound to receive.
-        match self.local_addr() {
-            Ok(a) if a.port() != 0 => {}
-            _ => return Err(WsaError::WSAEINVAL),
+        if !self.inner.dgram.bound.load(Relaxed) {
+            match self.local_addr() {
+                Ok(a) if a.port() != 0 => self.inner.dgram.bound.store(true, Relaxed),
+                _ => return Err(WsaError::WSAEINVAL),
+            }
         }
         flags.to_linux()
     }

@@ -6,12 +6,12 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockAddr, Type};
 
-use crate::lane::Lanes;
+use crate::lane::{Direction, Lanes};
 use crate::{Event, WsaError, WsaResult};
 
 /// A socket (`SOCKET`), TCP or UDP, IPv4 or IPv6, able to carry overlapped
@@ -28,8 +28,12 @@ pub(crate) struct SocketInner {
     sock: socket2::Socket,
     stream: bool,
     closed: AtomicBool,
+    /// Directions shut down by [`Socket::shutdown`] (`SHUT_RECEIVE`, `SHUT_SEND`).
+    shut: AtomicU8,
     event: Event,
     pub(crate) lanes: Lanes,
+    /// What datagram calls learn once (family, bound): see `dgram.rs`.
+    pub(crate) dgram: crate::dgram::Learned,
 }
 
 impl SocketInner {
@@ -45,11 +49,31 @@ impl SocketInner {
         self.closed.load(SeqCst)
     }
 
+    /// Whether a new operation may start in direction `d`: not on a closed
+    /// socket (`WSAENOTSOCK`), nor in a direction shut down (`WSAESHUTDOWN`,
+    /// facts 67 and 69).
+    pub(crate) fn usable(&self, d: Direction) -> WsaResult<()> {
+        if self.is_closed() {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        let bit = match d {
+            Direction::Receive => SHUT_RECEIVE,
+            Direction::Send => SHUT_SEND,
+        };
+        if self.shut.load(SeqCst) & bit != 0 {
+            return Err(WsaError::WSAESHUTDOWN);
+        }
+        Ok(())
+    }
+
     /// Whether this is a connected stream socket (for fact 127).
     pub(crate) fn is_stream_connected(&self) -> bool {
         self.stream && self.sock.peer_addr().is_ok()
     }
 }
+
+const SHUT_RECEIVE: u8 = 1;
+const SHUT_SEND: u8 = 2;
 
 fn wsa(err: io::Error) -> WsaError {
     WsaError::from_io(&err)
@@ -93,8 +117,10 @@ impl Socket {
                 sock,
                 stream,
                 closed: AtomicBool::new(false),
+                shut: AtomicU8::new(0),
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
+                dgram: Default::default(),
             }),
         }
     }
@@ -137,9 +163,35 @@ impl Socket {
         self.inner.sock.connect(&SockAddr::from(*addr)).map_err(wsa)
     }
 
-    /// Shuts down one or both directions (`shutdown`).
+    /// Shuts down one or both directions (`shutdown`, facts 67-69).
+    ///
+    /// Sending (`SD_SEND`): the peer gets the end of the stream; new sends
+    /// fail with `WSAESHUTDOWN`. Receiving (`SD_RECEIVE`): new receives fail
+    /// with `WSAESHUTDOWN`, but a receive already pending is not disturbed
+    /// and still completes with data that arrives later (fact 67): the
+    /// kernel's `SHUT_RD` is not used, since it would end that receive with
+    /// 0 bytes. An unconnected stream socket fails with `WSAENOTCONN`; a
+    /// datagram socket accepts shutdown either way (fact 69).
+    ///
+    /// A listening socket is shut down by the kernel, which wakes a thread
+    /// blocked in [`Socket::accept`] (how the servers stop); Windows would
+    /// fail with `WSAENOTCONN` instead (a deviation, see DESIGN.md).
     pub fn shutdown(&self, how: Shutdown) -> WsaResult<()> {
-        self.inner.sock.shutdown(how).map_err(wsa)
+        let sock = &self.inner.sock;
+        if self.inner.stream && sock.peer_addr().is_err() {
+            // Unconnected (`WSAENOTCONN`), or listening (see above).
+            return sock.shutdown(how).map_err(wsa);
+        }
+        let bits = match how {
+            Shutdown::Read => SHUT_RECEIVE,
+            Shutdown::Write => SHUT_SEND,
+            Shutdown::Both => SHUT_RECEIVE | SHUT_SEND,
+        };
+        if self.inner.stream && bits & SHUT_SEND != 0 {
+            sock.shutdown(Shutdown::Write).map_err(wsa)?;
+        }
+        self.inner.shut.fetch_or(bits, SeqCst);
+        Ok(())
     }
 
     /// The local address (`getsockname`).

@@ -410,6 +410,9 @@ fn shut_down_datagram_socket_refuses_new_operations() {
             Err(WsaError::WSAESHUTDOWN),
             "{mode:?}"
         );
-        assert_eq!(recv(mode, &a, vec![vec![0; 4]], None).call, Err(WsaError::WSAESHUTDOWN));
+        assert_eq!(
+            recv(mode, &a, vec![vec![0; 4]], None).call,
+            Err(WsaError::WSAESHUTDOWN)
+        );
     }
 }
