@@ -416,3 +416,38 @@ fn shut_down_datagram_socket_refuses_new_operations() {
         );
     }
 }
+
+#[test]
+fn several_posted_receives_take_datagrams_in_issue_order() {
+    let (a, b) = (bound_v4(), bound_v4());
+    let events: Vec<Event> = (0..3).map(|_| Event::new().unwrap()).collect();
+    let mut ovs: Vec<Overlapped> = events.iter().map(Overlapped::new).collect();
+    for ov in &mut ovs {
+        let r = b.recv_from(ov, BufList::zeroed(8), MsgFlags::empty());
+        assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    }
+    for d in [b"one".as_slice(), b"two", b"three"] {
+        send(&a, d, &b.local_addr().unwrap());
+    }
+    // Facts 13/35: filled in the order the receives were issued.
+    for (ov, want) in ovs.iter_mut().zip([b"one".as_slice(), b"two", b"three"]) {
+        let (n, _) = get_overlapped_result(&b, ov, true).unwrap();
+        assert_eq!(ov.take_buffers().unwrap().gather(n as usize), want);
+        assert_eq!(ov.source_addr(), Some(a.local_addr().unwrap()));
+    }
+}
+
+#[test]
+fn dropping_a_pending_receive_consumes_no_datagram() {
+    let (a, b) = (bound_v4(), bound_v4());
+    let mut ov = Overlapped::default();
+    assert_eq!(
+        b.recv_from(&mut ov, BufList::zeroed(8), MsgFlags::empty()),
+        Err(WsaError::WSA_IO_PENDING)
+    );
+    drop(ov); // cancels; the buffer stays with the driver until the kernel lets go
+    sleep_ex(Some(std::time::Duration::from_millis(20)), false).unwrap();
+    send(&a, b"kept", &b.local_addr().unwrap());
+    let got = recv(Mode::Event, &b, vec![vec![0; 8]], None);
+    assert_eq!(got.data(), b"kept");
+}
