@@ -294,14 +294,22 @@ impl Socket {
                 return Err(WsaError::WSAEFAULT); // fact 73
             }
         }
-        // Fact 75: a datagram socket must be bound to receive.
-        if !self.inner.dgram.bound.load(Relaxed) {
-            match self.local_addr() {
-                Ok(a) if a.port() != 0 => self.inner.dgram.bound.store(true, Relaxed),
-                _ => return Err(WsaError::WSAEINVAL),
-            }
-        }
+        self.require_bound()?;
         flags.to_linux()
+    }
+
+    /// Fact 75: a datagram socket must be bound to receive (`WSAEINVAL`).
+    pub(crate) fn require_bound(&self) -> WsaResult<()> {
+        if self.is_stream() || self.inner.dgram.bound.load(Relaxed) {
+            return Ok(());
+        }
+        match self.local_addr() {
+            Ok(a) if a.port() != 0 => {
+                self.inner.dgram.bound.store(true, Relaxed);
+                Ok(())
+            }
+            _ => Err(WsaError::WSAEINVAL),
+        }
     }
 
     fn recv_msg_kind(

@@ -126,6 +126,7 @@ impl Socket {
             return Err(WsaError::WSAEINVAL);
         }
         self.inner.usable(Direction::Receive)?;
+        self.require_bound()?;
         let flags = flags.to_linux()?;
         loop {
             match crate::sys::blocking::recv(self.inner.fd(), buffers, flags) {
@@ -179,6 +180,7 @@ impl Socket {
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
         }
+        self.require_bound()?;
         let flags = flags.to_linux()?;
         Ok(if bufs.total_len() == 0 && self.is_stream() {
             OpKind::PollIn

@@ -451,3 +451,25 @@ fn dropping_a_pending_receive_consumes_no_datagram() {
     let got = recv(Mode::Event, &b, vec![vec![0; 8]], None);
     assert_eq!(got.data(), b"kept");
 }
+
+#[test]
+fn plain_recv_on_an_unbound_udp_socket_is_einval_in_every_mode() {
+    // Fact 75, for WSARecv as well as WSARecvFrom.
+    let s = Socket::udp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
+    let event = Event::new().unwrap();
+    let mut ov = Overlapped::new(&event);
+    assert_eq!(
+        s.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()),
+        Err(WsaError::WSAEINVAL)
+    );
+    assert_eq!(
+        s.recv_with(BufList::zeroed(8), MsgFlags::empty(), |_| {}),
+        Err(WsaError::WSAEINVAL)
+    );
+    let mut b = [0u8; 8];
+    assert_eq!(
+        s.recv_sync(&mut [std::io::IoSliceMut::new(&mut b)], MsgFlags::empty()),
+        Err(WsaError::WSAEINVAL)
+    );
+    assert!(!event.is_set());
+}
