@@ -86,10 +86,16 @@ impl Lanes {
         })
     }
 
-    /// Removes a queued (never submitted) operation; true if it was there.
-    pub(crate) fn withdraw(&self, d: Direction, user_data: u64) -> bool {
+    /// Removes a queued (never submitted) operation of `ring`; true if it
+    /// was there. (`user_data` alone is not enough: two rings may use the
+    /// same value for operations queued on one socket.)
+    pub(crate) fn withdraw(&self, d: Direction, ring: &Ring, user_data: u64) -> bool {
         let mut lane = self.lane(d);
-        match lane.waiting.iter().position(|(_, ud)| *ud == user_data) {
+        let found = lane
+            .waiting
+            .iter()
+            .position(|(r, ud)| *ud == user_data && std::ptr::eq(r.as_ptr(), ring));
+        match found {
             Some(pos) => {
                 lane.waiting.remove(pos);
                 true

@@ -255,6 +255,13 @@ impl Drop for Socket {
         // operations on it. Cancel them on every ring that may hold one; the
         // descriptor itself closes when the last operation lets go of it.
         if Arc::strong_count(&self.inner) > 1 {
+            if self.inner.stream && self.inner.lanes.pending() > 0 {
+                // Receives end at once, whenever the cancels below run, and
+                // never take data that arrives after the close (fact 127):
+                // a stream `SHUT_RD` wakes them with 0 bytes (reported as
+                // `WSAECONNABORTED`) and puts nothing on the wire.
+                let _ = self.inner.sock.shutdown(Shutdown::Read);
+            }
             for ring in crate::sys::registry::with_ops() {
                 ring.cancel_socket(&self.inner);
             }

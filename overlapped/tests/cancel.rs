@@ -102,10 +102,7 @@ fn cancel_io_ex_with_a_record_of_another_socket_is_not_found() {
     let event = Event::new().unwrap();
     let mut ov = Overlapped::new(&event);
     start_recv(&s2, &mut ov, 8);
-    assert_eq!(
-        cancel_io_ex(&s1, Some(&ov)),
-        Err(WsaError::ERROR_NOT_FOUND)
-    );
+    assert_eq!(cancel_io_ex(&s1, Some(&ov)), Err(WsaError::ERROR_NOT_FOUND));
     send_all(&c2, b"ok");
     assert_eq!(result(&s2, &ov), Ok(2), "not cancelled");
 }

@@ -447,7 +447,7 @@ impl Ring {
         for &ud in &found {
             let key = (ud & 0xffff_ffff) as usize;
             let (_, slot) = &core.slots[key];
-            if slot.socket.lanes.withdraw(slot.kind.direction(), ud) {
+            if slot.socket.lanes.withdraw(slot.kind.direction(), self, ud) {
                 if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
                     crate::op::deliver(done.0, done.1);
                 }
@@ -462,9 +462,10 @@ impl Ring {
             Some((stored, slot)) if *stored == ud && !slot.submitted => {
                 // It is the head of its lane now, in the kernel or not.
                 slot.submitted = true;
-                if slot.cancelled {
-                    // Cancelled while on its way to the kernel: it never
-                    // goes there (and the next in the lane moves up).
+                if slot.cancelled || slot.socket.is_closed() {
+                    // Cancelled (or its socket closed) while on its way to
+                    // the kernel: it never goes there, whenever the cancel
+                    // mail is read (and the next in the lane moves up).
                     if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
                         crate::op::deliver(done.0, done.1);
                     }
