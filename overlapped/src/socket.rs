@@ -8,6 +8,7 @@ use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
 use std::sync::Arc;
+use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Type};
 
@@ -30,6 +31,8 @@ pub(crate) struct SocketInner {
     closed: AtomicBool,
     /// Directions shut down by [`Socket::shutdown`] (`SHUT_RECEIVE`, `SHUT_SEND`).
     shut: AtomicU8,
+    /// Whether it was a connected stream when it was closed (for fact 127).
+    connected_at_close: AtomicBool,
     event: Event,
     pub(crate) lanes: Lanes,
     /// What datagram calls learn once (family, bound): see `dgram.rs`.
@@ -66,8 +69,12 @@ impl SocketInner {
         Ok(())
     }
 
-    /// Whether this is a connected stream socket (for fact 127).
+    /// Whether this is a connected stream socket (for fact 127); once
+    /// closed, whether it was one at the close.
     pub(crate) fn is_stream_connected(&self) -> bool {
+        if self.is_closed() {
+            return self.connected_at_close.load(SeqCst);
+        }
         self.stream && self.sock.peer_addr().is_ok()
     }
 }
@@ -118,6 +125,7 @@ impl Socket {
                 stream,
                 closed: AtomicBool::new(false),
                 shut: AtomicU8::new(0),
+                connected_at_close: AtomicBool::new(false),
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
                 dgram: Default::default(),
@@ -250,17 +258,26 @@ impl AsRawFd for Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
+        let connected = self.inner.is_stream_connected();
+        self.inner.connected_at_close.store(connected, SeqCst);
         self.inner.closed.store(true, SeqCst);
         // Pitfall 1: closing the descriptor would not stop the kernel's
         // operations on it. Cancel them on every ring that may hold one; the
         // descriptor itself closes when the last operation lets go of it.
         if Arc::strong_count(&self.inner) > 1 {
             if self.inner.stream && self.inner.lanes.pending() > 0 {
-                // Receives end at once, whenever the cancels below run, and
-                // never take data that arrives after the close (fact 127):
-                // a stream `SHUT_RD` wakes them with 0 bytes (reported as
-                // `WSAECONNABORTED`) and puts nothing on the wire.
-                let _ = self.inner.sock.shutdown(Shutdown::Read);
+                // The kernel's cancels below are requests, and were seen to
+                // miss a send that the kernel had moved to a worker thread.
+                // So end stream operations the way close would: `SHUT_RD`
+                // wakes receives with 0 bytes (reported `WSAECONNABORTED`),
+                // puts nothing on the wire, and keeps later data out of them;
+                // `SHUT_WR` wakes blocked sends (`WSA_OPERATION_ABORTED`) and
+                // sends the FIN that close would send after the buffered
+                // data. Not for an abortive close (`SO_LINGER` 0): that must
+                // send a reset, not a FIN (fact 131).
+                let abortive = self.inner.sock.linger().ok().flatten() == Some(Duration::ZERO);
+                let how = if abortive { Shutdown::Read } else { Shutdown::Both };
+                let _ = self.inner.sock.shutdown(how);
             }
             for ring in crate::sys::registry::with_ops() {
                 ring.cancel_socket(&self.inner);
