@@ -4,6 +4,7 @@ mod bench;
 mod compare;
 mod demo;
 mod serve;
+mod soak;
 mod tokio_echo;
 
 use clap::{Parser, Subcommand};
@@ -28,6 +29,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// A short comparison, no arguments.
     Demo,
+    /// Both echo servers under a churn of misbehaving clients; fails on a wrong byte or a leak.
+    Soak(soak::SoakArgs),
 }
 
 fn main() {
@@ -38,6 +41,7 @@ fn main() {
         Command::ServeTokio(args) => tokio_echo::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Demo => demo::run(),
+        Command::Soak(args) => soak::run(args),
     };
     if let Err(e) = result {
         eprintln!("overlapped: {e}");

@@ -1,0 +1,374 @@
+//! `overlapped soak`: both echo servers under a churn of connections that
+//! open, echo, reset, half-close, stop reading and vanish; fails if a byte
+//! comes back wrong, or if the server's memory or descriptors grow once the
+//! churn stops.
+//!
+//! Each server runs as a child process (`serve --model M --port 0`). A warm-up
+//! churn comes first; the baseline (`VmRSS` of `/proc/PID/status`, entries of
+//! `/proc/PID/fd`) is taken once the server has closed every connection;
+//! after the main churn the same figures must come back to that baseline,
+//! within a tolerance.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Arguments of `overlapped soak`.
+#[derive(clap::Args, Debug)]
+pub struct SoakArgs {
+    /// Seconds of churn per server (after a warm-up of a quarter of that, at least 0.5 s).
+    #[arg(long, default_value_t = 10.0)]
+    pub secs: f64,
+    /// Which server(s) to soak.
+    #[arg(long, value_enum, default_value = "both")]
+    pub model: Which,
+    /// Client threads churning connections.
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Allowed growth of resident memory after the churn, KiB (or 20% of the baseline if larger).
+    #[arg(long, default_value_t = 8192)]
+    pub rss_slack_kib: u64,
+    /// Allowed growth of open descriptors after the churn.
+    #[arg(long, default_value_t = 4)]
+    pub fd_slack: usize,
+}
+
+/// The servers a soak covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Which {
+    /// `serve --model event`.
+    Event,
+    /// `serve --model routine`.
+    Routine,
+    /// Both, one after the other.
+    Both,
+}
+
+/// What the clients did, shared by the workers.
+#[derive(Default)]
+struct Tally {
+    conns: AtomicU64,
+    echoed: AtomicU64,
+    resets: AtomicU64,
+    half_closes: AtomicU64,
+    stalls: AtomicU64,
+    vanished: AtomicU64,
+    bytes: AtomicU64,
+    wrong: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Runs the soak; `Err` (non-zero exit) names what went wrong.
+pub fn run(args: SoakArgs) -> std::io::Result<()> {
+    let models: &[&str] = match args.model {
+        Which::Event => &["event"],
+        Which::Routine => &["routine"],
+        Which::Both => &["event", "routine"],
+    };
+    let mut failures = Vec::new();
+    for model in models {
+        if let Err(e) = soak_one(model, &args) {
+            println!("soak {model}: FAILED: {e}");
+            failures.push(format!("{model}: {e}"));
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "soak failed: {}",
+            failures.join("; ")
+        )))
+    }
+}
+
+fn soak_one(model: &str, args: &SoakArgs) -> Result<(), String> {
+    let mut server = ServerChild::start(model)?;
+    let pid = server.child.id();
+    let warmup = (args.secs / 4.0).max(0.5);
+    churn(server.addr, args.workers, warmup, 1)?;
+    let (base_rss, base_fds) = settle(pid, None)?;
+    let tally = churn(server.addr, args.workers, args.secs, 2)?;
+    let (rss, fds) = settle(pid, Some(base_fds))?;
+    server.stop();
+    let t = |c: &AtomicU64| c.load(Relaxed);
+    println!(
+        "soak {model}: {} connections churned ({} echoed, {} reset mid-message, {} half-closed, \
+         {} stopped reading, {} vanished), {} bytes echoed and checked; \
+         VmRSS {base_rss} -> {rss} KiB, fds {base_fds} -> {fds}",
+        t(&tally.conns),
+        t(&tally.echoed),
+        t(&tally.resets),
+        t(&tally.half_closes),
+        t(&tally.stalls),
+        t(&tally.vanished),
+        t(&tally.bytes),
+    );
+    if t(&tally.wrong) > 0 {
+        return Err(format!("{} echoes came back wrong", t(&tally.wrong)));
+    }
+    if t(&tally.errors) > 0 {
+        return Err(format!(
+            "{} well-behaved clients saw an error",
+            t(&tally.errors)
+        ));
+    }
+    let rss_limit = base_rss + args.rss_slack_kib.max(base_rss / 5);
+    if rss > rss_limit {
+        return Err(format!(
+            "resident memory grew: {base_rss} KiB after warm-up, {rss} KiB after the churn (limit {rss_limit})"
+        ));
+    }
+    if fds > base_fds + args.fd_slack {
+        return Err(format!(
+            "open descriptors grew: {base_fds} after warm-up, {fds} after the churn"
+        ));
+    }
+    println!("soak {model}: OK");
+    Ok(())
+}
+
+/// A server child process.
+struct ServerChild {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl ServerChild {
+    fn start(model: &str) -> Result<ServerChild, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let mut child = Command::new(exe)
+            .args([
+                "serve",
+                "--model",
+                model,
+                "--addr",
+                "127.0.0.1",
+                "--port",
+                "0",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot start the {model} server: {e}"))?;
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        std::thread::spawn(move || lines.for_each(drop));
+        let addr = first
+            .strip_prefix("listening on ")
+            .and_then(|a| a.trim().parse().ok());
+        match addr {
+            Some(addr) => Ok(ServerChild { child, addr }),
+            None => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!("the {model} server said {first:?}"))
+            }
+        }
+    }
+
+    fn stop(&mut self) {
+        let _ = crate::bench::ring::signal(self.child.id(), libc::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerChild {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// `VmRSS` (KiB) and open descriptors of `pid`.
+fn sample(pid: u32) -> Result<(u64, usize), String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("server gone? /proc/{pid}/status: {e}"))?;
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or("no VmRSS line")?;
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map_err(|e| e.to_string())?
+        .count();
+    Ok((rss, fds))
+}
+
+/// Waits until the server has let go of the churn's connections: its
+/// descriptor count back to `target` (or, without one, steady for 300 ms),
+/// at most 5 s. Returns the sample then.
+fn settle(pid: u32, target: Option<usize>) -> Result<(u64, usize), String> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut last = sample(pid)?;
+    let mut steady_since = Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let now = sample(pid)?;
+        if now.1 != last.1 {
+            steady_since = Instant::now();
+        }
+        last = now;
+        let done = match target {
+            Some(t) => last.1 <= t,
+            None => steady_since.elapsed() >= Duration::from_millis(300),
+        };
+        if done || Instant::now() > deadline {
+            return Ok(last);
+        }
+    }
+}
+
+/// `workers` threads open connections and misbehave in turn for `secs`.
+fn churn(addr: SocketAddr, workers: usize, secs: f64, seed: u64) -> Result<Arc<Tally>, String> {
+    let tally = Arc::new(Tally::default());
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let threads: Vec<_> = (0..workers.max(1))
+        .map(|w| {
+            let tally = tally.clone();
+            std::thread::spawn(move || {
+                let mut rng = Rng(seed * 7919 + w as u64 * 104_729 + 1);
+                while Instant::now() < end {
+                    client(addr, &mut rng, &tally);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join()
+            .map_err(|_| "a churn thread panicked".to_string())?;
+    }
+    Ok(tally)
+}
+
+/// One connection, doing one of the things clients do.
+fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        // The listen queue overflowed for a moment: not the server's fault.
+        std::thread::sleep(Duration::from_millis(5));
+        return;
+    };
+    tally.conns.fetch_add(1, Relaxed);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = s.set_write_timeout(Some(Duration::from_secs(10)));
+    let _ = s.set_nodelay(true);
+    // Garbage sizes: from 1 byte to 256 KiB, skewed small.
+    let size = match rng.next() % 4 {
+        0 => 1 + rng.below(16),
+        1 => 1 + rng.below(4096),
+        2 => 1 + rng.below(65536),
+        _ => 1 + rng.below(256 * 1024),
+    };
+    let data: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
+    match rng.next() % 10 {
+        0..=4 => {
+            let ok = echo(&mut s, &data, tally);
+            tally.echoed.fetch_add(u64::from(ok), Relaxed);
+            if rng.next() % 2 == 0 {
+                abort(s); // no TIME_WAIT pile-up on the client side
+            }
+        }
+        5 => {
+            // Reset mid-message: part of a message, then RST.
+            let _ = s.write_all(&data[..data.len() / 2 + 1]);
+            abort(s);
+            tally.resets.fetch_add(1, Relaxed);
+        }
+        6 | 7 => {
+            // Half-close: send, shut down sending, read the echo to the end.
+            let ok = s.write_all(&data).is_ok() && s.shutdown(Shutdown::Write).is_ok();
+            let mut back = Vec::new();
+            let read = ok && s.read_to_end(&mut back).is_ok();
+            if !read {
+                tally.errors.fetch_add(1, Relaxed);
+            } else if back != data {
+                tally.wrong.fetch_add(1, Relaxed);
+            } else {
+                tally.bytes.fetch_add(back.len() as u64, Relaxed);
+                tally.half_closes.fetch_add(1, Relaxed);
+            }
+        }
+        8 => {
+            // Stop reading: send until the server's echo backs up, then go.
+            let _ = s.set_write_timeout(Some(Duration::from_millis(100)));
+            let chunk = vec![0x5a; 64 * 1024];
+            for _ in 0..64 {
+                if s.write_all(&chunk).is_err() {
+                    break;
+                }
+            }
+            tally.stalls.fetch_add(1, Relaxed);
+            if rng.next() % 2 == 0 {
+                abort(s);
+            }
+        }
+        _ => {
+            // Connect and vanish.
+            tally.vanished.fetch_add(1, Relaxed);
+            if rng.next() % 2 == 0 {
+                abort(s);
+            }
+        }
+    }
+}
+
+/// Sends `data` in random pieces and reads it all back; counts what it saw.
+fn echo(s: &mut TcpStream, data: &[u8], tally: &Tally) -> bool {
+    let mut writer = match s.try_clone() {
+        Ok(w) => w,
+        Err(_) => {
+            tally.errors.fetch_add(1, Relaxed);
+            return false;
+        }
+    };
+    let owned = data.to_vec();
+    let sender = std::thread::spawn(move || writer.write_all(&owned).is_ok());
+    let mut back = vec![0u8; data.len()];
+    let read = s.read_exact(&mut back).is_ok();
+    let sent = sender.join().unwrap_or(false);
+    if !(read && sent) {
+        tally.errors.fetch_add(1, Relaxed);
+        return false;
+    }
+    if back != data {
+        tally.wrong.fetch_add(1, Relaxed);
+        return false;
+    }
+    tally.bytes.fetch_add(back.len() as u64, Relaxed);
+    true
+}
+
+/// Abortive close: `SO_LINGER {1, 0}`, so closing sends a reset.
+fn abort(s: TcpStream) {
+    let s = socket2::Socket::from(s);
+    let _ = s.set_linger(Some(Duration::ZERO));
+}
+
+/// A small xorshift generator (the churn only needs variety, not quality).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
