@@ -277,7 +277,7 @@ fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
         0..=4 => {
             let ok = echo(&mut s, &data, tally);
             tally.echoed.fetch_add(u64::from(ok), Relaxed);
-            if rng.next() % 2 == 0 {
+            if rng.coin() {
                 abort(s); // no TIME_WAIT pile-up on the client side
             }
         }
@@ -311,21 +311,21 @@ fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
                 }
             }
             tally.stalls.fetch_add(1, Relaxed);
-            if rng.next() % 2 == 0 {
+            if rng.coin() {
                 abort(s);
             }
         }
         _ => {
             // Connect and vanish.
             tally.vanished.fetch_add(1, Relaxed);
-            if rng.next() % 2 == 0 {
+            if rng.coin() {
                 abort(s);
             }
         }
     }
 }
 
-/// Sends `data` in random pieces and reads it all back; counts what it saw.
+/// Sends `data` (from a second thread) while reading it all back; counts what it saw.
 fn echo(s: &mut TcpStream, data: &[u8], tally: &Tally) -> bool {
     let mut writer = match s.try_clone() {
         Ok(w) => w,
@@ -366,6 +366,10 @@ impl Rng {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
+    }
+
+    fn coin(&mut self) -> bool {
+        self.next() & 1 == 0
     }
 
     fn below(&mut self, n: usize) -> usize {

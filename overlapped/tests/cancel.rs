@@ -159,10 +159,13 @@ fn cancel_io_ex_from_another_thread_wakes_the_waiter() {
     assert_eq!(result(&server, &ov), Err(WsaError::WSA_OPERATION_ABORTED));
 }
 
+/// What a routine saw: error code, bytes, data.
+type Seen = (i32, u32, Vec<u8>);
+
 #[test]
 fn a_cancelled_routine_runs_with_operation_aborted() {
     let (client, server) = tcp_pair();
-    let seen: Rc<RefCell<Vec<(i32, u32, Vec<u8>)>>> = Rc::default();
+    let seen: Rc<RefCell<Vec<Seen>>> = Rc::default();
     for _ in 0..2 {
         let seen = seen.clone();
         pending(
