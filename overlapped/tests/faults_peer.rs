@@ -200,3 +200,36 @@ fn a_client_that_connects_and_vanishes_ends_the_receive_with_zero_bytes() {
         }
     }
 }
+
+#[test]
+fn shutdown_of_a_listening_socket_wakes_a_blocked_accept() {
+    // Fact 69 says WSAENOTCONN; here the kernel shuts the listener down and
+    // a thread blocked in accept wakes with an error (a recorded deviation:
+    // it is how a server stops its accepting thread).
+    let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8).unwrap();
+    std::thread::scope(|scope| {
+        let waiter = scope.spawn(|| listener.accept().map(|_| ()));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(listener.shutdown(Shutdown::Both), Ok(()));
+        assert!(waiter.join().unwrap().is_err());
+    });
+}
+
+#[test]
+fn abortive_close_with_a_receive_pending_resets_the_peer() {
+    // Fact 131 with an operation pending on the closing side: the receive
+    // ends (fact 127), the descriptor closes, the reset goes out.
+    let (client, server) = tcp_pair();
+    let event = Event::new().unwrap();
+    let mut ov = Overlapped::new(&event);
+    start_recv(&server, &mut ov, 16);
+    let mut peer = Overlapped::new(&event);
+    start_recv(&client, &mut peer, 16);
+    reset(server);
+    assert_eq!(result(&client, &peer), Err(WsaError::WSAECONNRESET));
+    let open = Socket::tcp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(
+        get_overlapped_result(&open, &ov, true).map(|r| r.0),
+        Err(WsaError::WSAECONNABORTED)
+    );
+}
