@@ -266,9 +266,9 @@ impl Drop for Socket {
         // descriptor itself closes when the last operation lets go of it.
         if Arc::strong_count(&self.inner) > 1 {
             if self.inner.stream && self.inner.lanes.pending() > 0 {
-                // The kernel's cancels below are requests, and were seen to
-                // miss a send that the kernel had moved to a worker thread.
-                // So end stream operations the way close would: `SHUT_RD`
+                // The cancels below are asynchronous (a ring reads its mail
+                // when it can). So end stream operations now, the way close
+                // would: `SHUT_RD`
                 // wakes receives with 0 bytes (reported `WSAECONNABORTED`),
                 // puts nothing on the wire, and keeps later data out of them;
                 // `SHUT_WR` wakes blocked sends (`WSA_OPERATION_ABORTED`) and
@@ -276,7 +276,11 @@ impl Drop for Socket {
                 // data. Not for an abortive close (`SO_LINGER` 0): that must
                 // send a reset, not a FIN (fact 131).
                 let abortive = self.inner.sock.linger().ok().flatten() == Some(Duration::ZERO);
-                let how = if abortive { Shutdown::Read } else { Shutdown::Both };
+                let how = if abortive {
+                    Shutdown::Read
+                } else {
+                    Shutdown::Both
+                };
                 let _ = self.inner.sock.shutdown(how);
             }
             for ring in crate::sys::registry::with_ops() {
