@@ -46,6 +46,12 @@ pub(crate) fn build() -> Result<IoUring, SetupError> {
     let ring = IoUring::builder()
         .setup_cqsize(CQ_ENTRIES)
         .setup_clamp()
+        // Completions that arrive while the owner runs wait for its next
+        // system call instead of interrupting it with an IPI. A sleeping owner
+        // is still woken to run them (TWA_SIGNAL_NO_IPI only skips the kick of
+        // a running task), so another thread's wait never depends on it.
+        .setup_coop_taskrun()
+        .setup_taskrun_flag()
         .build(SQ_ENTRIES)
         .map_err(SetupError::from_io)?;
     check_opcodes(&ring)?;
