@@ -1,74 +1,24 @@
 //! The `serve --model event|routine` echo servers, end to end on loopback.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
-const EXE: &str = env!("CARGO_BIN_EXE_overlapped");
+mod common;
 
-struct Server {
-    child: Child,
-    addr: String,
-}
+use common::{ServerProcess, EXE};
 
-impl Server {
-    fn start(model: &str) -> Server {
-        let mut child = Command::new(EXE)
-            .args([
-                "serve",
-                "--model",
-                model,
-                "--addr",
-                "127.0.0.1",
-                "--port",
-                "0",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line must be `listening on ADDR:PORT`, got {line:?}"))
-            .to_string();
-        assert!(
-            addr.starts_with("127.0.0.1:") && !addr.ends_with(":0"),
-            "{addr}"
-        );
-        Server { child, addr }
-    }
-
-    /// SIGTERM, then the exit status (or a panic if it does not stop).
-    fn stop(mut self) -> std::process::ExitStatus {
-        Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                self.child.kill().ok();
-                panic!("server did not stop on SIGTERM");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(model: &str) -> ServerProcess {
+    ServerProcess::start(&[
+        "serve",
+        "--model",
+        model,
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ])
 }
 
 /// A few clients with messages from 1 byte to 200 KiB, each checked.
@@ -125,7 +75,7 @@ fn thousand_clients(addr: &str) {
 }
 
 fn echo(model: &str) {
-    let server = Server::start(model);
+    let server = start(model);
     mixed_sizes(&server.addr);
     thousand_clients(&server.addr);
     // A client that closes mid-stream does not disturb the others.

@@ -4,12 +4,12 @@
 //! (and printed) apart from wrong bytes: wrong bytes must be 0, losses small.
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::{SocketAddr, UdpSocket};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_overlapped");
+mod common;
+
+use common::ServerProcess;
 const SENDERS: u32 = 10;
 const PER_SENDER: u32 = 10_000;
 /// Datagrams in flight per sender.
@@ -18,62 +18,18 @@ const WINDOW: usize = 8;
 const LOSS_TIMEOUT: Duration = Duration::from_millis(300);
 const MAX: usize = 65_507;
 
-struct Server(Child, SocketAddr);
-
-impl Server {
-    fn start(model: &str) -> Server {
-        let mut child = Command::new(EXE)
-            .args([
-                "serve",
-                "--proto",
-                "udp",
-                "--model",
-                model,
-                "--addr",
-                "127.0.0.1",
-                "--port",
-                "0",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line must be `listening on ADDR:PORT`, got {line:?}"))
-            .parse()
-            .unwrap();
-        Server(child, addr)
-    }
-
-    /// SIGTERM; the server must exit cleanly and promptly.
-    fn stop(mut self) {
-        Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                assert!(status.success(), "server exit: {status}");
-                return;
-            }
-            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+fn start(model: &str) -> ServerProcess {
+    ServerProcess::start(&[
+        "serve",
+        "--proto",
+        "udp",
+        "--model",
+        model,
+        "--addr",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ])
 }
 
 fn rng(x: u64) -> u64 {
@@ -186,8 +142,8 @@ fn sender(server: SocketAddr, me: u32, pattern: &[u8]) -> Tally {
 }
 
 fn load(model: &str) {
-    let server = Server::start(model);
-    let addr = server.1;
+    let server = start(model);
+    let addr: SocketAddr = server.addr.parse().unwrap();
     let pattern: Vec<u8> = (0..65_536 + MAX).map(|i| rng(i as u64) as u8).collect();
     let pattern = std::sync::Arc::new(pattern);
 
@@ -235,7 +191,8 @@ fn load(model: &str) {
         "{model}: lost {} of {sent}",
         total.lost
     );
-    server.stop();
+    let status = server.stop();
+    assert!(status.success(), "server exit: {status}");
 }
 
 #[test]
