@@ -25,6 +25,15 @@ impl ThreadHandle {
 /// Queues `apc` to run on `thread` in its next alertable wait
 /// (`QueueUserAPC`). User APCs share the queue with completion routines, in
 /// order. Returns false if the thread has exited (the APC is dropped).
+///
+/// ```
+/// use overlapped::{queue_user_apc, sleep_ex, ThreadHandle, WaitResult};
+/// let me = ThreadHandle::current()?;
+/// let worker = std::thread::spawn(move || queue_user_apc(&me, || println!("ran in my wait")));
+/// assert!(worker.join().unwrap());
+/// assert_eq!(sleep_ex(None, true)?, WaitResult::IoCompletion);
+/// # Ok::<(), overlapped::WsaError>(())
+/// ```
 #[doc(alias = "QueueUserAPC")]
 pub fn queue_user_apc<F>(thread: &ThreadHandle, apc: F) -> bool
 where

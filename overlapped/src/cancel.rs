@@ -36,6 +36,21 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 /// pending on it. Does not wait: the cancelled operations complete with
 /// `WSA_OPERATION_ABORTED` through their notifications later, and one that
 /// raced to completion reports its real result.
+///
+/// ```
+/// use overlapped::{cancel_io_ex, get_overlapped_result, BufList, Event, MsgFlags, Overlapped,
+///                  Socket, WsaError};
+/// let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 1)?;
+/// let client = Socket::tcp_for(&listener.local_addr()?)?;
+/// client.connect(&listener.local_addr()?)?;
+/// let (server, _) = listener.accept()?;
+/// let mut ov = Overlapped::new(&Event::new()?);
+/// assert_eq!(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()), Err(WsaError::WSA_IO_PENDING));
+/// cancel_io_ex(&server, Some(&ov))?;                                   // CancelIoEx
+/// assert_eq!(get_overlapped_result(&server, &ov, true), Err(WsaError::WSA_OPERATION_ABORTED));
+/// assert_eq!(cancel_io_ex(&server, None), Err(WsaError::ERROR_NOT_FOUND));
+/// # Ok::<(), WsaError>(())
+/// ```
 #[doc(alias = "CancelIoEx")]
 pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResult<()> {
     let inner = &socket.inner;

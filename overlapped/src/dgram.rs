@@ -76,6 +76,23 @@ impl Socket {
     /// with 0 bytes. On a stream socket this is [`Socket::recv`] and no
     /// address is written (fact 72). An unbound datagram socket is
     /// `WSAEINVAL` (fact 75).
+    ///
+    /// ```
+    /// use overlapped::{get_overlapped_result, BufList, Event, MsgFlags, Overlapped, Socket};
+    /// let any = "127.0.0.1:0".parse().unwrap();
+    /// let (a, b) = (Socket::udp_for(&any)?, Socket::udp_for(&any)?);
+    /// a.bind(&any)?;
+    /// let event = Event::new()?;
+    /// let mut rx = Overlapped::new(&event);
+    /// let _ = a.recv_from(&mut rx, BufList::zeroed(1500), MsgFlags::empty());  // WSARecvFrom
+    /// let mut tx = Overlapped::new(&Event::new()?);
+    /// let _ = b.send_to(&mut tx, b"ping".to_vec(), &a.local_addr()?, MsgFlags::empty()); // WSASendTo
+    /// let (n, _) = get_overlapped_result(&a, &rx, true)?;
+    /// assert_eq!(n, 4);
+    /// assert_eq!(rx.source_addr().unwrap().port(), b.local_addr()?.port()); // fact 71
+    /// assert_eq!(rx.take_buffers().unwrap().gather(4), b"ping");
+    /// # Ok::<(), overlapped::WsaError>(())
+    /// ```
     #[doc(alias = "WSARecvFrom")]
     #[doc(alias = "recvfrom")]
     pub fn recv_from(

@@ -84,6 +84,25 @@ impl Socket {
     /// Returns as [`Socket::recv`] does; on immediate completion the routine
     /// is still queued, never run inside this call. The routine need not be
     /// `Send`: it never leaves the thread.
+    ///
+    /// ```
+    /// use overlapped::{sleep_ex, BufList, MsgFlags, Socket, WaitResult};
+    /// use std::{cell::Cell, rc::Rc};
+    /// let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 1)?;
+    /// let client = Socket::tcp_for(&listener.local_addr()?)?;
+    /// client.connect(&listener.local_addr()?)?;
+    /// let (server, _) = listener.accept()?;
+    /// let got = Rc::new(Cell::new(0));                  // not Send: fine for a routine
+    /// let g = got.clone();
+    /// let _ = server.recv_with(BufList::zeroed(64), MsgFlags::empty(), move |c| g.set(c.bytes));
+    /// client.send_sync(&[std::io::IoSlice::new(b"hello")], MsgFlags::empty())?;
+    /// assert_eq!(got.get(), 0);                        // only an alertable wait runs it
+    /// while got.get() == 0 {
+    ///     assert_eq!(sleep_ex(None, true)?, WaitResult::IoCompletion);   // SleepEx(INFINITE, TRUE)
+    /// }
+    /// assert_eq!(got.get(), 5);
+    /// # Ok::<(), overlapped::WsaError>(())
+    /// ```
     #[doc(alias = "WSARecv")]
     pub fn recv_with<F>(
         &self,
