@@ -159,13 +159,17 @@ impl Local {
         alertable: bool,
     ) -> Wake {
         let ring = &self.shared.ring;
+        // One system call per turn: what is queued goes in with the wait that
+        // sleeps, or, when there is work ready already, just before returning.
         loop {
             ring.turn(Some(Duration::ZERO), &mut self.watched.borrow_mut());
             if alertable && self.has_apcs() {
+                ring.flush();
                 self.run_apcs();
                 return Wake::Apc;
             }
             if cond() {
+                ring.flush();
                 return Wake::Satisfied;
             }
             let timeout = match deadline {
@@ -173,6 +177,7 @@ impl Local {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
+                        ring.flush();
                         return Wake::Timeout;
                     }
                     Some(d - now)
@@ -180,9 +185,15 @@ impl Local {
             };
             self.watch_others();
             ring.set_sleeping(true);
-            if (alertable && self.has_apcs()) || cond() {
+            if alertable && self.has_apcs() {
                 ring.set_sleeping(false);
                 continue;
+            }
+            if cond() {
+                // Satisfied (and, for an auto-reset event, consumed): report it.
+                ring.set_sleeping(false);
+                ring.flush();
+                return Wake::Satisfied;
             }
             let fired = ring.turn(timeout, &mut self.watched.borrow_mut());
             ring.set_sleeping(false);

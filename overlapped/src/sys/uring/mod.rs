@@ -240,11 +240,11 @@ impl Ring {
             if !self.has_mail.load(SeqCst) {
                 core.wait(timeout);
             }
-        } else if !core.uring.submission().is_empty() {
-            // One system call per turn of the owner's loop: what was queued
-            // since the last turn goes in now, whether or not we then sleep.
-            core.submit();
         }
+        // Awake again: what we deliver now must not write to our own eventfd.
+        self.sleeping.store(false, SeqCst);
+        // Without blocking, nothing is submitted here: the caller flushes
+        // when it returns, or submits with the wait that sleeps.
         self.reap_into(&mut core, None, &mut fired, watched);
         drop(core);
         self.after_unlock();
