@@ -236,10 +236,8 @@ impl Ring {
         let mut fired = Vec::new();
         // Reap first: if anything is ready we do not block.
         core.collect();
-        if block && core.cqes.is_empty() {
-            if !self.has_mail.load(SeqCst) {
-                core.wait(timeout);
-            }
+        if block && core.cqes.is_empty() && !self.has_mail.load(SeqCst) {
+            core.wait(timeout);
         }
         // Awake again: what we deliver now must not write to our own eventfd.
         self.sleeping.store(false, SeqCst);
