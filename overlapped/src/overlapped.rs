@@ -29,15 +29,23 @@ pub struct Overlapped {
     pub(crate) state: Arc<OvState>,
 }
 
+#[derive(Default)]
+struct Held {
+    /// The buffers, once the operation is over.
+    bufs: Option<BufList>,
+    /// The event the running operation signals: `event`, or the socket's own (fact 20).
+    signal: Option<Event>,
+    /// The operation in flight, for cancellation.
+    op: Option<OpRef>,
+}
+
 pub(crate) struct OvState {
     status: AtomicI32,
     bytes: AtomicU32,
     flags: AtomicU32,
-    bufs: Mutex<Option<BufList>>,
     event: Option<Event>,
-    /// The event the running operation signals: `event`, or the socket's own (fact 20).
-    signal: Mutex<Option<Event>>,
-    op: Mutex<Option<OpRef>>,
+    /// What changes hands between the caller and the completion, under one lock.
+    held: Mutex<Held>,
     /// Source address and control data of the last datagram receive.
     dgram: Mutex<DgramOut>,
     has_dgram: AtomicBool,
@@ -61,10 +69,8 @@ impl Overlapped {
                 status: AtomicI32::new(IDLE),
                 bytes: AtomicU32::new(0),
                 flags: AtomicU32::new(0),
-                bufs: Mutex::new(None),
+                held: Mutex::new(Held::default()),
                 event,
-                signal: Mutex::new(None),
-                op: Mutex::new(None),
                 dgram: Mutex::new(DgramOut::default()),
                 has_dgram: AtomicBool::new(false),
             }),
@@ -97,7 +103,7 @@ impl Overlapped {
         if !self.is_completed() {
             return None;
         }
-        self.state.lock_bufs().take()
+        self.state.held().bufs.take()
     }
 
     /// The source address of the datagram the last `recv_from` / `recv_msg`
@@ -143,12 +149,7 @@ impl Drop for Overlapped {
         if self.is_completed() {
             return;
         }
-        let op = self
-            .state
-            .op
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let op = self.state.held().op.take();
         if let Some(op) = op {
             if let Some(ring) = op.ring.upgrade() {
                 ring.cancel(op.user_data);
@@ -162,8 +163,8 @@ impl OvState {
         self.dgram.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn lock_bufs(&self) -> std::sync::MutexGuard<'_, Option<BufList>> {
-        self.bufs.lock().unwrap_or_else(|e| e.into_inner())
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Prepares the record for a new operation. `WSAEINVAL` if one is pending.
@@ -174,8 +175,11 @@ impl OvState {
         let signal = self.event.clone().unwrap_or_else(|| socket_event.clone());
         // Starting an operation resets its event (fact 18).
         signal.reset();
-        *self.signal.lock().unwrap_or_else(|e| e.into_inner()) = Some(signal);
-        self.lock_bufs().take();
+        {
+            let mut held = self.held();
+            held.signal = Some(signal);
+            held.bufs = None;
+        }
         if self.has_dgram.swap(false, SeqCst) {
             *self.lock_dgram() = DgramOut::default();
         }
@@ -187,7 +191,7 @@ impl OvState {
     /// Polling a pending record: make sure its operation is in the kernel
     /// (a batching thread may not have submitted it yet) and reap what is ready.
     fn progress(&self) {
-        let op = self.op.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let op = self.held().op.clone();
         if let Some(ring) = op.and_then(|op| op.ring.upgrade()) {
             ring.try_drive();
         }
@@ -195,37 +199,34 @@ impl OvState {
 
     /// The pending operation, if any (for `CancelIoEx` with a record).
     pub(crate) fn op(&self) -> Option<OpRef> {
-        self.op.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.held().op.clone()
     }
 
     pub(crate) fn set_op(&self, op: OpRef) {
-        *self.op.lock().unwrap_or_else(|e| e.into_inner()) = Some(op);
+        self.held().op = Some(op);
     }
 
     /// The operation never started: no notification (fact 1); buffers back.
     pub(crate) fn fail(&self, error: WsaError, bufs: BufList) {
-        *self.lock_bufs() = Some(bufs);
+        self.held().bufs = Some(bufs);
         self.bytes.store(0, SeqCst);
         self.status.store(error.code(), SeqCst);
     }
 
     /// The operation completed: record the result, then signal.
     pub(crate) fn complete(&self, outcome: Outcome) {
-        *self.lock_bufs() = Some(outcome.bufs);
         if !outcome.dgram.is_empty() {
             *self.lock_dgram() = outcome.dgram;
             self.has_dgram.store(true, SeqCst);
         }
-        self.op.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut held = self.held();
+        held.bufs = Some(outcome.bufs);
+        held.op = None;
         self.bytes.store(outcome.bytes, SeqCst);
         self.flags.store(outcome.flags.bits(), SeqCst);
         self.status.store(outcome.error.code(), SeqCst);
-        let signal = self
-            .signal
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(event) = signal {
+        // Lock order: a record, then its event (an event never takes a record's lock).
+        if let Some(event) = &held.signal {
             event.set();
         }
     }
@@ -272,9 +273,8 @@ pub fn get_overlapped_result(
         return Err(WsaError::WSA_IO_INCOMPLETE);
     }
     let signal = state
+        .held()
         .signal
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
         .clone()
         .unwrap_or_else(|| socket.event().clone());
     let ready = Arc::new(ReadySet::new(1));
