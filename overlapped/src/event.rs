@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::ready::ReadySet;
-use crate::wait::{wait_for_multiple_events, WaitResult};
+use crate::wait::WaitResult;
 use crate::WsaResult;
 
 /// An event object: signalled or not; manual-reset (stays signalled until
@@ -110,7 +110,7 @@ impl Event {
     /// Waits until the event is signalled (`WaitForSingleObject`); `None` waits forever.
     #[doc(alias = "WaitForSingleObject")]
     pub fn wait(&self, timeout: Option<Duration>) -> WsaResult<WaitResult> {
-        wait_for_multiple_events(std::slice::from_ref(self), false, timeout, false)
+        crate::wait::wait_for_single_object_ex(self, timeout, false)
     }
 
     /// Whether two handles name the same event.

@@ -73,6 +73,8 @@ pub(crate) struct Local {
     routines: RefCell<Slab<Routine>>,
     delivering: Cell<bool>,
     watched: RefCell<Vec<u64>>,
+    /// The last single-event wait's registration, reused while the event is the same.
+    single: RefCell<Option<(crate::Event, Arc<crate::ready::ReadySet>)>>,
 }
 
 thread_local! {
@@ -104,6 +106,7 @@ pub(crate) fn try_current() -> Result<Rc<Local>, SetupError> {
         routines: RefCell::new(Slab::new()),
         delivering: Cell::new(false),
         watched: RefCell::new(Vec::new()),
+        single: RefCell::new(None),
     });
     let _ = LOCAL.try_with(|l| *l.borrow_mut() = Some(local.clone()));
     Ok(local)
@@ -144,6 +147,27 @@ impl Local {
     /// Drops a routine whose operation never started.
     pub(crate) fn forget_routine(&self, key: usize) {
         self.routines.borrow_mut().try_remove(key);
+    }
+
+    /// The ready set registered with `event` for single-event waits: the
+    /// cached one if it is for the same event, else one made by `make`
+    /// (which is handed the old registration to undo).
+    pub(crate) fn single_wait_set(
+        &self,
+        event: &crate::Event,
+        make: impl FnOnce(
+            Option<&(crate::Event, Arc<crate::ready::ReadySet>)>,
+        ) -> Arc<crate::ready::ReadySet>,
+    ) -> Arc<crate::ready::ReadySet> {
+        let mut single = self.single.borrow_mut();
+        if let Some((cached, set)) = single.as_ref() {
+            if cached.same(event) {
+                return set.clone();
+            }
+        }
+        let set = make(single.as_ref());
+        *single = Some((event.clone(), set.clone()));
+        set
     }
 
     fn has_apcs(&self) -> bool {

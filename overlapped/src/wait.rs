@@ -91,7 +91,25 @@ pub fn wait_for_single_object_ex(
     timeout: Option<Duration>,
     alertable: bool,
 ) -> WsaResult<WaitResult> {
-    wait_for_multiple_events(std::slice::from_ref(event), false, timeout, alertable)
+    // A thread usually waits on the same event again and again (the book's
+    // routine server does nothing else): keep that registration.
+    let local = thread::current()?;
+    let ready = local.single_wait_set(event, |old| {
+        if let Some((old_event, old_set)) = old {
+            old_event.unwatch(old_set, 0);
+        }
+        let set = Arc::new(ReadySet::new(1));
+        event.watch(&set, 0);
+        set
+    });
+    wait_list(
+        std::slice::from_ref(event),
+        &ready,
+        false,
+        timeout,
+        alertable,
+        true,
+    )
 }
 
 /// Sleeps for `timeout` (`None` = forever). If `alertable`, returns early,
