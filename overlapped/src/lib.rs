@@ -53,6 +53,7 @@ mod overlapped;
 mod ready;
 mod socket;
 mod socket_io;
+mod sync_wait;
 mod sys;
 mod thread;
 mod wait;

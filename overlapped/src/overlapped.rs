@@ -163,6 +163,11 @@ impl OvState {
         self.dgram.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Whether the operation has completed (no polling of the ring).
+    pub(crate) fn done(&self) -> bool {
+        self.status.load(SeqCst) != PENDING
+    }
+
     fn held(&self) -> std::sync::MutexGuard<'_, Held> {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -137,7 +137,10 @@ impl Socket {
 
     /// A synchronous receive (`WSARecv` with neither an overlapped record nor
     /// a routine): like `recv`, it blocks on a blocking socket and fails with
-    /// `WSAEWOULDBLOCK` on a non-blocking one.
+    /// `WSAEWOULDBLOCK` on a non-blocking one. When it has to wait, it waits
+    /// alertably: APCs and completion routines queued to the thread run
+    /// inside the call, which then goes on waiting (fact 7); `SO_RCVTIMEO`
+    /// ends the wait with `WSAETIMEDOUT` (fact 8).
     #[doc(alias = "WSARecv")]
     #[doc(alias = "recv")]
     pub fn recv_sync(&self, buffers: &mut [IoSliceMut<'_>], flags: MsgFlags) -> WsaResult<usize> {
@@ -147,10 +150,23 @@ impl Socket {
         self.inner.usable(Direction::Receive)?;
         self.require_bound()?;
         let flags = flags.to_linux()?;
+        // On a blocking socket, try without blocking first; if it would
+        // block, wait alertably (fact 7) and try again. A MSG_WAITALL
+        // receive is left to the kernel: it must not return a part.
+        let alertable =
+            flags & libc::MSG_WAITALL == 0 && !self.as_socket2().nonblocking().unwrap_or(false);
+        let try_flags = if alertable {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
         loop {
-            match crate::sys::blocking::recv(self.inner.fd(), buffers, flags) {
+            match crate::sys::blocking::recv(self.inner.fd(), buffers, try_flags) {
                 Ok((n, _)) => return Ok(n),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if alertable && e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.wait_readable()?
+                }
                 Err(e) => return Err(WsaError::from_io(&e)),
             }
         }

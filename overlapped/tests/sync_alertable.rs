@@ -1,0 +1,108 @@
+//! Synchronous calls: they wait alertably when they have to wait (fact 7),
+//! run nothing when they do not, and honour SO_RCVTIMEO (fact 8).
+
+mod common;
+
+use common::*;
+use overlapped::*;
+use std::io::IoSliceMut;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+#[test]
+fn a_blocking_receive_runs_apcs_and_goes_on_waiting() {
+    // The APC itself sends the data the blocked receive then returns (fact 7).
+    let (client, server) = tcp_pair();
+    let (tx, rx) = mpsc::channel();
+    let receiver = std::thread::spawn(move || {
+        tx.send(ThreadHandle::current().unwrap()).unwrap();
+        let mut buf = [0u8; 16];
+        let n = server
+            .recv_sync(&mut [IoSliceMut::new(&mut buf)], MsgFlags::empty())
+            .unwrap();
+        (n, buf[..n].to_vec(), std::thread::current().id())
+    });
+    let handle = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    let ran_on = Arc::new(std::sync::Mutex::new(None));
+    let r = ran_on.clone();
+    assert!(queue_user_apc(&handle, move || {
+        *r.lock().unwrap() = Some(std::thread::current().id());
+        send_all(&client, b"test");
+        drop(client);
+    }));
+    let (n, data, receiver_id) = receiver.join().unwrap();
+    assert_eq!((n, data.as_slice()), (4, &b"test"[..]));
+    assert_eq!(
+        *ran_on.lock().unwrap(),
+        Some(receiver_id),
+        "the APC ran inside the call, on its thread"
+    );
+}
+
+#[test]
+fn a_receive_that_does_not_wait_runs_no_apc() {
+    let (client, server) = tcp_pair();
+    send_all(&client, b"ready");
+    std::thread::sleep(Duration::from_millis(20));
+    let ran = Arc::new(AtomicBool::new(false));
+    let r = ran.clone();
+    queue_user_apc(&ThreadHandle::current().unwrap(), move || {
+        r.store(true, Ordering::SeqCst)
+    });
+    let mut buf = [0u8; 16];
+    let n = server
+        .recv_sync(&mut [IoSliceMut::new(&mut buf)], MsgFlags::empty())
+        .unwrap();
+    assert_eq!(n, 5);
+    assert!(!ran.load(Ordering::SeqCst), "fact 7: no wait, no APC");
+    assert_eq!(
+        sleep_ex(Some(Duration::ZERO), true),
+        Ok(WaitResult::IoCompletion)
+    );
+    assert!(ran.load(Ordering::SeqCst));
+}
+
+#[test]
+fn so_rcvtimeo_bounds_only_synchronous_receives() {
+    let (client, server) = tcp_pair();
+    server
+        .as_socket2()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        server.recv_sync(&mut [IoSliceMut::new(&mut buf)], MsgFlags::empty()),
+        Err(WsaError::WSAETIMEDOUT),
+        "fact 8: a synchronous receive times out"
+    );
+    // An overlapped receive stays pending past the timeout, then completes.
+    let event = Event::new().unwrap();
+    let mut ov = Overlapped::new(&event);
+    pending(server.recv(&mut ov, BufList::zeroed(4), MsgFlags::empty()));
+    assert_eq!(
+        event.wait(Some(Duration::from_millis(250))),
+        Ok(WaitResult::Timeout)
+    );
+    send_all(&client, b"x");
+    assert_eq!(
+        get_overlapped_result(&server, &ov, true).map(|r| r.0),
+        Ok(1)
+    );
+}
+
+#[test]
+fn a_blocked_receive_sees_the_peer_close() {
+    let (client, server) = tcp_pair();
+    let closer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(30));
+        drop(client);
+    });
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        server.recv_sync(&mut [IoSliceMut::new(&mut buf)], MsgFlags::empty()),
+        Ok(0)
+    );
+    closer.join().unwrap();
+}
