@@ -7,10 +7,17 @@
 //! operation completes even while its issuing thread sleeps elsewhere), and
 //! hand it requests through a mailbox otherwise. See DESIGN.md, "Driver".
 
+mod core;
+mod exit;
+mod mail;
 pub(crate) mod mem;
 mod orphans;
 mod prep;
+pub(crate) mod registry;
 pub(crate) mod setup;
+
+use self::core::Core;
+use mail::Mail;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -18,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, O
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::Duration;
 
-use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use io_uring::{cqueue, opcode, types};
 use slab::Slab;
 
 use crate::op::{Notify, OpKind, OpSlot, Outcome, Step};
@@ -49,16 +56,6 @@ pub(crate) struct OpRef {
     pub(crate) user_data: u64,
 }
 
-enum Mail {
-    Cancel(u64),
-    /// Cancel every operation of this ring on the socket. Weak: if the socket
-    /// is gone, so are its operations, and its descriptor number may already
-    /// name another socket that must not be touched.
-    CancelSocket(Weak<SocketInner>),
-    /// Submit an operation that was queued behind another in its socket lane.
-    Submit(u64),
-}
-
 /// A ring, its operations in flight, and the way to wake its owner.
 pub(crate) struct Ring {
     id: u64,
@@ -74,24 +71,6 @@ pub(crate) struct Ring {
     ops: AtomicUsize,
     /// Submit at the owner's next wait rather than at once.
     batching: AtomicBool,
-}
-
-struct Core {
-    uring: IoUring,
-    slots: Slab<(u64, OpSlot)>,
-    generation: u32,
-    /// Recycled operation memory; boxed because a slot's memory must keep
-    /// its address while the slab moves slots around.
-    #[allow(clippy::vec_box)]
-    spare: Vec<Box<OpMem>>,
-    cqes: Vec<(u64, i32, u32)>,
-    waker_buf: Box<u64>,
-    waker_armed: bool,
-    /// The owner is exiting: event-notified operations that the kernel
-    /// cancels (or that need another step) are parked here, to be submitted
-    /// again by the orphan service (see `retire`).
-    retiring: bool,
-    parked: Vec<u64>,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -265,55 +244,6 @@ impl Ring {
         self.after_unlock();
     }
 
-    /// Called on the owner thread as it exits. The kernel ties each request
-    /// to the thread that submitted it and ends them when it exits; Winsock
-    /// does not (fact 133). So: cancel everything now, let the completions
-    /// of routine operations go (their routines can never run), and park the
-    /// event-notified ones, which the orphan service submits again from a
-    /// thread that lives on ([`Ring::resume`]). Data that had already
-    /// arrived is delivered as a normal completion.
-    pub(crate) fn retire(&self) {
-        let mut core = self.lock();
-        core.retiring = true;
-        // Routine operations still queued behind others in their socket lane
-        // have never reached the kernel: end them here.
-        self.withdraw(&mut core, |_, slot| {
-            matches!(slot.notify, Notify::Routine { .. })
-        });
-        // Those already popped from their lane (a `Submit` on the way) must
-        // not reach the kernel later either.
-        for (_, (_, slot)) in core.slots.iter_mut() {
-            if matches!(slot.notify, Notify::Routine { .. }) {
-                slot.cancelled = true;
-            }
-        }
-        let cancel = types::CancelBuilder::any().all();
-        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
-        core.submit();
-        let deadline = std::time::Instant::now() + Duration::from_secs(2);
-        while core.slots.iter().any(|(_, (_, s))| s.submitted)
-            && std::time::Instant::now() < deadline
-        {
-            core.wait(Some(Duration::from_millis(20)));
-            self.reap(&mut core, None);
-        }
-        drop(core);
-        self.after_unlock();
-    }
-
-    /// Submits again, from the calling (long-lived) thread, the operations
-    /// parked by [`Ring::retire`].
-    pub(crate) fn resume(&self) {
-        let mut core = self.lock();
-        core.retiring = false;
-        for ud in std::mem::take(&mut core.parked) {
-            self.submit_queued(&mut core, ud);
-        }
-        core.submit();
-        drop(core);
-        self.after_unlock();
-    }
-
     /// Drives the ring from a thread that does not own it, if nobody holds
     /// it: submits, reaps and delivers. Returns false if it was busy.
     pub(crate) fn try_drive(&self) -> bool {
@@ -345,145 +275,12 @@ impl Ring {
         self.after_unlock();
     }
 
-    /// Cancels one operation, from any thread.
-    pub(crate) fn cancel(&self, user_data: u64) {
-        self.post(Mail::Cancel(user_data));
-    }
-
-    /// Cancels every operation of this ring on `socket`, from any thread.
-    pub(crate) fn cancel_socket(&self, socket: &Arc<SocketInner>) {
-        self.post(Mail::CancelSocket(Arc::downgrade(socket)));
-    }
-
-    fn post(&self, mail: Mail) {
-        self.mail
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(mail);
-        self.has_mail.store(true, SeqCst);
-        if let Ok(mut core) = self.core.try_lock() {
-            self.drain_mail(&mut core);
-            if !core.uring.submission().is_empty() {
-                core.submit();
-            }
-            drop(core);
-            self.after_unlock();
-        } else {
-            self.wake();
-        }
-        orphans::nudge();
-    }
-
     /// Wakes the owner if it is blocked in this ring.
     pub(crate) fn wake(&self) {
         if self.sleeping.load(SeqCst) {
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
             let _ = unsafe { libc::write(self.waker.as_raw_fd(), (&one as *const u64).cast(), 8) };
-        }
-    }
-
-    fn drain_mail(&self, core: &mut Core) {
-        if !self.has_mail.swap(false, SeqCst) {
-            return;
-        }
-        let mail = std::mem::take(&mut *self.mail.lock().unwrap_or_else(|e| e.into_inner()));
-        for m in mail {
-            match m {
-                Mail::Cancel(ud) => {
-                    let submitted = match core.slots.get_mut((ud & 0xffff_ffff) as usize) {
-                        Some((stored, slot)) if *stored == ud => {
-                            slot.cancelled = true;
-                            slot.submitted
-                        }
-                        _ => continue, // already completed: nothing to cancel
-                    };
-                    if submitted {
-                        core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
-                    } else {
-                        // Queued in its lane: withdrawn now. Already popped
-                        // from the lane (its `Submit` is on the way):
-                        // `submit_queued` sees the flag and ends it instead.
-                        self.withdraw(core, |slot_ud, _| slot_ud == ud);
-                    }
-                }
-                Mail::CancelSocket(socket) => {
-                    let Some(socket) = socket.upgrade() else {
-                        continue;
-                    };
-                    let mut in_kernel = false;
-                    for (_, (_, slot)) in core.slots.iter_mut() {
-                        if Arc::ptr_eq(&slot.socket, &socket) {
-                            slot.cancelled = true;
-                            in_kernel |= slot.submitted;
-                        }
-                    }
-                    self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
-                    if in_kernel {
-                        // The descriptor stays open while `socket` lives (we
-                        // hold it here, and each slot holds it), so the number
-                        // names this socket when the kernel runs the cancel.
-                        let fd = types::Fd(socket.fd());
-                        let cancel = types::CancelBuilder::fd(fd).all();
-                        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
-                    }
-                }
-                Mail::Submit(ud) => self.submit_queued(core, ud),
-            }
-        }
-    }
-
-    /// Completes as cancelled the operations still queued in their socket
-    /// lane (the kernel has never seen them) that `pick` selects.
-    fn withdraw(&self, core: &mut Core, pick: impl Fn(u64, &OpSlot) -> bool) {
-        let found: Vec<u64> = core
-            .slots
-            .iter()
-            .filter(|(_, (ud, slot))| !slot.submitted && pick(*ud, slot))
-            .map(|(_, (ud, _))| *ud)
-            .collect();
-        for &ud in &found {
-            let key = (ud & 0xffff_ffff) as usize;
-            let (_, slot) = &core.slots[key];
-            if slot.socket.lanes.withdraw(slot.kind.direction(), self, ud) {
-                if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                    crate::op::deliver(done.0, done.1);
-                }
-            }
-        }
-    }
-
-    /// Submits an operation that reached the head of its socket lane.
-    fn submit_queued(&self, core: &mut Core, ud: u64) {
-        let key = (ud & 0xffff_ffff) as usize;
-        match core.slots.get_mut(key) {
-            Some((stored, slot)) if *stored == ud && !slot.submitted => {
-                // It is the head of its lane now, in the kernel or not.
-                slot.submitted = true;
-                if slot.cancelled || slot.socket.is_closed() {
-                    // Cancelled (or its socket closed) while on its way to
-                    // the kernel: it never goes there, whenever the cancel
-                    // mail is read (and the next in the lane moves up).
-                    if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                        crate::op::deliver(done.0, done.1);
-                    }
-                    return;
-                }
-                let sqe = prep::sqe(slot, ud);
-                core.push(&sqe);
-            }
-            _ => {}
-        }
-    }
-
-    /// After releasing the lock: mail that arrived while we held it is ours to send.
-    fn after_unlock(&self) {
-        while self.has_mail.load(SeqCst) {
-            let Ok(mut core) = self.core.try_lock() else {
-                return;
-            };
-            self.drain_mail(&mut core);
-            core.submit();
         }
     }
 
@@ -531,19 +328,6 @@ impl Ring {
             if !self.batching() && !core.uring.submission().is_empty() {
                 core.submit();
             }
-        }
-    }
-
-    /// The head of a socket lane completed: start the next operation queued
-    /// there, on whichever ring holds it.
-    fn next_in_lane(&self, core: &mut Core, done: &OpSlot) {
-        let Some((ring, ud)) = done.socket.lanes.leave(done.kind.direction()) else {
-            return;
-        };
-        match ring.upgrade() {
-            Some(ring) if ring.id == self.id => self.submit_queued(core, ud),
-            Some(ring) => ring.post(Mail::Submit(ud)),
-            None => {}
         }
     }
 
@@ -607,71 +391,6 @@ impl Ring {
     }
 }
 
-impl Core {
-    fn push(&mut self, sqe: &squeue::Entry) {
-        loop {
-            // SAFETY: every entry we build points only into memory owned by a
-            // slot in `self.slots` (boxed, so it does not move) or by `self`,
-            // and a slot is removed only after its completion has been reaped.
-            if unsafe { self.uring.submission().push(sqe) }.is_ok() {
-                return;
-            }
-            self.submit();
-        }
-    }
-
-    fn submit(&mut self) {
-        loop {
-            match self.uring.submit() {
-                Ok(_) => return,
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
-                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
-                    // The completion queue is full: the caller reaps, then we
-                    // get another chance at the next submit.
-                    return;
-                }
-                Err(_) => return,
-            }
-        }
-    }
-
-    fn wait(&mut self, timeout: Option<Duration>) {
-        let result = match timeout {
-            None => self.uring.submit_and_wait(1),
-            Some(t) => {
-                let ts = types::Timespec::new()
-                    .sec(t.as_secs())
-                    .nsec(t.subsec_nanos());
-                let args = types::SubmitArgs::new().timespec(&ts);
-                self.uring.submitter().submit_with_args(1, &args)
-            }
-        };
-        // ETIME (timeout), EINTR (signal) and EBUSY (overflow, reaped next)
-        // all mean "go and look"; nothing else is expected here.
-        let _ = result;
-    }
-
-    fn arm_waker(&mut self, fd: RawFd) {
-        if self.waker_armed {
-            return;
-        }
-        self.waker_armed = true;
-        let buf: *mut u64 = &mut *self.waker_buf;
-        let sqe = opcode::Read::new(types::Fd(fd), buf.cast(), 8)
-            .build()
-            .user_data(WAKER);
-        self.push(&sqe);
-    }
-
-    fn collect(&mut self) {
-        let mut cq = self.uring.completion();
-        cq.sync();
-        for cqe in &mut cq {
-            self.cqes.push((cqe.user_data(), cqe.result(), cqe.flags()));
-        }
-    }
-}
-
 impl Drop for Ring {
     fn drop(&mut self) {
         // Pitfall 4: the kernel must be done with every buffer before the
@@ -686,47 +405,3 @@ impl Drop for Ring {
 }
 
 pub(crate) use orphans::adopt;
-
-pub(crate) mod registry {
-    //! Every live ring, so that a waiting thread can find the rings whose
-    //! owners are away and drive them.
-
-    use super::Ring;
-    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use std::sync::{Arc, Mutex, Weak};
-
-    static RINGS: Mutex<Vec<Weak<Ring>>> = Mutex::new(Vec::new());
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-
-    pub(crate) fn add(ring: &Arc<Ring>) {
-        let mut rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
-        rings.retain(|r| r.strong_count() > 0);
-        rings.push(Arc::downgrade(ring));
-        COUNT.store(rings.len(), SeqCst);
-    }
-
-    /// Number of rings alive (a cheap check before [`others_with_event_ops`]).
-    pub(crate) fn count() -> usize {
-        COUNT.load(SeqCst)
-    }
-
-    /// Rings with operations in flight.
-    pub(crate) fn with_ops() -> Vec<Arc<Ring>> {
-        let rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
-        rings
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|r| r.ops() > 0)
-            .collect()
-    }
-
-    /// Rings other than `me` with event-notified operations in flight.
-    pub(crate) fn others_with_event_ops(me: &Ring) -> Vec<Arc<Ring>> {
-        let rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
-        rings
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|r| r.id != me.id && r.event_ops() > 0)
-            .collect()
-    }
-}

@@ -1,0 +1,60 @@
+//! Retiring a ring whose owner thread exits, and resuming its operations
+//! from the orphan service (semantics fact 133).
+
+use std::time::Duration;
+
+use io_uring::{opcode, types};
+
+use super::{Ring, CANCEL};
+use crate::op::Notify;
+
+impl Ring {
+    /// Called on the owner thread as it exits. The kernel ties each request
+    /// to the thread that submitted it and ends them when it exits; Winsock
+    /// does not (fact 133). So: cancel everything now, let the completions
+    /// of routine operations go (their routines can never run), and park the
+    /// event-notified ones, which the orphan service submits again from a
+    /// thread that lives on ([`Ring::resume`]). Data that had already
+    /// arrived is delivered as a normal completion.
+    pub(crate) fn retire(&self) {
+        let mut core = self.lock();
+        core.retiring = true;
+        // Routine operations still queued behind others in their socket lane
+        // have never reached the kernel: end them here.
+        self.withdraw(&mut core, |_, slot| {
+            matches!(slot.notify, Notify::Routine { .. })
+        });
+        // Those already popped from their lane (a `Submit` on the way) must
+        // not reach the kernel later either.
+        for (_, (_, slot)) in core.slots.iter_mut() {
+            if matches!(slot.notify, Notify::Routine { .. }) {
+                slot.cancelled = true;
+            }
+        }
+        let cancel = types::CancelBuilder::any().all();
+        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
+        core.submit();
+        let deadline = std::time::Instant::now() + Duration::from_secs(2);
+        while core.slots.iter().any(|(_, (_, s))| s.submitted)
+            && std::time::Instant::now() < deadline
+        {
+            core.wait(Some(Duration::from_millis(20)));
+            self.reap(&mut core, None);
+        }
+        drop(core);
+        self.after_unlock();
+    }
+
+    /// Submits again, from the calling (long-lived) thread, the operations
+    /// parked by [`Ring::retire`].
+    pub(crate) fn resume(&self) {
+        let mut core = self.lock();
+        core.retiring = false;
+        for ud in std::mem::take(&mut core.parked) {
+            self.submit_queued(&mut core, ud);
+        }
+        core.submit();
+        drop(core);
+        self.after_unlock();
+    }
+}

@@ -1,0 +1,171 @@
+//! Requests for a ring from any thread (cancel one operation, cancel a
+//! socket's operations, submit the next operation of a socket lane), and the
+//! per-socket lanes' hand-over between rings.
+
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::{Arc, Weak};
+
+use io_uring::{opcode, types};
+
+use super::core::Core;
+use super::{prep, Ring, CANCEL};
+use crate::op::OpSlot;
+use crate::socket::SocketInner;
+
+pub(super) enum Mail {
+    Cancel(u64),
+    /// Cancel every operation of this ring on the socket. Weak: if the socket
+    /// is gone, so are its operations, and its descriptor number may already
+    /// name another socket that must not be touched.
+    CancelSocket(Weak<SocketInner>),
+    /// Submit an operation that was queued behind another in its socket lane.
+    Submit(u64),
+}
+
+impl Ring {
+    /// Cancels one operation, from any thread.
+    pub(crate) fn cancel(&self, user_data: u64) {
+        self.post(Mail::Cancel(user_data));
+    }
+
+    /// Cancels every operation of this ring on `socket`, from any thread.
+    pub(crate) fn cancel_socket(&self, socket: &Arc<SocketInner>) {
+        self.post(Mail::CancelSocket(Arc::downgrade(socket)));
+    }
+
+    pub(super) fn post(&self, mail: Mail) {
+        self.mail
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(mail);
+        self.has_mail.store(true, SeqCst);
+        if let Ok(mut core) = self.core.try_lock() {
+            self.drain_mail(&mut core);
+            if !core.uring.submission().is_empty() {
+                core.submit();
+            }
+            drop(core);
+            self.after_unlock();
+        } else {
+            self.wake();
+        }
+        super::orphans::nudge();
+    }
+
+    pub(super) fn drain_mail(&self, core: &mut Core) {
+        if !self.has_mail.swap(false, SeqCst) {
+            return;
+        }
+        let mail = std::mem::take(&mut *self.mail.lock().unwrap_or_else(|e| e.into_inner()));
+        for m in mail {
+            match m {
+                Mail::Cancel(ud) => {
+                    let submitted = match core.slots.get_mut((ud & 0xffff_ffff) as usize) {
+                        Some((stored, slot)) if *stored == ud => {
+                            slot.cancelled = true;
+                            slot.submitted
+                        }
+                        _ => continue, // already completed: nothing to cancel
+                    };
+                    if submitted {
+                        core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
+                    } else {
+                        // Queued in its lane: withdrawn now. Already popped
+                        // from the lane (its `Submit` is on the way):
+                        // `submit_queued` sees the flag and ends it instead.
+                        self.withdraw(core, |slot_ud, _| slot_ud == ud);
+                    }
+                }
+                Mail::CancelSocket(socket) => {
+                    let Some(socket) = socket.upgrade() else {
+                        continue;
+                    };
+                    let mut in_kernel = false;
+                    for (_, (_, slot)) in core.slots.iter_mut() {
+                        if Arc::ptr_eq(&slot.socket, &socket) {
+                            slot.cancelled = true;
+                            in_kernel |= slot.submitted;
+                        }
+                    }
+                    self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
+                    if in_kernel {
+                        // The descriptor stays open while `socket` lives (we
+                        // hold it here, and each slot holds it), so the number
+                        // names this socket when the kernel runs the cancel.
+                        let fd = types::Fd(socket.fd());
+                        let cancel = types::CancelBuilder::fd(fd).all();
+                        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
+                    }
+                }
+                Mail::Submit(ud) => self.submit_queued(core, ud),
+            }
+        }
+    }
+
+    /// Completes as cancelled the operations still queued in their socket
+    /// lane (the kernel has never seen them) that `pick` selects.
+    pub(super) fn withdraw(&self, core: &mut Core, pick: impl Fn(u64, &OpSlot) -> bool) {
+        let found: Vec<u64> = core
+            .slots
+            .iter()
+            .filter(|(_, (ud, slot))| !slot.submitted && pick(*ud, slot))
+            .map(|(_, (ud, _))| *ud)
+            .collect();
+        for &ud in &found {
+            let key = (ud & 0xffff_ffff) as usize;
+            let (_, slot) = &core.slots[key];
+            if slot.socket.lanes.withdraw(slot.kind.direction(), self, ud) {
+                if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
+                    crate::op::deliver(done.0, done.1);
+                }
+            }
+        }
+    }
+
+    /// Submits an operation that reached the head of its socket lane.
+    pub(super) fn submit_queued(&self, core: &mut Core, ud: u64) {
+        let key = (ud & 0xffff_ffff) as usize;
+        match core.slots.get_mut(key) {
+            Some((stored, slot)) if *stored == ud && !slot.submitted => {
+                // It is the head of its lane now, in the kernel or not.
+                slot.submitted = true;
+                if slot.cancelled || slot.socket.is_closed() {
+                    // Cancelled (or its socket closed) while on its way to
+                    // the kernel: it never goes there, whenever the cancel
+                    // mail is read (and the next in the lane moves up).
+                    if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
+                        crate::op::deliver(done.0, done.1);
+                    }
+                    return;
+                }
+                let sqe = prep::sqe(slot, ud);
+                core.push(&sqe);
+            }
+            _ => {}
+        }
+    }
+
+    /// After releasing the lock: mail that arrived while we held it is ours to send.
+    pub(super) fn after_unlock(&self) {
+        while self.has_mail.load(SeqCst) {
+            let Ok(mut core) = self.core.try_lock() else {
+                return;
+            };
+            self.drain_mail(&mut core);
+            core.submit();
+        }
+    }
+
+    /// The head of a socket lane completed: start the next operation queued
+    /// there, on whichever ring holds it.
+    pub(super) fn next_in_lane(&self, core: &mut Core, done: &OpSlot) {
+        let Some((ring, ud)) = done.socket.lanes.leave(done.kind.direction()) else {
+            return;
+        };
+        match ring.upgrade() {
+            Some(ring) if ring.id == self.id => self.submit_queued(core, ud),
+            Some(ring) => ring.post(Mail::Submit(ud)),
+            None => {}
+        }
+    }
+}
