@@ -1,11 +1,12 @@
 //! The load generator against the built-in tokio echo server, and its failure modes.
 
-use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const EXE: &str = env!("CARGO_BIN_EXE_overlapped");
+mod common;
+
+use common::{ServerProcess, EXE};
 
 /// Runs the program with `args`, killing it if it takes longer than `limit`.
 fn run(args: &[&str], limit: Duration) -> Output {
@@ -38,7 +39,8 @@ fn json(out: &Output) -> serde_json::Value {
     serde_json::from_str(lines[0]).expect("valid JSON")
 }
 
-struct Server(Child, String);
+/// `serve-tokio` on a free loopback port; on drop it must stop on SIGTERM.
+struct Server(Option<ServerProcess>);
 
 impl Server {
     fn start() -> Server {
@@ -46,48 +48,33 @@ impl Server {
     }
 
     fn start_proto(proto: &str) -> Server {
-        let mut child = Command::new(EXE)
-            .args([
-                "serve-tokio",
-                "--addr",
-                "127.0.0.1",
-                "--port",
-                "0",
-                "--proto",
-                proto,
-            ])
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start serve-tokio");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .to_string();
-        assert!(!addr.ends_with(":0"), "real port expected: {addr}");
-        Server(child, addr)
+        Server(Some(ServerProcess::start(&[
+            "serve-tokio",
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--proto",
+            proto,
+        ])))
+    }
+
+    fn addr(&self) -> &str {
+        &self.0.as_ref().unwrap().addr
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // SIGTERM must stop it cleanly.
-        let pid = self.0.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().ok();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while self.0.try_wait().unwrap().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
+        let server = self.0.take().unwrap();
+        if std::thread::panicking() {
+            return; // dropping it kills it
         }
-        let stopped = self.0.try_wait().unwrap().is_some();
-        self.0.kill().ok();
-        self.0.wait().ok();
-        if !std::thread::panicking() {
-            assert!(stopped, "serve-tokio did not stop on SIGTERM");
-        }
+        let status = server.stop();
+        assert!(
+            status.success(),
+            "serve-tokio did not stop cleanly on SIGTERM: {status}"
+        );
     }
 }
 
@@ -96,7 +83,15 @@ fn bench_against_tokio_reports_json() {
     let server = Server::start();
     let out = run(
         &[
-            "bench", "--addr", &server.1, "--conns", "8", "--size", "100", "--depth", "4",
+            "bench",
+            "--addr",
+            server.addr(),
+            "--conns",
+            "8",
+            "--size",
+            "100",
+            "--depth",
+            "4",
         ]
         .into_iter()
         .chain(["--secs", "1", "--warmup", "0.2", "--json"])
@@ -130,7 +125,13 @@ fn bench_against_tokio_reports_json() {
 fn bench_paced_against_tokio() {
     let server = Server::start();
     let args = [
-        "bench", "--addr", &server.1, "--conns", "10", "--rate", "2000",
+        "bench",
+        "--addr",
+        server.addr(),
+        "--conns",
+        "10",
+        "--rate",
+        "2000",
     ];
     let more = ["--secs", "1", "--warmup", "0.1", "--json"];
     let out = run(&[&args[..], &more[..]].concat(), Duration::from_secs(20));
@@ -152,7 +153,13 @@ fn bench_paced_against_tokio() {
 fn bench_udp_against_tokio() {
     let server = Server::start_proto("udp");
     let args = [
-        "bench", "--proto", "udp", "--addr", &server.1, "--conns", "4",
+        "bench",
+        "--proto",
+        "udp",
+        "--addr",
+        server.addr(),
+        "--conns",
+        "4",
     ];
     let more = ["--secs", "1", "--warmup", "0.1", "--json"];
     let out = run(&[&args[..], &more[..]].concat(), Duration::from_secs(20));
