@@ -9,12 +9,13 @@
 //! after the main churn the same figures must come back to that baseline,
 //! within a tolerance.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use crate::compare::child::{Launcher, Server};
 
 /// Arguments of `overlapped soak`.
 #[derive(clap::Args, Debug)]
@@ -86,8 +87,10 @@ pub fn run(args: SoakArgs) -> std::io::Result<()> {
 }
 
 fn soak_one(model: &str, args: &SoakArgs) -> Result<(), String> {
-    let mut server = ServerChild::start(model)?;
-    let pid = server.child.id();
+    let launcher = Launcher::new().map_err(|e| e.to_string())?;
+    let mut server = Server::start(&launcher, model, Duration::from_secs(5))
+        .map_err(|e| format!("the {model} server: {e}"))?;
+    let pid = server.pid();
     let warmup = (args.secs / 4.0).max(0.5);
     churn(server.addr, args.workers, warmup, 1)?;
     let (base_rss, base_fds) = settle(pid, None)?;
@@ -129,68 +132,6 @@ fn soak_one(model: &str, args: &SoakArgs) -> Result<(), String> {
     }
     println!("soak {model}: OK");
     Ok(())
-}
-
-/// A server child process.
-struct ServerChild {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl ServerChild {
-    fn start(model: &str) -> Result<ServerChild, String> {
-        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut child = Command::new(exe)
-            .args([
-                "serve",
-                "--model",
-                model,
-                "--addr",
-                "127.0.0.1",
-                "--port",
-                "0",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("cannot start the {model} server: {e}"))?;
-        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
-        let first = lines.next().and_then(Result::ok).unwrap_or_default();
-        std::thread::spawn(move || lines.for_each(drop));
-        let addr = first
-            .strip_prefix("listening on ")
-            .and_then(|a| a.trim().parse().ok());
-        match addr {
-            Some(addr) => Ok(ServerChild { child, addr }),
-            None => {
-                let _ = child.kill();
-                let _ = child.wait();
-                Err(format!("the {model} server said {first:?}"))
-            }
-        }
-    }
-
-    fn stop(&mut self) {
-        let _ = crate::bench::ring::signal(self.child.id(), libc::SIGTERM);
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }
 
 /// `VmRSS` (KiB) and open descriptors of `pid`.

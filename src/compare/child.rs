@@ -137,6 +137,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Stops the server: SIGTERM, then SIGKILL after 2 s; always reaps it.
     pub fn stop(&mut self) {
         if self.child.try_wait().ok().flatten().is_some() {

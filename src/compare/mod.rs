@@ -5,7 +5,7 @@
 //! run gets a fresh server on a free loopback port, which is stopped and reaped afterwards.
 
 mod charts;
-mod child;
+pub mod child;
 mod report;
 pub mod scenario;
 
