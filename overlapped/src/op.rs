@@ -22,6 +22,8 @@ pub(crate) enum OpKind {
     Recv { flags: i32 },
     /// `WSARecv` with one empty buffer: wait until data is readable, consume nothing.
     PollIn,
+    /// A blocking send that would block waits, alertably, for buffer space.
+    PollOut,
     /// `WSASend`: send every byte (stream sends complete only when all are sent).
     Send { flags: i32, done: usize },
     /// `WSARecvFrom` / `WSARecvMsg`: receive one datagram with its source
@@ -107,7 +109,7 @@ impl OpKind {
     pub(crate) fn direction(&self) -> Direction {
         match self {
             OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. } => Direction::Receive,
-            OpKind::Send { .. } | OpKind::SendMsg { .. } => Direction::Send,
+            OpKind::Send { .. } | OpKind::SendMsg { .. } | OpKind::PollOut => Direction::Send,
         }
     }
 }
@@ -168,7 +170,7 @@ impl OpSlot {
                 bytes: res.max(0) as u32,
                 flags: MsgFlags::empty(),
             },
-            OpKind::PollIn => match res {
+            OpKind::PollIn | OpKind::PollOut => match res {
                 n if n >= 0 => Step::Done {
                     error: WsaError::NO_ERROR,
                     bytes: 0,

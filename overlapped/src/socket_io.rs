@@ -173,7 +173,9 @@ impl Socket {
     }
 
     /// A synchronous send (`WSASend` with neither an overlapped record nor a
-    /// routine). On a blocking socket it returns once every byte is sent.
+    /// routine). On a blocking socket it returns once every byte is sent;
+    /// while it waits for buffer space it waits alertably (fact 7), bounded
+    /// by `SO_SNDTIMEO` (`WSAETIMEDOUT`).
     #[doc(alias = "WSASend")]
     #[doc(alias = "send")]
     pub fn send_sync(&self, buffers: &[IoSlice<'_>], flags: MsgFlags) -> WsaResult<usize> {
@@ -184,17 +186,29 @@ impl Socket {
         let flags = flags.to_linux()? | libc::MSG_NOSIGNAL;
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
+        // On a blocking socket, never block in the kernel: when the buffer is
+        // full, wait alertably for room (fact 7), then go on.
+        let try_flags = if nonblocking {
+            flags
+        } else {
+            flags | libc::MSG_DONTWAIT
+        };
         let mut sent = 0;
         let mut rest: Vec<u8> = Vec::new();
         loop {
             let r = if sent == 0 {
-                crate::sys::blocking::send(self.inner.fd(), buffers, flags)
+                crate::sys::blocking::send(self.inner.fd(), buffers, try_flags)
             } else {
-                crate::sys::blocking::send(self.inner.fd(), &[IoSlice::new(&rest[sent..])], flags)
+                let tail = [IoSlice::new(&rest[sent..])];
+                crate::sys::blocking::send(self.inner.fd(), &tail, try_flags)
             };
             match r {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if !nonblocking && e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.wait_writable()?;
+                    continue;
+                }
                 Err(e) if sent > 0 && e.kind() == std::io::ErrorKind::WouldBlock => {
                     return Ok(sent)
                 }
@@ -204,7 +218,7 @@ impl Socket {
                 return Ok(sent);
             }
             if rest.is_empty() {
-                // A short blocking send (a signal): send the rest from one copy.
+                // Part went: send the rest from one copy.
                 rest = buffers.iter().flat_map(|b| b.iter().copied()).collect();
             }
         }

@@ -13,11 +13,22 @@ impl Socket {
     /// alertable wait. `SO_RCVTIMEO` bounds the wait: `WSAETIMEDOUT` (fact 8).
     pub(crate) fn wait_readable(&self) -> WsaResult<()> {
         let timeout = self.as_socket2().read_timeout().ok().flatten();
+        self.wait_ready(OpKind::PollIn, timeout)
+    }
+
+    /// Blocks until the socket has room to send (or is in error), in an
+    /// alertable wait bounded by `SO_SNDTIMEO`.
+    pub(crate) fn wait_writable(&self) -> WsaResult<()> {
+        let timeout = self.as_socket2().write_timeout().ok().flatten();
+        self.wait_ready(OpKind::PollOut, timeout)
+    }
+
+    fn wait_ready(&self, poll: OpKind, timeout: Option<std::time::Duration>) -> WsaResult<()> {
         let deadline = timeout.map(|t| Instant::now() + t);
         // A private event: the socket's own event (fact 20) must not fire.
         let event = Event::with_reset(true, false);
         let mut ov = Overlapped::new(&event);
-        match self.start_overlapped(&mut ov, OpKind::PollIn, BufList::new()) {
+        match self.start_overlapped(&mut ov, poll, BufList::new()) {
             Ok(_) => return Ok(()),
             Err(WsaError::WSA_IO_PENDING) => {}
             Err(e) => return Err(e),

@@ -106,3 +106,48 @@ fn a_blocked_receive_sees_the_peer_close() {
     );
     closer.join().unwrap();
 }
+
+#[test]
+fn a_blocking_send_waits_alertably_for_room_and_sends_everything() {
+    let (client, server) = tcp_pair();
+    client.as_socket2().set_send_buffer_size(4096).unwrap();
+    let data: Vec<u8> = (0..(512 * 1024)).map(|i| (i % 249) as u8).collect();
+    let (tx, rx) = mpsc::channel();
+    let d = data.clone();
+    let sender = std::thread::spawn(move || {
+        tx.send(ThreadHandle::current().unwrap()).unwrap();
+        let n = client
+            .send_sync(&[std::io::IoSlice::new(&d)], MsgFlags::empty())
+            .unwrap();
+        (n, std::thread::current().id())
+    });
+    let handle = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    // The sender is blocked on a full buffer: an APC runs inside its call.
+    let ran_on = Arc::new(std::sync::Mutex::new(None));
+    let r = ran_on.clone();
+    assert!(queue_user_apc(&handle, move || {
+        *r.lock().unwrap() = Some(std::thread::current().id())
+    }));
+    std::thread::sleep(Duration::from_millis(50));
+    let received = recv_exact(&server, data.len());
+    let (n, sender_id) = sender.join().unwrap();
+    assert_eq!(n, data.len());
+    assert_eq!(received, data);
+    assert_eq!(*ran_on.lock().unwrap(), Some(sender_id), "fact 7 for sends");
+}
+
+#[test]
+fn so_sndtimeo_bounds_a_blocking_send() {
+    let (client, _server) = tcp_pair();
+    client.as_socket2().set_send_buffer_size(4096).unwrap();
+    client
+        .as_socket2()
+        .set_write_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let big = vec![7u8; 8 << 20];
+    assert_eq!(
+        client.send_sync(&[std::io::IoSlice::new(&big)], MsgFlags::empty()),
+        Err(WsaError::WSAETIMEDOUT)
+    );
+}

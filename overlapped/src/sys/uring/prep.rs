@@ -51,6 +51,7 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
                 .build()
         }
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
+        OpKind::PollOut => opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(),
         OpKind::Send { flags, done } => {
             slot.mem.prepare(done);
             let mut flags = flags | libc::MSG_NOSIGNAL;
