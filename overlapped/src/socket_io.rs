@@ -150,26 +150,10 @@ impl Socket {
         self.inner.usable(Direction::Receive)?;
         self.require_bound()?;
         let flags = flags.to_linux()?;
-        // On a blocking socket, try without blocking first; if it would
-        // block, wait alertably (fact 7) and try again. A MSG_WAITALL
-        // receive is left to the kernel: it must not return a part.
-        let alertable =
-            flags & libc::MSG_WAITALL == 0 && !self.as_socket2().nonblocking().unwrap_or(false);
-        let try_flags = if alertable {
-            flags | libc::MSG_DONTWAIT
-        } else {
-            flags
-        };
-        loop {
-            match crate::sys::blocking::recv(self.inner.fd(), buffers, try_flags) {
-                Ok((n, _)) => return Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if alertable && e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.wait_readable()?
-                }
-                Err(e) => return Err(WsaError::from_io(&e)),
-            }
-        }
+        let fd = self.inner.fd();
+        self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
+            crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
+        })
     }
 
     /// A synchronous send (`WSASend` with neither an overlapped record nor a
@@ -186,42 +170,22 @@ impl Socket {
         let flags = flags.to_linux()? | libc::MSG_NOSIGNAL;
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
-        // On a blocking socket, never block in the kernel: when the buffer is
-        // full, wait alertably for room (fact 7), then go on.
-        let try_flags = if nonblocking {
-            flags
-        } else {
-            flags | libc::MSG_DONTWAIT
-        };
-        let mut sent = 0;
-        let mut rest: Vec<u8> = Vec::new();
-        loop {
-            let r = if sent == 0 {
-                crate::sys::blocking::send(self.inner.fd(), buffers, try_flags)
-            } else {
-                let tail = [IoSlice::new(&rest[sent..])];
-                crate::sys::blocking::send(self.inner.fd(), &tail, try_flags)
-            };
-            match r {
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) if !nonblocking && e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.wait_writable()?;
-                    continue;
-                }
-                Err(e) if sent > 0 && e.kind() == std::io::ErrorKind::WouldBlock => {
-                    return Ok(sent)
-                }
-                Err(e) => return Err(WsaError::from_io(&e)),
-            }
-            if sent >= total || nonblocking {
-                return Ok(sent);
-            }
-            if rest.is_empty() {
-                // Part went: send the rest from one copy.
-                rest = buffers.iter().flat_map(|b| b.iter().copied()).collect();
-            }
+        let fd = self.inner.fd();
+        let mut sent = self.sync_call(Direction::Send, flags, WsaError::from_io, |f| {
+            crate::sys::blocking::send(fd, buffers, f)
+        })?;
+        if sent >= total || nonblocking {
+            return Ok(sent);
         }
+        // Part went: send the rest from one copy.
+        let rest: Vec<u8> = buffers.iter().flat_map(|b| b.iter().copied()).collect();
+        while sent < total {
+            let tail = [IoSlice::new(&rest[sent..])];
+            sent += self.sync_call(Direction::Send, flags, WsaError::from_io, |f| {
+                crate::sys::blocking::send(fd, &tail, f)
+            })?;
+        }
+        Ok(sent)
     }
 
     fn recv_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {

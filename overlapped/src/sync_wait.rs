@@ -2,23 +2,57 @@
 //! APCs and completion routines queued to the thread run inside the call,
 //! which then goes on waiting and returns normally.
 
+use std::io;
 use std::time::Instant;
 
+use crate::lane::Direction;
 use crate::op::OpKind;
 use crate::thread::{self, Wake};
 use crate::{BufList, Event, Overlapped, Socket, WsaError, WsaResult};
 
 impl Socket {
+    /// Runs one synchronous system call the Winsock way. On a blocking
+    /// socket the kernel is asked not to block (`MSG_DONTWAIT`); if it would,
+    /// the thread waits alertably for readiness in `direction` and tries
+    /// again. A non-blocking socket, or a `MSG_WAITALL` receive (which must
+    /// not return a part), calls the kernel as asked. `wsa` maps the errors.
+    pub(crate) fn sync_call<T>(
+        &self,
+        direction: Direction,
+        flags: i32,
+        wsa: fn(&io::Error) -> WsaError,
+        mut call: impl FnMut(i32) -> io::Result<T>,
+    ) -> WsaResult<T> {
+        let alertable =
+            flags & libc::MSG_WAITALL == 0 && !self.as_socket2().nonblocking().unwrap_or(false);
+        let flags = if alertable {
+            flags | libc::MSG_DONTWAIT
+        } else {
+            flags
+        };
+        loop {
+            match call(flags) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if alertable && e.kind() == io::ErrorKind::WouldBlock => match direction {
+                    Direction::Receive => self.wait_readable()?,
+                    Direction::Send => self.wait_writable()?,
+                },
+                Err(e) => return Err(wsa(&e)),
+            }
+        }
+    }
+
     /// Blocks until the socket is readable (or closed, or in error), in an
     /// alertable wait. `SO_RCVTIMEO` bounds the wait: `WSAETIMEDOUT` (fact 8).
-    pub(crate) fn wait_readable(&self) -> WsaResult<()> {
+    fn wait_readable(&self) -> WsaResult<()> {
         let timeout = self.as_socket2().read_timeout().ok().flatten();
         self.wait_ready(OpKind::PollIn, timeout)
     }
 
     /// Blocks until the socket has room to send (or is in error), in an
     /// alertable wait bounded by `SO_SNDTIMEO`.
-    pub(crate) fn wait_writable(&self) -> WsaResult<()> {
+    fn wait_writable(&self) -> WsaResult<()> {
         let timeout = self.as_socket2().write_timeout().ok().flatten();
         self.wait_ready(OpKind::PollOut, timeout)
     }

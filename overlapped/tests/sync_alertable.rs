@@ -151,3 +151,36 @@ fn so_sndtimeo_bounds_a_blocking_send() {
         Err(WsaError::WSAETIMEDOUT)
     );
 }
+
+#[test]
+fn a_blocking_datagram_receive_runs_apcs_too() {
+    // The same mechanism serves WSARecvFrom: the APC sends the datagram.
+    let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+    let rx_sock = Socket::udp_for(&any).unwrap();
+    rx_sock.bind(&any).unwrap();
+    let to = rx_sock.local_addr().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let receiver = std::thread::spawn(move || {
+        tx.send(ThreadHandle::current().unwrap()).unwrap();
+        let mut buf = [0u8; 16];
+        let mut from = None;
+        let n = rx_sock
+            .recv_from_sync(
+                &mut [IoSliceMut::new(&mut buf)],
+                MsgFlags::empty(),
+                &mut from,
+            )
+            .unwrap();
+        (buf[..n].to_vec(), from.is_some())
+    });
+    let handle = rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(queue_user_apc(&handle, move || {
+        let s = Socket::udp_for(&any).unwrap();
+        s.send_to_sync(&[std::io::IoSlice::new(b"dgram")], &to, MsgFlags::empty())
+            .unwrap();
+    }));
+    let (data, has_from) = receiver.join().unwrap();
+    assert_eq!(data, b"dgram");
+    assert!(has_from);
+}

@@ -5,6 +5,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 
 use super::{MsgSpace, NAME_MAX};
+use crate::lane::Direction;
 use crate::sys::cmsg as raw;
 use crate::{Control, MsgFlags, Socket, WsaError, WsaResult};
 
@@ -107,20 +108,11 @@ impl Socket {
         let capacity: usize = buffers.iter().map(|b| b.len()).sum();
         let mut name = raw::zeroed_storage();
         let mut control = vec![0u8; space.control_len];
-        let got = loop {
-            match raw::recv_msg(
-                self.inner.fd(),
-                buffers,
-                &mut name,
-                space.name_len.min(NAME_MAX) as libc::socklen_t,
-                &mut control,
-                flags,
-            ) {
-                Ok(got) => break got,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(&e)),
-            }
-        };
+        let fd = self.inner.fd();
+        let name_len = space.name_len.min(NAME_MAX) as libc::socklen_t;
+        let got = self.sync_call(Direction::Receive, flags, io_error, |f| {
+            raw::recv_msg(fd, buffers, &mut name, name_len, &mut control, f)
+        })?;
         control.truncate(got.control_len);
         *info = MsgInfo {
             bytes: got.bytes.min(capacity),
@@ -143,12 +135,9 @@ impl Socket {
     ) -> WsaResult<usize> {
         let total = buffers.iter().map(|b| b.len()).sum();
         let flags = self.check_dgram_send(buffers.len(), total, to, flags)? | libc::MSG_NOSIGNAL;
-        loop {
-            match raw::send_msg(self.inner.fd(), buffers, to, control.as_bytes(), flags) {
-                Ok(n) => return Ok(n),
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io_error(&e)),
-            }
-        }
+        let fd = self.inner.fd();
+        self.sync_call(Direction::Send, flags, io_error, |f| {
+            raw::send_msg(fd, buffers, to, control.as_bytes(), f)
+        })
     }
 }
