@@ -59,6 +59,17 @@ impl ServerProcess {
     }
 }
 
+impl ServerProcess {
+    /// SIGTERM; the server must exit with success.
+    pub fn stop_cleanly(self) {
+        let status = self.stop();
+        assert!(
+            status.success(),
+            "clean exit on SIGTERM expected, got {status}"
+        );
+    }
+}
+
 impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
