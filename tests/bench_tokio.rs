@@ -70,11 +70,7 @@ impl Drop for Server {
         if std::thread::panicking() {
             return; // dropping it kills it
         }
-        let status = server.stop();
-        assert!(
-            status.success(),
-            "serve-tokio did not stop cleanly on SIGTERM: {status}"
-        );
+        server.stop_cleanly();
     }
 }
 
