@@ -3,7 +3,6 @@
 //! which then goes on waiting and returns normally.
 
 use std::io;
-use std::time::Instant;
 
 use crate::lane::Direction;
 use crate::op::OpKind;
@@ -58,7 +57,7 @@ impl Socket {
     }
 
     fn wait_ready(&self, poll: OpKind, timeout: Option<std::time::Duration>) -> WsaResult<()> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = thread::deadline_after(timeout);
         // A private event: the socket's own event (fact 20) must not fire.
         let event = Event::with_reset(true, false);
         let mut ov = Overlapped::new(&event);

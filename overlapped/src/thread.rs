@@ -124,6 +124,13 @@ fn current_if(shared: &Arc<ThreadShared>) -> Option<Rc<Local>> {
         .flatten()
 }
 
+/// The instant `timeout` from now; `None` (wait for ever) for `None` and for
+/// any timeout too large to express as an instant (`Duration::MAX`, ...): a
+/// timeout that cannot end within the life of the process is infinite.
+pub(crate) fn deadline_after(timeout: Option<Duration>) -> Option<Instant> {
+    timeout.and_then(|t| Instant::now().checked_add(t))
+}
+
 /// How a [`Local::park`] ended.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Wake {
@@ -252,8 +259,13 @@ impl Local {
 
     /// Runs every queued APC, in order, until the queue is empty; then
     /// submits what the routines started, in one batch.
+    ///
+    /// A routine or APC that panics unwinds out of the wait that ran it, as
+    /// on any call stack; the guard below first puts the thread back as it
+    /// was (not delivering, what the routines started submitted), and the
+    /// APCs still queued run in the next alertable wait.
     pub(crate) fn run_apcs(&self) {
-        self.delivering.set(true);
+        let _delivery = Delivery::begin(self);
         loop {
             if self.shared.has_remote.swap(false, SeqCst) {
                 let remote = std::mem::take(
@@ -279,11 +291,31 @@ impl Local {
                 }
             }
         }
-        self.delivering.set(false);
-        // A batching thread submits them with its next wait, in the same
-        // system call that sleeps; otherwise they go now.
-        if !self.shared.ring.batching() {
-            self.shared.ring.flush();
+    }
+}
+
+/// The "delivering" state of a thread while it runs its APCs, ended on every
+/// way out of [`Local::run_apcs`], a panicking routine included: a thread
+/// left marked as delivering would queue every later operation instead of
+/// starting it.
+struct Delivery<'a> {
+    local: &'a Local,
+}
+
+impl<'a> Delivery<'a> {
+    fn begin(local: &'a Local) -> Delivery<'a> {
+        local.delivering.set(true);
+        Delivery { local }
+    }
+}
+
+impl Drop for Delivery<'_> {
+    fn drop(&mut self) {
+        self.local.delivering.set(false);
+        // A batching thread submits what the routines started with its next
+        // wait, in the same system call that sleeps; otherwise it goes now.
+        if !self.local.shared.ring.batching() {
+            self.local.shared.ring.flush();
         }
     }
 }
@@ -299,6 +331,11 @@ impl Drop for Local {
         self.shared.ring.retire();
         self.routines.borrow_mut().clear();
         self.apcs.borrow_mut().clear();
+        // The cached single-event registration: the event must not keep
+        // marking a set of a thread that is gone.
+        if let Some((event, set)) = self.single.borrow_mut().take() {
+            event.unwatch(&set, 0);
+        }
         crate::sys::adopt(self.shared.ring.clone());
     }
 }

@@ -5,7 +5,7 @@
 //! wait runs the thread's queued completion routines and APCs.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::ready::ReadySet;
 use crate::thread::{self, Wake};
@@ -118,7 +118,7 @@ pub fn wait_for_single_object_ex(
 #[doc(alias = "SleepEx")]
 pub fn sleep_ex(timeout: Option<Duration>, alertable: bool) -> WsaResult<WaitResult> {
     let local = thread::current()?;
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = thread::deadline_after(timeout);
     Ok(match local.park(&mut || false, deadline, alertable) {
         Wake::Apc => WaitResult::IoCompletion,
         _ => WaitResult::Timeout,
@@ -157,7 +157,7 @@ pub(crate) fn wait_list(
     } else {
         Some(ready.enter(&local.shared))
     };
-    let deadline = timeout.map(|t| Instant::now() + t);
+    let deadline = thread::deadline_after(timeout);
     let mut found = 0;
     let mut cond = || {
         if wait_all {
@@ -324,6 +324,11 @@ impl EventSet {
     }
 
     /// Waits as [`wait_for_multiple_events`] does, on the events of the set.
+    ///
+    /// The waiting thread is registered with the set only while it waits:
+    /// once the wait returns, the set holds nothing of it (no ring, no
+    /// descriptor), so any number of short-lived threads may wait on one
+    /// long-lived set.
     pub fn wait(
         &self,
         wait_all: bool,
@@ -337,7 +342,7 @@ impl EventSet {
             wait_all,
             timeout,
             alertable,
-            true,
+            false,
         )
     }
 
