@@ -27,7 +27,7 @@ fn pair() -> (TcpStream, Socket) {
 
 fn event_model(c: &mut Criterion) {
     let (mut peer, s) = pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let mut bufs = Some(BufList::zeroed(64));
     let mut back = [0u8; 64];

@@ -35,7 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("listening on {}", listen.local_addr()?);
 
     // Event 0 tells the worker that a new socket is waiting.
-    let accept_event = Event::new()?;
+    let accept_event = Event::new();
     let new_sockets: Arc<Mutex<Vec<Socket>>> = Arc::default();
     let worker = {
         let (ev, queue) = (accept_event.clone(), new_sockets.clone());
@@ -66,7 +66,7 @@ fn process_io(accept_event: Event, new_sockets: Arc<Mutex<Vec<Socket>>>) -> Resu
         event_array[index].reset(); // WSAResetEvent
         if index == 0 {
             for socket in new_sockets.lock().unwrap().drain(..) {
-                let event = Event::new()?; // WSACreateEvent
+                let event = Event::new(); // WSACreateEvent
                 let mut info = SocketInformation {
                     overlapped: Overlapped::new(&event),
                     socket,

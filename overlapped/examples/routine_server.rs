@@ -4,14 +4,13 @@
 //! event. The worker sits in an alertable wait on that event; for each new
 //! socket it posts a receive with a completion routine, and the routines
 //! echo and post the next receive. Routines only ever run on the worker,
-//! inside its alertable wait, so they need not be `Send` (they share the
-//! socket through an `Rc`).
+//! inside its alertable wait, so they need not be `Send`; each keeps a clone of
+//! the socket handle to re-post on.
 //!
 //! ```sh
 //! cargo run -p overlapped --example routine_server -- 5150
 //! ```
 
-use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 
 use overlapped::{
@@ -30,7 +29,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listen = Socket::listen_tcp(&([127, 0, 0, 1], port).into(), 5)?;
     println!("listening on {}", listen.local_addr()?);
 
-    let accept_event = Event::new()?;
+    let accept_event = Event::new();
     let accepted: Arc<Mutex<Vec<Socket>>> = Arc::default();
     {
         let (ev, queue) = (accept_event.clone(), accepted.clone());
@@ -55,12 +54,12 @@ fn worker_thread(accept_event: Event, accepted: Arc<Mutex<Vec<Socket>>>) -> Resu
         }
         accept_event.reset(); // WSAResetEvent
         for socket in accepted.lock().unwrap().drain(..) {
-            post_recv(Rc::new(socket), BufList::zeroed(DATA_BUFSIZE));
+            post_recv(socket, BufList::zeroed(DATA_BUFSIZE));
         }
     }
 }
 
-fn post_recv(socket: Rc<Socket>, buffers: BufList) {
+fn post_recv(socket: Socket, buffers: BufList) {
     let s = socket.clone();
     if let Err(e) = socket.recv_with(buffers, MsgFlags::empty(), move |c| {
         worker_routine(s, c, false)
@@ -72,10 +71,10 @@ fn post_recv(socket: Rc<Socket>, buffers: BufList) {
 }
 
 /// The completion routine: after a receive, echo; after a send, receive again.
-fn worker_routine(socket: Rc<Socket>, c: Completion, was_send: bool) {
+fn worker_routine(socket: Socket, c: Completion, was_send: bool) {
     if !c.error.is_ok() || (!was_send && c.bytes == 0) {
         println!("closing socket");
-        return; // the last Rc goes: the socket closes
+        return; // the last handle goes: the socket closes
     }
     let mut buffers = c.buffers;
     if was_send {

@@ -1,6 +1,6 @@
 //! `CancelIo` and `CancelIoEx`: ending pending operations on request.
 //!
-//! A cancel is a request, not a guarantee (io_uring pitfall 2, fact 126): an
+//! A cancel is a request, not a guarantee (io_uring [pitfall 2](crate::semantics#pitfall-2), [fact 126](crate::semantics#fact-126)): an
 //! operation that the kernel had already completed keeps its real result and
 //! its data. The others complete with `WSA_OPERATION_ABORTED` through their
 //! usual notification (the record's event, or the routine in the issuing
@@ -10,7 +10,7 @@ use crate::thread;
 use crate::{Overlapped, Socket, WsaError, WsaResult};
 
 /// Cancels the operations on `socket` that the **calling thread** issued
-/// (`CancelIo`, fact 125). Each completes with `WSA_OPERATION_ABORTED` (unless
+/// (`CancelIo`, [fact 125](crate::semantics#fact-125)). Each completes with `WSA_OPERATION_ABORTED` (unless
 /// it had already completed) through its usual notification; operations
 /// other threads issued on the socket continue. Succeeds even when nothing
 /// was pending.
@@ -29,7 +29,7 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 
 /// Cancels, from any thread, the operation on `socket` started with
 /// `overlapped`, or with `None` every operation on `socket` whichever thread
-/// issued it (`CancelIoEx`, fact 126).
+/// issued it (`CancelIoEx`, [fact 126](crate::semantics#fact-126)).
 ///
 /// `Err(ERROR_NOT_FOUND)` (1168) if there was nothing to cancel: no
 /// operation pending on the socket, or `overlapped` names no operation
@@ -44,7 +44,7 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 /// let client = Socket::tcp_for(&listener.local_addr()?)?;
 /// client.connect(&listener.local_addr()?)?;
 /// let (server, _) = listener.accept()?;
-/// let mut ov = Overlapped::new(&Event::new()?);
+/// let mut ov = Overlapped::new(&Event::new());
 /// assert_eq!(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()), Err(WsaError::WSA_IO_PENDING));
 /// cancel_io_ex(&server, Some(&ov))?;                                   // CancelIoEx
 /// assert_eq!(get_overlapped_result(&server, &ov, true), Err(WsaError::WSA_OPERATION_ABORTED));

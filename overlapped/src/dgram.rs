@@ -3,7 +3,7 @@
 //! routine, synchronous).
 //!
 //! The source address and the control data live in the operation's memory
-//! while it is in flight and are copied out at completion (fact 71): into the
+//! while it is in flight and are copied out at completion ([fact 71](crate::semantics#fact-71)): into the
 //! [`Overlapped`] record ([`Overlapped::source_addr`], [`Overlapped::control`])
 //! or the routine's [`Completion`] (`from`, `control`).
 
@@ -43,10 +43,10 @@ pub(crate) struct Learned {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MsgSpace {
     /// Bytes for the source address (`namelen`): 0 asks for none; from 1 to
-    /// less than the socket's address size is `WSAEFAULT` (fact 73).
+    /// less than the socket's address size is `WSAEFAULT` ([fact 73](crate::semantics#fact-73)).
     pub name_len: usize,
     /// Bytes for control data (`Control.len`); see [`Control::space`]. Too
-    /// few, and the receive ends with `WSAEMSGSIZE` and `MsgFlags::CTRUNC` (fact 81).
+    /// few, and the receive ends with `WSAEMSGSIZE` and `MsgFlags::CTRUNC` ([fact 81](crate::semantics#fact-81)).
     pub control_len: usize,
 }
 
@@ -70,22 +70,22 @@ impl Default for MsgSpace {
 impl Socket {
     /// Starts an overlapped datagram receive (`WSARecvFrom` with
     /// `lpOverlapped`). The source address is in [`Overlapped::source_addr`]
-    /// once it completes (fact 71). A datagram larger than the buffers
+    /// once it completes ([fact 71](crate::semantics#fact-71)). A datagram larger than the buffers
     /// completes with `WSAEMSGSIZE`, the bytes that fit stored and counted,
-    /// the rest dropped (facts 32, 46, 78); a zero-length datagram completes
+    /// the rest dropped (facts [32](crate::semantics#fact-32), [46](crate::semantics#fact-46), [78](crate::semantics#fact-78)); a zero-length datagram completes
     /// with 0 bytes. On a stream socket this is [`Socket::recv`] and no
-    /// address is written (fact 72). An unbound datagram socket is
-    /// `WSAEINVAL` (fact 75).
+    /// address is written ([fact 72](crate::semantics#fact-72)). An unbound datagram socket is
+    /// `WSAEINVAL` ([fact 75](crate::semantics#fact-75)).
     ///
     /// ```
     /// use overlapped::{get_overlapped_result, BufList, Event, MsgFlags, Overlapped, Socket};
     /// let any = "127.0.0.1:0".parse().unwrap();
     /// let (a, b) = (Socket::udp_for(&any)?, Socket::udp_for(&any)?);
     /// a.bind(&any)?;
-    /// let event = Event::new()?;
+    /// let event = Event::new();
     /// let mut rx = Overlapped::new(&event);
     /// let _ = a.recv_from(&mut rx, BufList::zeroed(1500), MsgFlags::empty());  // WSARecvFrom
-    /// let mut tx = Overlapped::new(&Event::new()?);
+    /// let mut tx = Overlapped::new(&Event::new());
     /// let _ = b.send_to(&mut tx, b"ping".to_vec(), &a.local_addr()?, MsgFlags::empty()); // WSASendTo
     /// let (n, _) = get_overlapped_result(&a, &rx, true)?;
     /// assert_eq!(n, 4);
@@ -130,9 +130,9 @@ impl Socket {
     }
 
     /// Starts an overlapped datagram send to `to` (`WSASendTo` with
-    /// `lpOverlapped`). Binds an unbound socket (fact 74). Over 65,507 bytes
+    /// `lpOverlapped`). Binds an unbound socket ([fact 74](crate::semantics#fact-74)). Over 65,507 bytes
     /// (65,527 over IPv6) is `WSAEMSGSIZE`; an address of the other family is
-    /// `WSAEAFNOSUPPORT`. On a stream socket the address is ignored (fact 72).
+    /// `WSAEAFNOSUPPORT`. On a stream socket the address is ignored ([fact 72](crate::semantics#fact-72)).
     #[doc(alias = "WSASendTo")]
     #[doc(alias = "sendto")]
     pub fn send_to(
@@ -173,9 +173,9 @@ impl Socket {
 
     /// Starts an overlapped `WSARecvMsg`: data, source address and control
     /// data (`space`). Datagram sockets only (`WSAEINVAL` otherwise); input
-    /// flags may only hold `PEEK` (fact 79). A control buffer too small sets
+    /// flags may only hold `PEEK` ([fact 79](crate::semantics#fact-79)). A control buffer too small sets
     /// `MsgFlags::CTRUNC` and completes with `WSAEMSGSIZE`, the data still
-    /// delivered and counted (fact 81). Read the results with
+    /// delivered and counted ([fact 81](crate::semantics#fact-81)). Read the results with
     /// [`Overlapped::source_addr`], [`Overlapped::control`] and
     /// [`Overlapped::msg_flags`].
     #[doc(alias = "WSARecvMsg")]
@@ -213,8 +213,8 @@ impl Socket {
 
     /// Starts an overlapped `WSASendMsg`: one datagram to `to` (or the
     /// connected peer when `None`) with `control` (e.g. a packet-info message
-    /// choosing the source address, fact 83). Datagram sockets only
-    /// (`WSAEINVAL`); binds an unbound socket (fact 74).
+    /// choosing the source address, [fact 83](crate::semantics#fact-83)). Datagram sockets only
+    /// (`WSAEINVAL`); binds an unbound socket ([fact 74](crate::semantics#fact-74)).
     #[doc(alias = "WSASendMsg")]
     #[doc(alias = "sendmsg")]
     pub fn send_msg(
@@ -315,7 +315,7 @@ impl Socket {
         flags.to_linux()
     }
 
-    /// Fact 75: a datagram socket must be bound to receive (`WSAEINVAL`).
+    /// [Fact 75](crate::semantics#fact-75): a datagram socket must be bound to receive (`WSAEINVAL`).
     pub(crate) fn require_bound(&self) -> WsaResult<()> {
         if self.is_stream() || self.inner.dgram.bound.load(Relaxed) {
             return Ok(());

@@ -15,7 +15,7 @@ use crate::WsaResult;
 ///
 /// ```
 /// use overlapped::Event;
-/// let event = Event::new().unwrap();          // WSACreateEvent
+/// let event = Event::new();                   // WSACreateEvent
 /// assert!(!event.is_set());                   // created non-signalled
 /// event.set();                                // WSASetEvent
 /// assert!(event.is_set());
@@ -37,10 +37,13 @@ pub(crate) struct EventInner {
 
 impl Event {
     /// A manual-reset event in the non-signalled state, as `WSACreateEvent` makes.
-    /// Never fails on Linux; the `Result` keeps the Winsock shape.
+    ///
+    /// `WSACreateEvent` can fail (`WSA_NOT_ENOUGH_MEMORY`); here an event is a
+    /// small allocation and creation cannot fail, like [`Event::new_auto`] and
+    /// [`Event::with_reset`].
     #[doc(alias = "WSACreateEvent")]
-    pub fn new() -> WsaResult<Event> {
-        Ok(Event::with_reset(true, false))
+    pub fn new() -> Event {
+        Event::with_reset(true, false)
     }
 
     /// An auto-reset event (`CreateEvent(NULL, FALSE, ...)`): a wait that it
@@ -160,6 +163,13 @@ impl Event {
         {
             w.swap_remove(pos);
         }
+    }
+}
+
+impl Default for Event {
+    /// The same as [`Event::new`]: manual-reset, non-signalled.
+    fn default() -> Event {
+        Event::new()
     }
 }
 

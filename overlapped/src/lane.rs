@@ -1,4 +1,4 @@
-//! Per-socket ordering of operations (semantics facts 13 and 14).
+//! Per-socket ordering of operations (semantics facts [13](crate::semantics#fact-13) and [14](crate::semantics#fact-14)).
 //!
 //! The kernel does not promise that two receives pending on one socket are
 //! filled in the order they were issued (io_uring wakes its waiters last

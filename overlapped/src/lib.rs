@@ -20,7 +20,7 @@
 //! # fn main() -> Result<(), WsaError> {
 //! let listener = Socket::listen_tcp(&"127.0.0.1:5150".parse().unwrap(), 128)?;
 //! let (client, _) = listener.accept()?;
-//! let event = Event::new()?;
+//! let event = Event::new();
 //! let mut ov = Overlapped::new(&event);
 //! match client.recv(&mut ov, BufList::zeroed(4096), MsgFlags::empty()) {
 //!     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
@@ -38,6 +38,9 @@
 //! See DESIGN.md for the layers, the Windows→Linux map and the deviations.
 
 #![warn(missing_docs)]
+
+#[doc = include_str!("../../docs/winsock-semantics.md")]
+pub mod semantics {}
 
 mod apc;
 mod buf;

@@ -44,7 +44,7 @@ pub(crate) struct SendSpec {
 }
 
 /// What a datagram receive learns besides its bytes: written into the
-/// record or handed to the routine at completion (fact 71).
+/// record or handed to the routine at completion ([fact 71](crate::semantics#fact-71)).
 #[derive(Debug, Default)]
 pub(crate) struct DgramOut {
     pub(crate) from: Option<SocketAddr>,
@@ -231,7 +231,7 @@ impl OpSlot {
 }
 
 /// The Winsock code of a datagram operation's errno: an ICMP "port
-/// unreachable" reported on a UDP socket is `WSAECONNRESET` (fact 77).
+/// unreachable" reported on a UDP socket is `WSAECONNRESET` ([fact 77](crate::semantics#fact-77)).
 pub(crate) fn dgram_error(errno: i32) -> WsaError {
     if errno == libc::ECONNREFUSED {
         WsaError::WSAECONNRESET

@@ -33,7 +33,7 @@ pub struct Overlapped {
 struct Held {
     /// The buffers, once the operation is over.
     bufs: Option<BufList>,
-    /// The event the running operation signals: `event`, or the socket's own (fact 20).
+    /// The event the running operation signals: `event`, or the socket's own ([fact 20](crate::semantics#fact-20)).
     signal: Option<Event>,
     /// The operation in flight, for cancellation.
     op: Option<OpRef>,
@@ -107,8 +107,8 @@ impl Overlapped {
     }
 
     /// The source address of the datagram the last `recv_from` / `recv_msg`
-    /// received (`lpFrom`). Written only at completion (fact 71): `None`
-    /// while pending, and for a stream socket (fact 72).
+    /// received (`lpFrom`). Written only at completion ([fact 71](crate::semantics#fact-71)): `None`
+    /// while pending, and for a stream socket ([fact 72](crate::semantics#fact-72)).
     #[doc(alias = "lpFrom")]
     pub fn source_addr(&self) -> Option<SocketAddr> {
         if !self.is_completed() {
@@ -211,7 +211,7 @@ impl OvState {
         self.held().op = Some(op);
     }
 
-    /// The operation never started: no notification (fact 1); buffers back.
+    /// The operation never started: no notification ([fact 1](crate::semantics#fact-1)); buffers back.
     pub(crate) fn fail(&self, error: WsaError, bufs: BufList) {
         self.held().bufs = Some(bufs);
         self.bytes.store(0, SeqCst);

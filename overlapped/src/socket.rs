@@ -6,7 +6,7 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,10 +16,36 @@ use crate::lane::{Direction, Lanes};
 use crate::{Event, WsaError, WsaResult};
 
 /// A socket (`SOCKET`), TCP or UDP, IPv4 or IPv6, able to carry overlapped
-/// operations. Closed by [`Socket::close`] or on drop; either way, pending
-/// operations are cancelled and report `WSA_OPERATION_ABORTED` (a connected
-/// stream receive reports `WSAECONNABORTED`), and the descriptor number is
-/// not reused until the kernel has let go of every one of them.
+/// operations.
+///
+/// A `Socket` is a *handle*, as a Winsock `SOCKET` is: [`Clone`] gives
+/// another handle to the same socket (cheap: a reference count), which is
+/// how a completion routine keeps the socket it re-posts on, or another
+/// thread sends on it. The socket closes when [`Socket::close`] is called on
+/// any handle (`closesocket`: every handle then fails with `WSAENOTSOCK`), or
+/// when the last handle is dropped. Either way, pending operations are
+/// cancelled and report `WSA_OPERATION_ABORTED` (a connected stream receive
+/// reports `WSAECONNABORTED`), and the descriptor number is not reused until
+/// the kernel has let go of every one of them.
+///
+/// ```no_run
+/// use overlapped::{BufList, Completion, MsgFlags, Socket, WsaError};
+///
+/// // Keeps receiving until the peer closes: each routine re-posts on its own handle.
+/// fn receive_forever(socket: Socket) {
+///     let handle = socket.clone();
+///     let started = socket.recv_with(BufList::zeroed(4096), MsgFlags::empty(), move |c: Completion| {
+///         if c.error.is_ok() && c.bytes > 0 {
+///             receive_forever(handle); // re-post with the handle the routine kept
+///         } // else: the routine's handle is the last one, and dropping it closes the socket
+///     });
+///     if let Err(e) = started {
+///         assert_ne!(e, WsaError::WSA_IO_PENDING, "never an error: the routine will run");
+///         eprintln!("WSARecv failed: {e}");
+///     }
+/// }
+/// # let _ = receive_forever;
+/// ```
 #[doc(alias = "SOCKET")]
 pub struct Socket {
     pub(crate) inner: Arc<SocketInner>,
@@ -27,11 +53,14 @@ pub struct Socket {
 
 pub(crate) struct SocketInner {
     sock: socket2::Socket,
+    /// How many [`Socket`] handles name this socket (operations hold the
+    /// `Arc` too, but are not handles): the last one to go closes it.
+    handles: AtomicUsize,
     stream: bool,
     closed: AtomicBool,
     /// Directions shut down by [`Socket::shutdown`] (`SHUT_RECEIVE`, `SHUT_SEND`).
     shut: AtomicU8,
-    /// Whether it was a connected stream when it was closed (for fact 127).
+    /// Whether it was a connected stream when it was closed (for [fact 127](crate::semantics#fact-127)).
     connected_at_close: AtomicBool,
     event: Event,
     pub(crate) lanes: Lanes,
@@ -54,7 +83,7 @@ impl SocketInner {
 
     /// Whether a new operation may start in direction `d`: not on a closed
     /// socket (`WSAENOTSOCK`), nor in a direction shut down (`WSAESHUTDOWN`,
-    /// facts 67 and 69).
+    /// facts [67](crate::semantics#fact-67) and [69](crate::semantics#fact-69)).
     pub(crate) fn usable(&self, d: Direction) -> WsaResult<()> {
         if self.is_closed() {
             return Err(WsaError::WSAENOTSOCK);
@@ -69,7 +98,7 @@ impl SocketInner {
         Ok(())
     }
 
-    /// Whether this is a connected stream socket (for fact 127); once
+    /// Whether this is a connected stream socket (for [fact 127](crate::semantics#fact-127)); once
     /// closed, whether it was one at the close.
     pub(crate) fn is_stream_connected(&self) -> bool {
         if self.is_closed() {
@@ -109,6 +138,24 @@ impl Socket {
         Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))
     }
 
+    /// A TCP socket connected to `addr` (IPv4 or IPv6), blocking until the
+    /// connection is made: `socket` then `connect`, the client's first two
+    /// calls. Fails with `WSAECONNREFUSED` when nothing listens there,
+    /// `WSAETIMEDOUT` or `WSAENETUNREACH` when the peer cannot be reached.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), overlapped::WsaError> {
+    /// let client = overlapped::Socket::connect_tcp(&"127.0.0.1:5150".parse().unwrap())?;
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "connect")]
+    #[doc(alias = "WSAConnect")]
+    pub fn connect_tcp(addr: &SocketAddr) -> WsaResult<Socket> {
+        let s = Socket::tcp_for(addr)?;
+        s.connect(addr)?;
+        Ok(s)
+    }
+
     /// A TCP socket bound to `addr` and listening, with `SO_REUSEADDR`.
     pub fn listen_tcp(addr: &SocketAddr, backlog: i32) -> WsaResult<Socket> {
         let s = Socket::tcp_for(addr)?;
@@ -122,6 +169,7 @@ impl Socket {
         Socket {
             inner: Arc::new(SocketInner {
                 sock,
+                handles: AtomicUsize::new(1),
                 stream,
                 closed: AtomicBool::new(false),
                 shut: AtomicU8::new(0),
@@ -133,7 +181,7 @@ impl Socket {
         }
     }
 
-    /// The socket's own event (fact 20): operations started with an
+    /// The socket's own event ([fact 20](crate::semantics#fact-20)): operations started with an
     /// [`crate::Overlapped::without_event`] record signal it.
     pub fn event(&self) -> &Event {
         &self.inner.event
@@ -154,12 +202,18 @@ impl Socket {
     #[doc(alias = "WSAAccept")]
     pub fn accept(&self) -> WsaResult<(Socket, SocketAddr)> {
         loop {
+            if self.is_closed() {
+                return Err(WsaError::WSAENOTSOCK);
+            }
             match self.inner.sock.accept() {
                 Ok((sock, addr)) => {
                     let addr = addr.as_socket().ok_or(WsaError::WSAEAFNOSUPPORT)?;
                     return Ok((Socket::from_socket2(sock, true), addr));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Closed (by another handle) while blocked: as Windows reports
+                // a blocking call that `closesocket` ends.
+                Err(_) if self.is_closed() => return Err(WsaError::WSAEINTR),
                 Err(e) => return Err(wsa(e)),
             }
         }
@@ -171,15 +225,15 @@ impl Socket {
         self.inner.sock.connect(&SockAddr::from(*addr)).map_err(wsa)
     }
 
-    /// Shuts down one or both directions (`shutdown`, facts 67-69).
+    /// Shuts down one or both directions (`shutdown`, facts [67](crate::semantics#fact-67)-[69](crate::semantics#fact-69)).
     ///
     /// Sending (`SD_SEND`): the peer gets the end of the stream; new sends
     /// fail with `WSAESHUTDOWN`. Receiving (`SD_RECEIVE`): new receives fail
     /// with `WSAESHUTDOWN`, but a receive already pending is not disturbed
-    /// and still completes with data that arrives later (fact 67): the
+    /// and still completes with data that arrives later ([fact 67](crate::semantics#fact-67)): the
     /// kernel's `SHUT_RD` is not used, since it would end that receive with
     /// 0 bytes. An unconnected stream socket fails with `WSAENOTCONN`; a
-    /// datagram socket accepts shutdown either way (fact 69).
+    /// datagram socket accepts shutdown either way ([fact 69](crate::semantics#fact-69)).
     ///
     /// A listening socket is shut down by the kernel, which wakes a thread
     /// blocked in [`Socket::accept`] (how the servers stop); Windows would
@@ -217,7 +271,7 @@ impl Socket {
     }
 
     /// Non-blocking mode for synchronous calls (`ioctlsocket(FIONBIO)`).
-    /// Overlapped operations ignore it (fact 4).
+    /// Overlapped operations ignore it ([fact 4](crate::semantics#fact-4)).
     #[doc(alias = "FIONBIO")]
     #[doc(alias = "ioctlsocket")]
     pub fn set_nonblocking(&self, nonblocking: bool) -> WsaResult<()> {
@@ -244,28 +298,41 @@ impl Socket {
     /// Closes the socket (`closesocket`). Pending operations complete with
     /// `WSA_OPERATION_ABORTED` (`WSAECONNABORTED` for a connected stream
     /// receive) through their usual notification.
+    ///
+    /// As `closesocket` does, this closes the socket for every handle: the
+    /// other clones then fail with `WSAENOTSOCK`, and a thread blocked in
+    /// [`Socket::accept`] on it wakes with `WSAEINTR`. Fails with
+    /// `WSAENOTSOCK` if the socket was already closed.
     #[doc(alias = "closesocket")]
     pub fn close(self) -> WsaResult<()> {
+        if self.inner.is_closed() {
+            return Err(WsaError::WSAENOTSOCK);
+        }
+        self.close_now();
         Ok(())
     }
-}
 
-impl AsRawFd for Socket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.inner.fd()
-    }
-}
-
-impl Drop for Socket {
-    fn drop(&mut self) {
+    /// Closes the socket for every handle (once): no new operation starts,
+    /// pending ones are cancelled.
+    fn close_now(&self) {
         let connected = self.inner.is_stream_connected();
+        if self.inner.is_closed() {
+            return;
+        }
         self.inner.connected_at_close.store(connected, SeqCst);
-        self.inner.closed.store(true, SeqCst);
+        if self.inner.closed.swap(true, SeqCst) {
+            return;
+        }
         // Pitfall 1: closing the descriptor would not stop the kernel's
         // operations on it. Cancel them on every ring that may hold one; the
-        // descriptor itself closes when the last operation lets go of it.
+        // descriptor itself closes when the last operation (and handle) lets
+        // go of it.
         if Arc::strong_count(&self.inner) > 1 {
-            if self.inner.stream && self.inner.lanes.pending() > 0 {
+            if self.inner.stream && (self.inner.lanes.pending() > 0 || !connected) {
+                // A listener: another handle may be blocked on it in
+                // `accept`, and the kernel's shutdown wakes it (nothing else
+                // would: the descriptor stays open while that handle lives).
+                //
                 // The cancels below are asynchronous (a ring reads its mail
                 // when it can). So end stream operations now, the way close
                 // would: `SHUT_RD`
@@ -286,6 +353,31 @@ impl Drop for Socket {
             for ring in crate::sys::registry::with_ops() {
                 ring.cancel_socket(&self.inner);
             }
+        }
+    }
+}
+
+impl Clone for Socket {
+    /// Another handle to the same socket (a `SOCKET` value copied): it
+    /// shares the socket's state, operations and close.
+    fn clone(&self) -> Socket {
+        self.inner.handles.fetch_add(1, SeqCst);
+        Socket {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.inner.fd()
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        if self.inner.handles.fetch_sub(1, SeqCst) == 1 {
+            self.close_now();
         }
     }
 }

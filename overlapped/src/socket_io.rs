@@ -24,7 +24,7 @@ pub struct Completion {
     /// The buffers the operation was given.
     pub buffers: BufList,
     /// The datagram's source address (`lpFrom`), for `recv_from_with` and
-    /// `recv_msg_with` on a datagram socket; `None` otherwise (fact 72).
+    /// `recv_msg_with` on a datagram socket; `None` otherwise ([fact 72](crate::semantics#fact-72)).
     pub from: Option<std::net::SocketAddr>,
     /// The control data received (`WSAMSG.Control`), for `recv_msg_with`.
     pub control: crate::Control,
@@ -65,7 +65,7 @@ impl Socket {
     }
 
     /// Starts an overlapped send (`WSASend` with `lpOverlapped`). A stream
-    /// send completes only once every byte is sent (fact 12).
+    /// send completes only once every byte is sent ([fact 12](crate::semantics#fact-12)).
     #[doc(alias = "WSASend")]
     pub fn send(
         &self,
@@ -139,8 +139,8 @@ impl Socket {
     /// a routine): like `recv`, it blocks on a blocking socket and fails with
     /// `WSAEWOULDBLOCK` on a non-blocking one. When it has to wait, it waits
     /// alertably: APCs and completion routines queued to the thread run
-    /// inside the call, which then goes on waiting (fact 7); `SO_RCVTIMEO`
-    /// ends the wait with `WSAETIMEDOUT` (fact 8).
+    /// inside the call, which then goes on waiting ([fact 7](crate::semantics#fact-7)); `SO_RCVTIMEO`
+    /// ends the wait with `WSAETIMEDOUT` ([fact 8](crate::semantics#fact-8)).
     #[doc(alias = "WSARecv")]
     #[doc(alias = "recv")]
     pub fn recv_sync(&self, buffers: &mut [IoSliceMut<'_>], flags: MsgFlags) -> WsaResult<usize> {
@@ -158,7 +158,7 @@ impl Socket {
 
     /// A synchronous send (`WSASend` with neither an overlapped record nor a
     /// routine). On a blocking socket it returns once every byte is sent;
-    /// while it waits for buffer space it waits alertably (fact 7), bounded
+    /// while it waits for buffer space it waits alertably ([fact 7](crate::semantics#fact-7)), bounded
     /// by `SO_SNDTIMEO` (`WSAETIMEDOUT`).
     #[doc(alias = "WSASend")]
     #[doc(alias = "send")]
@@ -273,9 +273,9 @@ fn start(
 }
 
 /// An operation that completed during submission. Success is notified like
-/// any completion (fact 19); a truncation (a completion with a warning) is
-/// notified too and reported as pending, as Windows does (facts 78, 81), so
-/// that "any error but `WSA_IO_PENDING` means no notification" (fact 1)
+/// any completion ([fact 19](crate::semantics#fact-19)); a truncation (a completion with a warning) is
+/// notified too and reported as pending, as Windows does (facts [78](crate::semantics#fact-78), [81](crate::semantics#fact-81)), so
+/// that "any error but `WSA_IO_PENDING` means no notification" ([fact 1](crate::semantics#fact-1))
 /// holds; a hard error means it never started: no notification at all.
 fn finish_immediate(notify: Notify, outcome: Outcome) -> WsaResult<u32> {
     let error = outcome.error;

@@ -1,4 +1,4 @@
-//! Synchronous calls that have to wait do so alertably (semantics fact 7):
+//! Synchronous calls that have to wait do so alertably (semantics [fact 7](crate::semantics#fact-7)):
 //! APCs and completion routines queued to the thread run inside the call,
 //! which then goes on waiting and returns normally.
 
@@ -43,7 +43,7 @@ impl Socket {
     }
 
     /// Blocks until the socket is readable (or closed, or in error), in an
-    /// alertable wait. `SO_RCVTIMEO` bounds the wait: `WSAETIMEDOUT` (fact 8).
+    /// alertable wait. `SO_RCVTIMEO` bounds the wait: `WSAETIMEDOUT` ([fact 8](crate::semantics#fact-8)).
     fn wait_readable(&self) -> WsaResult<()> {
         let timeout = self.as_socket2().read_timeout().ok().flatten();
         self.wait_ready(OpKind::PollIn, timeout)

@@ -57,7 +57,7 @@ impl WaitResult {
 /// ```
 /// use overlapped::{wait_for_multiple_events, Event, WaitResult};
 /// use std::time::Duration;
-/// let events = [Event::new().unwrap(), Event::new().unwrap(), Event::new().unwrap()];
+/// let events = [Event::new(), Event::new(), Event::new()];
 /// events[2].set();
 /// events[1].set();
 /// let r = wait_for_multiple_events(&events, false, Some(Duration::ZERO), false).unwrap();
@@ -243,7 +243,7 @@ fn acquire_all(events: &[Event]) -> bool {
 /// use overlapped::{Event, EventSet, WaitResult};
 /// use std::time::Duration;
 /// let mut set = EventSet::new();
-/// let events: Vec<Event> = (0..1000).map(|_| Event::new().unwrap()).collect();
+/// let events: Vec<Event> = (0..1000).map(|_| Event::new()).collect();
 /// for e in &events {
 ///     set.push(e.clone());
 /// }

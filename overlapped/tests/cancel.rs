@@ -38,7 +38,7 @@ fn cancel_io_succeeds_with_nothing_pending_and_cancel_io_ex_says_not_found() {
 #[test]
 fn cancel_io_aborts_a_pending_receive_through_its_event_and_loses_no_data() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 64);
     assert_eq!(cancel_io(&server), Ok(()));
@@ -63,7 +63,7 @@ fn start_recv_or_done(s: &Socket, ov: &mut Overlapped) {
 #[test]
 fn cancel_io_ex_with_a_record_cancels_only_that_operation() {
     let (client, server) = tcp_pair();
-    let (e1, e2) = (Event::new().unwrap(), Event::new().unwrap());
+    let (e1, e2) = (Event::new(), Event::new());
     let (mut ov1, mut ov2) = (Overlapped::new(&e1), Overlapped::new(&e2));
     start_recv(&server, &mut ov1, 8);
     start_recv(&server, &mut ov2, 8); // queued behind ov1 in the socket's lane
@@ -84,7 +84,7 @@ fn cancel_io_ex_with_a_record_cancels_only_that_operation() {
 #[test]
 fn cancelling_the_head_receive_lets_the_next_one_take_the_data() {
     let (client, server) = tcp_pair();
-    let (e1, e2) = (Event::new().unwrap(), Event::new().unwrap());
+    let (e1, e2) = (Event::new(), Event::new());
     let (mut ov1, mut ov2) = (Overlapped::new(&e1), Overlapped::new(&e2));
     start_recv(&server, &mut ov1, 8);
     start_recv(&server, &mut ov2, 8);
@@ -99,7 +99,7 @@ fn cancelling_the_head_receive_lets_the_next_one_take_the_data() {
 fn cancel_io_ex_with_a_record_of_another_socket_is_not_found() {
     let (_c1, s1) = tcp_pair();
     let (c2, s2) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&s2, &mut ov, 8);
     assert_eq!(cancel_io_ex(&s1, Some(&ov)), Err(WsaError::ERROR_NOT_FOUND));
@@ -111,10 +111,10 @@ fn cancel_io_ex_with_a_record_of_another_socket_is_not_found() {
 fn cancel_io_cancels_only_the_calling_threads_operations() {
     // Fact 125: CancelIo is per issuing thread.
     let (client, server) = tcp_pair();
-    let mine = Event::new().unwrap();
+    let mine = Event::new();
     let mut ov = Overlapped::new(&mine);
     start_recv(&server, &mut ov, 8);
-    let theirs = Event::new().unwrap();
+    let theirs = Event::new();
     let (done_tx, done_rx) = mpsc::channel::<()>();
     let other = std::thread::scope(|scope| {
         let (tx, rx) = mpsc::channel();
@@ -143,7 +143,7 @@ fn cancel_io_cancels_only_the_calling_threads_operations() {
 fn cancel_io_ex_from_another_thread_wakes_the_waiter() {
     // Fact 126: any thread may cancel; the waiting thread sees its event.
     let (_client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 8);
     std::thread::scope(|scope| {
@@ -190,7 +190,7 @@ fn a_cancelled_routine_runs_with_operation_aborted() {
 fn a_pending_send_on_a_full_buffer_is_cancelled_and_reports_what_went() {
     let (client, server) = tcp_pair();
     let queued = fill(&server);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let payload = vec![7u8; 1 << 20];
     pending(server.send(&mut ov, BufList::from(payload), MsgFlags::empty()));
@@ -209,7 +209,7 @@ fn cancels_racing_completions_never_lose_data() {
     // Fact 126 and pitfall 2: a cancel that loses the race leaves the real
     // result and the data in place. Bounded: 300 rounds.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut expected = Vec::new();
     let mut received = Vec::new();
     let (mut aborted, mut won) = (0, 0);

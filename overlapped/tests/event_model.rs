@@ -9,7 +9,7 @@ use std::time::Duration;
 #[test]
 fn pending_recv_completes_and_signals_event() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(16), MsgFlags::empty()));
     // Fact 2/43: pending, and WSAGetOverlappedResult without wait says incomplete.
@@ -31,7 +31,7 @@ fn immediate_completion_returns_bytes_and_still_signals() {
     let (client, server) = tcp_pair();
     send_all(&client, b"ready");
     std::thread::sleep(Duration::from_millis(20));
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     // Fact 19: completed at once, and the event is set all the same.
     assert_eq!(
@@ -45,7 +45,7 @@ fn immediate_completion_returns_bytes_and_still_signals() {
 #[test]
 fn starting_an_operation_resets_the_event() {
     let (_client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     event.set();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(4), MsgFlags::empty()));
@@ -60,7 +60,7 @@ fn scatter_receive_fills_buffers_in_order() {
     let (client, server) = tcp_pair();
     send_all(&client, b"deadbeefs");
     std::thread::sleep(Duration::from_millis(20));
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let bufs = BufList::from(vec![vec![0u8; 4], vec![0u8; 5]]);
     let n = match server.recv(&mut ov, bufs, MsgFlags::empty()) {
@@ -77,7 +77,7 @@ fn scatter_receive_fills_buffers_in_order() {
 #[test]
 fn gather_send_concatenates() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let bufs = BufList::from(vec![b"hello ".to_vec(), b"world".to_vec()]);
     match client.send(&mut ov, bufs, MsgFlags::empty()) {
@@ -95,7 +95,7 @@ fn large_send_completes_only_when_every_byte_is_sent() {
     let (client, server) = tcp_pair();
     client.as_socket2().set_send_buffer_size(4096).unwrap();
     let data: Vec<u8> = (0..(1 << 20)).map(|i| (i % 251) as u8).collect();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let r = client.send(&mut ov, data.clone(), MsgFlags::empty());
     assert_eq!(
@@ -114,8 +114,8 @@ fn large_send_completes_only_when_every_byte_is_sent() {
 #[test]
 fn pending_receives_are_satisfied_in_issue_order() {
     let (client, server) = tcp_pair();
-    let e1 = Event::new().unwrap();
-    let e2 = Event::new().unwrap();
+    let e1 = Event::new();
+    let e2 = Event::new();
     let mut ov1 = Overlapped::new(&e1);
     let mut ov2 = Overlapped::new(&e2);
     pending(server.recv(&mut ov1, BufList::zeroed(16), MsgFlags::empty()));
@@ -135,7 +135,7 @@ fn pending_receives_are_satisfied_in_issue_order() {
 #[test]
 fn graceful_close_completes_receive_with_zero_bytes() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(16), MsgFlags::empty()));
     drop(client);
@@ -152,7 +152,7 @@ fn graceful_close_completes_receive_with_zero_bytes() {
 #[test]
 fn zero_length_receive_waits_without_consuming() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     // Fact 62: zero buffers is WSAEINVAL.
     assert_eq!(
@@ -171,7 +171,7 @@ fn peek_copies_without_removing() {
     let (client, server) = tcp_pair();
     send_all(&client, b"data");
     std::thread::sleep(Duration::from_millis(20));
-    let event = Event::new().unwrap();
+    let event = Event::new();
     for _ in 0..2 {
         let mut ov = Overlapped::new(&event);
         let n = server
@@ -186,7 +186,7 @@ fn peek_copies_without_removing() {
 #[test]
 fn waitall_completes_only_when_buffer_is_full() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(6), MsgFlags::WAITALL));
     send_all(&client, b"abc");
@@ -212,7 +212,7 @@ fn oob_byte_is_received_with_msg_oob() {
         .send_sync(&[std::io::IoSlice::new(b"!")], MsgFlags::OOB)
         .unwrap();
     std::thread::sleep(Duration::from_millis(20));
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let n = match server.recv(&mut ov, BufList::zeroed(4), MsgFlags::OOB) {
         Ok(n) => n,
@@ -226,7 +226,7 @@ fn oob_byte_is_received_with_msg_oob() {
 #[test]
 fn recv_on_unconnected_socket_fails_at_once_without_notification() {
     let s = Socket::tcp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     assert_eq!(
         s.recv(&mut ov, BufList::zeroed(4), MsgFlags::empty()),
@@ -257,7 +257,7 @@ fn overlapped_without_event_signals_the_socket() {
 #[test]
 fn a_record_cannot_carry_two_operations() {
     let (_client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(4), MsgFlags::empty()));
     assert_eq!(
@@ -269,7 +269,7 @@ fn a_record_cannot_carry_two_operations() {
 #[test]
 fn ipv6_round_trip() {
     let (client, server) = tcp_pair_v6();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
     send_all(&client, b"v6");
@@ -287,7 +287,7 @@ fn synchronous_mode_behaves_like_recv() {
         Err(WsaError::WSAEWOULDBLOCK)
     );
     // Fact 4: an overlapped receive on the same non-blocking socket pends.
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
     send_all(&client, b"nb");
@@ -300,7 +300,7 @@ fn batching_defers_submission_to_the_next_wait() {
     send_all(&client, b"queued");
     std::thread::sleep(Duration::from_millis(20));
     set_batching(true).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     // Data is there, but a batching thread only queues the receive...
     let r = server.recv(&mut ov, BufList::zeroed(16), MsgFlags::empty());

@@ -60,7 +60,7 @@ fn closing_from_another_thread_aborts_a_send_pending_on_a_full_buffer() {
     // operation aborted. Fact 134: the waiting thread wakes.
     let (_client, server) = tcp_pair();
     fill(&server);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.send(
         &mut ov,
@@ -91,7 +91,7 @@ fn closing_completes_the_operations_of_every_thread() {
         .map(|i| {
             let (server, tx) = (server.clone(), tx.clone());
             std::thread::spawn(move || {
-                let event = Event::new().unwrap();
+                let event = Event::new();
                 let mut recv = Overlapped::new(&event);
                 let mut send = Overlapped::new(&event);
                 start_recv(&server, &mut recv, 16);
@@ -144,7 +144,7 @@ fn closing_runs_pending_routines_with_the_close_errors() {
 fn closing_a_thousand_sockets_with_two_thousand_operations_pending() {
     let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 1024).unwrap();
     let addr = listener.local_addr().unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut pairs = Vec::new();
     let mut ovs = Vec::new();
     for _ in 0..1000 {
@@ -187,7 +187,7 @@ fn a_new_socket_never_receives_a_closed_sockets_data() {
     // the descriptor number: each receive gets only its own socket's bytes.
     let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 64).unwrap();
     let addr = listener.local_addr().unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     for round in 0..100u32 {
         let client = Socket::tcp_for(&addr).unwrap();
         client.connect(&addr).unwrap();
@@ -219,7 +219,7 @@ fn thread_exit_leaves_a_pending_send_running() {
     // completes with every byte and signals its event.
     let (client, server) = tcp_pair();
     fill(&server);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let ev = event.clone();
     let (ov, server) = std::thread::spawn(move || {
         let mut ov = Overlapped::new(&ev);
@@ -253,7 +253,7 @@ fn closing_after_the_issuing_thread_exited_aborts_the_connection() {
     // Fact 133, last part: a later closesocket reports the connection
     // aborted for the orphaned receive.
     let (_client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let ev = event.clone();
     let (ov, server) = std::thread::spawn(move || {
         let mut ov = Overlapped::new(&ev);

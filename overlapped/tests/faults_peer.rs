@@ -30,7 +30,7 @@ fn peer_reset_completes_a_pending_receive_with_connreset() {
     // Facts 130 and 131: an abortive close sends a reset; the pending
     // receive fails with WSAECONNRESET and 0 bytes, through its event.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 64);
     reset(client);
@@ -53,7 +53,7 @@ fn a_receive_after_a_reset_reports_what_linux_reports() {
     // WSAECONNRESET. Linux reports the reset once; later receives see the
     // end of the stream (0 bytes). Deviation recorded in DESIGN.md.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 64);
     reset(client);
@@ -68,7 +68,7 @@ fn a_receive_after_a_reset_reports_what_linux_reports() {
 fn peer_reset_fails_a_send_pending_on_a_full_buffer() {
     let (client, server) = tcp_pair();
     client.as_socket2().set_recv_buffer_size(4096).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     // The peer never reads: this send backs up and stays pending.
     pending(server.send(
@@ -90,7 +90,7 @@ fn peer_half_close_completes_a_pending_receive_with_zero_bytes() {
     // receive with success and 0 bytes; later receives return 0 at once,
     // and the other direction still works.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 64);
     client.shutdown(Shutdown::Write).unwrap();
@@ -117,7 +117,7 @@ fn shutdown_receive_does_not_cancel_a_pending_receive() {
     // Fact 67: a receive pending before shutdown(SD_RECEIVE) still completes
     // with data that arrives later; a new receive fails with WSAESHUTDOWN.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 64);
     server.shutdown(Shutdown::Read).unwrap();
@@ -153,7 +153,7 @@ fn shutdown_error_cases() {
         Ok(()),
         "repeating SD_SEND"
     );
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     assert_eq!(
         client.send(&mut ov, BufList::from(&b"x"[..]), MsgFlags::empty()),
@@ -178,7 +178,7 @@ fn a_client_that_connects_and_vanishes_ends_the_receive_with_zero_bytes() {
         let client = Socket::tcp_for(&addr).unwrap();
         client.connect(&addr).unwrap();
         let (server, _) = listener.accept().unwrap();
-        let event = Event::new().unwrap();
+        let event = Event::new();
         let mut ov = Overlapped::new(&event);
         let abortive = round % 2 == 1;
         if abortive {
@@ -220,7 +220,7 @@ fn abortive_close_with_a_receive_pending_resets_the_peer() {
     // Fact 131 with an operation pending on the closing side: the receive
     // ends (fact 127), the descriptor closes, the reset goes out.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     start_recv(&server, &mut ov, 16);
     let mut peer = Overlapped::new(&event);

@@ -11,7 +11,7 @@ use std::time::Duration;
 #[test]
 fn dropping_a_pending_record_cancels_without_consuming_data() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     {
         let mut ov = Overlapped::new(&event);
         pending(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
@@ -32,7 +32,7 @@ fn dropping_a_pending_record_cancels_without_consuming_data() {
 #[test]
 fn forgetting_a_pending_record_is_safe() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
     // Leaking the record leaks no buffer the kernel can write into freed
@@ -45,7 +45,7 @@ fn forgetting_a_pending_record_is_safe() {
 #[test]
 fn closing_the_socket_aborts_its_pending_receive() {
     let (_client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
     let keep = Socket::tcp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
@@ -66,7 +66,7 @@ fn closing_the_socket_aborts_its_pending_receive() {
 #[test]
 fn closing_from_another_thread_wakes_the_waiter() {
     let (_client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
     let closer = std::thread::spawn(move || {
@@ -82,7 +82,7 @@ fn closing_from_another_thread_wakes_the_waiter() {
 fn closed_descriptor_number_is_not_reused_while_operations_name_it() {
     use std::os::fd::AsRawFd;
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
     let old_fd = server.as_raw_fd();
@@ -106,7 +106,7 @@ fn thread_exit_keeps_event_operations_running() {
     // Fact 133: an operation is not cancelled when its issuing thread
     // exits; it completes, and signals its event, later.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let ev = event.clone();
     let ov = std::thread::spawn(move || {
         let mut ov = Overlapped::new(&ev);
@@ -135,7 +135,7 @@ fn thread_exit_with_a_record_dropped_mid_flight() {
         let s = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let event = Event::new().unwrap();
+                    let event = Event::new();
                     let mut ov = Overlapped::new(&event);
                     pending(server.recv(&mut ov, BufList::zeroed(4096), MsgFlags::empty()));
                 })
@@ -146,7 +146,7 @@ fn thread_exit_with_a_record_dropped_mid_flight() {
     // None of the 50 abandoned receives may swallow data meant for the next.
     let _ = sleep_ex(Some(Duration::from_millis(50)), false);
     send_all(&client, b"x");
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     match server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()) {
         Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}

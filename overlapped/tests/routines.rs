@@ -41,7 +41,7 @@ fn routine_runs_only_in_an_alertable_wait_of_the_issuing_thread() {
         sleep_ex(Some(Duration::from_millis(100)), false),
         Ok(WaitResult::Timeout)
     );
-    let e = Event::new().unwrap();
+    let e = Event::new();
     assert_eq!(
         wait_for_multiple_events(
             std::slice::from_ref(&e),
@@ -173,7 +173,7 @@ fn apc_from_another_thread_wakes_an_alertable_wait() {
             r.store(true, std::sync::atomic::Ordering::SeqCst)
         })
     });
-    let e = Event::new().unwrap();
+    let e = Event::new();
     assert_eq!(
         wait_for_multiple_events(&[e], false, LONG, true),
         Ok(WaitResult::IoCompletion)
@@ -189,7 +189,7 @@ fn alertable_wait_runs_routines_before_reporting_a_signalled_event() {
     send_all(&client, b"z");
     let _ = sleep_ex(Some(Duration::from_millis(20)), false);
     recv_logged(&server, &log, "r").unwrap();
-    let e = Event::new().unwrap();
+    let e = Event::new();
     e.set();
     assert_eq!(
         wait_for_multiple_events(std::slice::from_ref(&e), false, LONG, true),
@@ -261,7 +261,7 @@ fn thread_exit_with_routines_pending_loses_nothing() {
         .unwrap();
     }
     send_all(&client, b"kept");
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     match server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()) {
         Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}

@@ -23,7 +23,7 @@ fn source_address_is_written_at_completion_in_every_mode() {
 #[test]
 fn pending_receive_has_no_address_until_it_completes() {
     let (a, b) = (bound_v4(), bound_v4());
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let r = b.recv_from(&mut ov, BufList::zeroed(8), MsgFlags::empty());
     assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
@@ -420,7 +420,7 @@ fn shut_down_datagram_socket_refuses_new_operations() {
 #[test]
 fn several_posted_receives_take_datagrams_in_issue_order() {
     let (a, b) = (bound_v4(), bound_v4());
-    let events: Vec<Event> = (0..3).map(|_| Event::new().unwrap()).collect();
+    let events: Vec<Event> = (0..3).map(|_| Event::new()).collect();
     let mut ovs: Vec<Overlapped> = events.iter().map(Overlapped::new).collect();
     for ov in &mut ovs {
         let r = b.recv_from(ov, BufList::zeroed(8), MsgFlags::empty());
@@ -456,7 +456,7 @@ fn dropping_a_pending_receive_consumes_no_datagram() {
 fn plain_recv_on_an_unbound_udp_socket_is_einval_in_every_mode() {
     // Fact 75, for WSARecv as well as WSARecvFrom.
     let s = Socket::udp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     assert_eq!(
         s.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()),

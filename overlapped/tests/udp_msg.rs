@@ -355,7 +355,7 @@ fn pending_recv_msg_fills_address_and_control_when_the_datagram_arrives() {
     let port = rx.local_addr().unwrap().port();
     let tx = bound_v4();
     // Event record.
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let r = rx.recv_msg(
         &mut ov,

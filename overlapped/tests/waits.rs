@@ -8,12 +8,12 @@ use overlapped::*;
 use std::time::{Duration, Instant};
 
 fn events(n: usize) -> Vec<Event> {
-    (0..n).map(|_| Event::new().unwrap()).collect()
+    (0..n).map(|_| Event::new()).collect()
 }
 
 #[test]
 fn new_event_is_manual_reset_and_not_signalled() {
-    let e = Event::new().unwrap();
+    let e = Event::new();
     assert!(!e.is_set());
     assert!(e.is_manual_reset());
     e.set();
@@ -45,7 +45,7 @@ fn wait_any_returns_the_lowest_signalled_index() {
 
 #[test]
 fn wait_all_needs_every_event_and_leaves_states_alone_until_then() {
-    let ev = vec![Event::new().unwrap(), Event::new_auto()];
+    let ev = vec![Event::new(), Event::new_auto()];
     ev[1].set();
     let r = wait_for_multiple_events(&ev, true, Some(Duration::from_millis(30)), false);
     assert_eq!(r, Ok(WaitResult::Timeout));
@@ -69,7 +69,7 @@ fn wait_all_needs_every_event_and_leaves_states_alone_until_then() {
 
 #[test]
 fn timeouts_zero_finite_and_infinite() {
-    let e = Event::new().unwrap();
+    let e = Event::new();
     let t = Instant::now();
     assert_eq!(e.wait(Some(Duration::ZERO)), Ok(WaitResult::Timeout));
     assert!(t.elapsed() < Duration::from_millis(500));
@@ -95,7 +95,7 @@ fn invalid_input_is_an_error_not_a_panic() {
         Err(WsaError::WSA_INVALID_PARAMETER),
         "fact 25: no events"
     );
-    let e = Event::new().unwrap();
+    let e = Event::new();
     assert_eq!(
         wait_for_multiple_events(&[e.clone(), e.clone()], true, Some(Duration::ZERO), false),
         Err(WsaError::WSA_INVALID_PARAMETER),
@@ -166,7 +166,7 @@ fn operation_issued_on_one_thread_completes_while_another_waits() {
     // main thread has seen the completion. If completing depended on A, the
     // main thread's wait would time out.
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let (started_tx, started_rx) = std::sync::mpsc::channel();
     let (seen_tx, seen_rx) = std::sync::mpsc::channel::<()>();
     let ev = event.clone();

@@ -50,7 +50,7 @@ pub fn serve(shared: Arc<Shared>, buffer: usize) -> std::io::Result<()> {
                     return Ok(());
                 }
                 for socket in shared.take_new() {
-                    let event = Event::new().map_err(std::io::Error::other)?;
+                    let event = Event::new();
                     let mut client = Client {
                         socket,
                         ov: Overlapped::new(&event),

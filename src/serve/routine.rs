@@ -5,7 +5,6 @@
 //! echo what arrived and start the next receive. All of a client's I/O, and
 //! every routine, runs on the worker thread.
 
-use std::rc::Rc;
 use std::sync::Arc;
 
 use overlapped::{wait_for_single_object_ex, BufList, Completion, MsgFlags, Socket, WaitResult};
@@ -29,22 +28,22 @@ pub fn serve(shared: Arc<Shared>, buffer: usize) -> std::io::Result<()> {
             return Ok(());
         }
         for socket in shared.take_new() {
-            recv(Rc::new(socket), BufList::zeroed(buffer));
+            recv(socket, BufList::zeroed(buffer));
         }
     }
 }
 
 /// Starts a receive whose routine echoes; a failure to start closes the client.
-fn recv(socket: Rc<Socket>, bufs: BufList) {
+fn recv(socket: Socket, bufs: BufList) {
     let s = socket.clone();
     let _ = socket.recv_with(bufs, MsgFlags::empty(), move |c: Completion| {
         on_received(s, c)
     });
 }
 
-fn on_received(socket: Rc<Socket>, c: Completion) {
+fn on_received(socket: Socket, c: Completion) {
     if !c.error.is_ok() || c.bytes == 0 {
-        return; // dropping the last Rc closes the client
+        return; // dropping the last handle closes the client
     }
     let mut bufs = c.buffers;
     bufs.limit(c.bytes as usize);
@@ -52,7 +51,7 @@ fn on_received(socket: Rc<Socket>, c: Completion) {
     let _ = socket.send_with(bufs, MsgFlags::empty(), move |c: Completion| on_sent(s, c));
 }
 
-fn on_sent(socket: Rc<Socket>, c: Completion) {
+fn on_sent(socket: Socket, c: Completion) {
     if !c.error.is_ok() {
         return;
     }

@@ -23,7 +23,7 @@ impl Shared {
     /// Starts the accepting thread and the signal watcher.
     pub fn start(listener: Socket) -> std::io::Result<Arc<Shared>> {
         let shared = Arc::new(Shared {
-            accept_event: Event::new().map_err(std::io::Error::other)?,
+            accept_event: Event::new(),
             queue: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             listener: Arc::new(listener),

@@ -9,7 +9,6 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::rc::Rc;
 
 use overlapped::{
     get_overlapped_result, wait_for_single_object_ex, BufList, Completion, Event, EventSet,
@@ -45,7 +44,7 @@ pub fn run(bind: SocketAddr, model: Model) -> std::io::Result<()> {
         writeln!(out, "listening on {local}")?;
         out.flush()?;
     }
-    let stop = Event::new().map_err(io)?;
+    let stop = Event::new();
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     let s = stop.clone();
     std::thread::Builder::new()
@@ -73,7 +72,7 @@ fn serve_event(socket: Socket, stop: Event) -> std::io::Result<()> {
     events.push(stop);
     let mut slots = Vec::with_capacity(PENDING);
     for _ in 0..PENDING {
-        let event = Event::new().map_err(io)?;
+        let event = Event::new();
         let mut slot = Slot {
             ov: Overlapped::new(&event),
             sending: false,
@@ -140,7 +139,6 @@ fn post_recv(socket: &Socket, slot: &mut Slot, bufs: BufList) -> Result<(), WsaE
 
 /// Overlapped (2): the routines do the echoing while the thread waits alertably.
 fn serve_routine(socket: Socket, stop: Event) -> std::io::Result<()> {
-    let socket = Rc::new(socket);
     for _ in 0..PENDING {
         recv(&socket, BufList::zeroed(BUFFER));
     }
@@ -152,7 +150,7 @@ fn serve_routine(socket: Socket, stop: Event) -> std::io::Result<()> {
     }
 }
 
-fn recv(socket: &Rc<Socket>, bufs: BufList) {
+fn recv(socket: &Socket, bufs: BufList) {
     let s = socket.clone();
     let r = socket.recv_from_with(bufs, MsgFlags::empty(), move |c| on_received(s, c));
     if let Err(e) = r {
@@ -162,7 +160,7 @@ fn recv(socket: &Rc<Socket>, bufs: BufList) {
     }
 }
 
-fn on_received(socket: Rc<Socket>, c: Completion) {
+fn on_received(socket: Socket, c: Completion) {
     let mut bufs = c.buffers;
     let received = c.error.is_ok() || c.error == WsaError::WSAEMSGSIZE;
     if let (true, Some(from)) = (received, c.from) {

@@ -10,7 +10,7 @@ use crate::sys::cmsg as raw;
 use crate::{Control, MsgFlags, Socket, WsaError, WsaResult};
 
 /// What a synchronous [`Socket::recv_msg_sync`] received, filled in also
-/// when it fails with `WSAEMSGSIZE` (fact 81).
+/// when it fails with `WSAEMSGSIZE` ([fact 81](crate::semantics#fact-81)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MsgInfo {
     /// Bytes stored in the buffers.
@@ -23,7 +23,7 @@ pub struct MsgInfo {
     pub control: Control,
 }
 
-/// A datagram call's error: ICMP "port unreachable" is `WSAECONNRESET` (fact 77).
+/// A datagram call's error: ICMP "port unreachable" is `WSAECONNRESET` ([fact 77](crate::semantics#fact-77)).
 fn io_error(e: &std::io::Error) -> WsaError {
     match e.raw_os_error() {
         Some(errno) => crate::op::dgram_error(errno),
@@ -33,8 +33,8 @@ fn io_error(e: &std::io::Error) -> WsaError {
 
 impl Socket {
     /// A synchronous datagram receive (`recvfrom`): the source address goes
-    /// to `from` (left untouched on a stream socket, fact 72). A truncated
-    /// datagram fills the buffers and returns `Err(WSAEMSGSIZE)` (fact 78).
+    /// to `from` (left untouched on a stream socket, [fact 72](crate::semantics#fact-72)). A truncated
+    /// datagram fills the buffers and returns `Err(WSAEMSGSIZE)` ([fact 78](crate::semantics#fact-78)).
     #[doc(alias = "WSARecvFrom")]
     #[doc(alias = "recvfrom")]
     pub fn recv_from_sync(
@@ -70,7 +70,7 @@ impl Socket {
     }
 
     /// A synchronous `WSARecvMsg`: results in `info`, which is filled in also
-    /// when the call fails with `WSAEMSGSIZE` (truncated data or control, fact 81).
+    /// when the call fails with `WSAEMSGSIZE` (truncated data or control, [fact 81](crate::semantics#fact-81)).
     #[doc(alias = "WSARecvMsg")]
     #[doc(alias = "recvmsg")]
     pub fn recv_msg_sync(

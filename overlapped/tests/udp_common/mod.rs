@@ -77,7 +77,7 @@ pub fn send(s: &Socket, data: &[u8], to: &SocketAddr) {
 pub fn recv(mode: Mode, s: &Socket, bufs: Vec<Vec<u8>>, space: Option<MsgSpace>) -> Got {
     match mode {
         Mode::Event => {
-            let event = Event::new().unwrap();
+            let event = Event::new();
             let mut ov = Overlapped::new(&event);
             let call = match space {
                 Some(sp) => s.recv_msg(&mut ov, bufs.clone(), sp, MsgFlags::empty()),
@@ -177,7 +177,7 @@ pub fn send_mode(
 ) -> WsaResult<u32> {
     match mode {
         Mode::Event => {
-            let event = Event::new().unwrap();
+            let event = Event::new();
             let mut ov = Overlapped::new(&event);
             let call = match control {
                 Some(c) => s.send_msg(&mut ov, bufs, to, c, MsgFlags::empty()),

@@ -1,5 +1,5 @@
 //! Retiring a ring whose owner thread exits, and resuming its operations
-//! from the orphan service (semantics fact 133).
+//! from the orphan service (semantics [fact 133](crate::semantics#fact-133)).
 
 use std::time::Duration;
 
@@ -11,7 +11,7 @@ use crate::op::Notify;
 impl Ring {
     /// Called on the owner thread as it exits. The kernel ties each request
     /// to the thread that submitted it and ends them when it exits; Winsock
-    /// does not (fact 133). So: cancel everything now, let the completions
+    /// does not ([fact 133](crate::semantics#fact-133)). So: cancel everything now, let the completions
     /// of routine operations go (their routines can never run), and park the
     /// event-notified ones, which the orphan service submits again from a
     /// thread that lives on ([`Ring::resume`]). Data that had already

@@ -1,7 +1,7 @@
 //! Rings whose owner thread has exited while operations were in flight.
 //!
 //! Such a ring cannot be freed until the kernel has completed every one of
-//! its operations (pitfall 4). A service thread, started on first need,
+//! its operations ([pitfall 4](crate::semantics#pitfall-4)). A service thread, started on first need,
 //! drives these rings (delivering event-notified completions as usual) and
 //! frees each once it is empty.
 
