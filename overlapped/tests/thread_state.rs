@@ -26,14 +26,14 @@ fn open_descriptors() -> usize {
 fn duration_max_is_infinite_in_every_wait() {
     let _s = serial();
     let never = Some(Duration::MAX);
-    let e = Event::new().unwrap();
+    let e = Event::new();
     e.set();
     assert_eq!(e.wait(never), Ok(WaitResult::Signaled(0)));
     assert_eq!(
         wait_for_single_object_ex(&e, never, true),
         Ok(WaitResult::Signaled(0))
     );
-    let list = [Event::new().unwrap(), e.clone()];
+    let list = [Event::new(), e.clone()];
     assert_eq!(
         wait_for_multiple_events(&list, false, never, false),
         Ok(WaitResult::Signaled(1))
@@ -50,7 +50,7 @@ fn duration_max_is_infinite_in_every_wait() {
     assert!(queue_user_apc(&me, || {}));
     assert_eq!(sleep_ex(never, true), Ok(WaitResult::IoCompletion));
     // And an event set from another thread ends a MAX wait on it.
-    let late = Event::new().unwrap();
+    let late = Event::new();
     let setter = late.clone();
     let t = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(50));
@@ -115,7 +115,7 @@ fn a_panicking_routine_leaves_the_thread_as_usable_as_before() {
     // The thread is exactly as before: data already there completes at once.
     send_all(&b, b"xyz");
     std::thread::sleep(Duration::from_millis(50));
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     assert_eq!(
         a.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()),
@@ -153,7 +153,7 @@ fn a_panicking_apc_leaves_the_thread_as_usable_as_before() {
     let (a, b) = tcp_pair();
     send_all(&b, b"abc");
     std::thread::sleep(Duration::from_millis(50));
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     assert_eq!(
         a.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()),
         Ok(3)
@@ -163,7 +163,7 @@ fn a_panicking_apc_leaves_the_thread_as_usable_as_before() {
 #[test]
 fn an_event_set_holds_nothing_of_a_thread_after_its_wait() {
     let _s = serial();
-    let e = Event::new().unwrap();
+    let e = Event::new();
     e.set();
     let mut set = EventSet::new();
     set.push(e.clone());
