@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 
 use crate::cmsg::ReceiveControl;
+use crate::flags::{FlagCall, FlagMode};
 use crate::lane::Direction;
 use crate::op::{OpKind, SendSpec};
 use crate::sys::cmsg as raw;
@@ -146,7 +147,7 @@ impl Socket {
             return self.send(overlapped, buffers, flags);
         }
         let bufs = buffers.into();
-        let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags)?;
+        let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags, FlagCall::Send)?;
         self.start_overlapped(overlapped, kind, bufs)
     }
 
@@ -167,7 +168,7 @@ impl Socket {
             return self.send_with(buffers, flags, routine);
         }
         let bufs = buffers.into();
-        let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags)?;
+        let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags, FlagCall::Send)?;
         self.start_routine(kind, bufs, Box::new(routine))
     }
 
@@ -226,7 +227,7 @@ impl Socket {
         flags: MsgFlags,
     ) -> WsaResult<u32> {
         let bufs = buffers.into();
-        let kind = self.send_msg_kind(&bufs, to, control, flags)?;
+        let kind = self.send_msg_kind(&bufs, to, control, flags, FlagCall::SendMsg)?;
         self.start_overlapped(overlapped, kind, bufs)
     }
 
@@ -244,7 +245,7 @@ impl Socket {
         F: FnOnce(Completion) + 'static,
     {
         let bufs = buffers.into();
-        let kind = self.send_msg_kind(&bufs, to, control, flags)?;
+        let kind = self.send_msg_kind(&bufs, to, control, flags, FlagCall::SendMsg)?;
         self.start_routine(kind, bufs, Box::new(routine))
     }
 
@@ -282,6 +283,7 @@ impl Socket {
         space: MsgSpace,
         flags: MsgFlags,
         msg: bool,
+        mode: FlagMode,
     ) -> WsaResult<i32> {
         // Closed: WSAENOTSOCK; shut down for receiving: WSAESHUTDOWN (fact 69).
         self.inner.usable(Direction::Receive)?;
@@ -291,16 +293,15 @@ impl Socket {
         if count == 0 {
             return Err(WsaError::WSAEINVAL);
         }
-        // WSARecvMsg takes only MSG_PEEK (fact 79); datagram receives have
-        // no urgent data (fact 59) and no MSG_WAITALL (fact 61).
-        let allowed = if msg {
-            MsgFlags::PEEK
+        // The flag table (`flags.rs`): WSARecvMsg takes only MSG_PEEK (fact
+        // 79); datagram receives have no urgent data (fact 59) and no
+        // MSG_WAITALL (fact 61).
+        let call = if msg {
+            FlagCall::ReceiveMsg
         } else {
-            MsgFlags::PEEK | MsgFlags::DONTROUTE
+            FlagCall::Receive
         };
-        if !allowed.contains(flags) {
-            return Err(WsaError::WSAEOPNOTSUPP);
-        }
+        let linux = flags.for_call(call, false, mode)?;
         if space.name_len > 0 {
             let need = if self.is_v6()? {
                 size_of::<libc::sockaddr_in6>()
@@ -312,7 +313,7 @@ impl Socket {
             }
         }
         self.require_bound()?;
-        flags.to_linux()
+        Ok(linux)
     }
 
     /// [Fact 75](crate::semantics#fact-75): a datagram socket must be bound to receive (`WSAEINVAL`).
@@ -336,7 +337,7 @@ impl Socket {
         flags: MsgFlags,
         msg: bool,
     ) -> WsaResult<OpKind> {
-        let flags = self.check_dgram_recv(bufs.count(), space, flags, msg)?;
+        let flags = self.check_dgram_recv(bufs.count(), space, flags, msg, FlagMode::Overlapped)?;
         Ok(OpKind::RecvMsg {
             flags,
             name_len: space.name_len.min(NAME_MAX) as u32,
@@ -351,6 +352,7 @@ impl Socket {
         total: usize,
         to: Option<&SocketAddr>,
         flags: MsgFlags,
+        call: FlagCall,
     ) -> WsaResult<i32> {
         self.inner.usable(Direction::Send)?;
         if self.is_stream() {
@@ -359,23 +361,22 @@ impl Socket {
         if count == 0 {
             return Err(WsaError::WSAEINVAL);
         }
-        // Fact 83: only MSG_DONTROUTE (MSG_OOB and MSG_PARTIAL need a stream).
-        if !MsgFlags::DONTROUTE.contains(flags) {
-            return Err(WsaError::WSAEOPNOTSUPP);
-        }
+        // The flag table: only MSG_DONTROUTE (fact 83; MSG_OOB needs a
+        // stream, MSG_PARTIAL is not supported).
+        let linux = flags.for_call(call, false, FlagMode::Overlapped)?;
         let v6 = self.is_v6()?;
         let max = match to {
             Some(SocketAddr::V4(_)) if v6 => return Err(WsaError::WSAEAFNOSUPPORT),
             Some(SocketAddr::V6(_)) if !v6 => return Err(WsaError::WSAEAFNOSUPPORT),
             Some(SocketAddr::V6(a)) if a.ip().to_ipv4_mapped().is_none() => MAX_DATAGRAM_V6,
-            None if self.peer_addr().is_err() => return Err(WsaError::WSAENOTCONN),
+            None if self.require_connected().is_err() => return Err(WsaError::WSAENOTCONN),
             None if v6 => MAX_DATAGRAM_V6,
             _ => MAX_DATAGRAM_V4,
         };
         if total > max {
             return Err(WsaError::WSAEMSGSIZE);
         }
-        flags.to_linux()
+        Ok(linux)
     }
 
     fn send_msg_kind(
@@ -384,8 +385,9 @@ impl Socket {
         to: Option<&SocketAddr>,
         control: Control,
         flags: MsgFlags,
+        call: FlagCall,
     ) -> WsaResult<OpKind> {
-        let flags = self.check_dgram_send(bufs.count(), bufs.total_len(), to, flags)?;
+        let flags = self.check_dgram_send(bufs.count(), bufs.total_len(), to, flags, call)?;
         Ok(OpKind::SendMsg {
             flags,
             spec: Box::new(SendSpec {

@@ -62,6 +62,9 @@ pub(crate) struct SocketInner {
     shut: AtomicU8,
     /// Whether it was a connected stream when it was closed (for [fact 127](crate::semantics#fact-127)).
     connected_at_close: AtomicBool,
+    /// Known to have been connected (by `connect`, `accept`, or a
+    /// `getpeername` that succeeded): sends need not ask again (facts 15, 76).
+    connected: AtomicBool,
     event: Event,
     pub(crate) lanes: Lanes,
     /// What datagram calls learn once (family, bound): see `dgram.rs`.
@@ -174,6 +177,7 @@ impl Socket {
                 closed: AtomicBool::new(false),
                 shut: AtomicU8::new(0),
                 connected_at_close: AtomicBool::new(false),
+                connected: AtomicBool::new(false),
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
                 dgram: Default::default(),
@@ -208,7 +212,9 @@ impl Socket {
             match self.inner.sock.accept() {
                 Ok((sock, addr)) => {
                     let addr = addr.as_socket().ok_or(WsaError::WSAEAFNOSUPPORT)?;
-                    return Ok((Socket::from_socket2(sock, true), addr));
+                    let socket = Socket::from_socket2(sock, true);
+                    socket.inner.connected.store(true, SeqCst);
+                    return Ok((socket, addr));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // Closed (by another handle) while blocked: as Windows reports
@@ -222,7 +228,51 @@ impl Socket {
     /// Connects, blocking until the connection is made or fails (`connect`).
     #[doc(alias = "WSAConnect")]
     pub fn connect(&self, addr: &SocketAddr) -> WsaResult<()> {
-        self.inner.sock.connect(&SockAddr::from(*addr)).map_err(wsa)
+        self.inner
+            .sock
+            .connect(&SockAddr::from(*addr))
+            .map_err(wsa)?;
+        self.inner.connected.store(true, SeqCst);
+        Ok(())
+    }
+
+    /// Sends without a destination need a connected socket: `WSAENOTCONN`
+    /// otherwise, at the call, before anything starts (fact 15 for TCP,
+    /// fact 76 for UDP; Linux would say `EPIPE` or `EDESTADDRREQ`). Costs a
+    /// `getpeername` only until the socket is known to be connected.
+    pub(crate) fn require_connected(&self) -> WsaResult<()> {
+        if self.inner.connected.load(SeqCst) {
+            return Ok(());
+        }
+        if self.inner.sock.peer_addr().is_err() {
+            return Err(WsaError::WSAENOTCONN);
+        }
+        self.inner.connected.store(true, SeqCst);
+        Ok(())
+    }
+
+    /// Stream receives need a connected socket too (fact 15), checked at the
+    /// call so that no path (a batched or deferred submission) reports it
+    /// pending first. Datagram receives need only a local address (fact 75).
+    pub(crate) fn require_connected_stream(&self) -> WsaResult<()> {
+        if self.is_stream() {
+            self.require_connected()
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The mode of a synchronous call for the flag table: non-blocking
+    /// matters only to `MSG_WAITALL` (fact 61), so the socket is asked only then.
+    pub(crate) fn sync_mode(&self, flags: crate::MsgFlags) -> crate::flags::FlagMode {
+        use crate::flags::FlagMode;
+        if flags.contains(crate::MsgFlags::WAITALL)
+            && self.inner.sock.nonblocking().unwrap_or(false)
+        {
+            FlagMode::NonBlocking
+        } else {
+            FlagMode::Blocking
+        }
     }
 
     /// Shuts down one or both directions (`shutdown`, facts [67](crate::semantics#fact-67)-[69](crate::semantics#fact-69)).

@@ -4,6 +4,7 @@
 use std::io::{IoSlice, IoSliceMut};
 use std::sync::Arc;
 
+use crate::flags::{FlagCall, FlagMode};
 use crate::lane::Direction;
 use crate::op::{Notify, OpKind, Outcome};
 use crate::sys::Started;
@@ -148,8 +149,9 @@ impl Socket {
             return Err(WsaError::WSAEINVAL);
         }
         self.inner.usable(Direction::Receive)?;
+        let flags = flags.for_call(FlagCall::Receive, self.is_stream(), self.sync_mode(flags))?;
         self.require_bound()?;
-        let flags = flags.to_linux()?;
+        self.require_connected_stream()?;
         let fd = self.inner.fd();
         self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
             crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
@@ -167,7 +169,9 @@ impl Socket {
             return Err(WsaError::WSAEINVAL);
         }
         self.inner.usable(Direction::Send)?;
-        let flags = flags.to_linux()? | libc::MSG_NOSIGNAL;
+        let flags = flags.for_call(FlagCall::Send, self.is_stream(), self.sync_mode(flags))?
+            | libc::MSG_NOSIGNAL;
+        self.require_connected()?;
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
         let fd = self.inner.fd();
@@ -193,8 +197,9 @@ impl Socket {
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
         }
+        let flags = flags.for_call(FlagCall::Receive, self.is_stream(), FlagMode::Overlapped)?;
         self.require_bound()?;
-        let flags = flags.to_linux()?;
+        self.require_connected_stream()?;
         Ok(if bufs.total_len() == 0 && self.is_stream() {
             OpKind::PollIn
         } else {
@@ -207,10 +212,9 @@ impl Socket {
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
         }
-        Ok(OpKind::Send {
-            flags: flags.to_linux()?,
-            done: 0,
-        })
+        let flags = flags.for_call(FlagCall::Send, self.is_stream(), FlagMode::Overlapped)?;
+        self.require_connected()?;
+        Ok(OpKind::Send { flags, done: 0 })
     }
 
     pub(crate) fn start_overlapped(

@@ -5,6 +5,7 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 
 use super::{MsgSpace, NAME_MAX};
+use crate::flags::FlagCall;
 use crate::lane::Direction;
 use crate::sys::cmsg as raw;
 use crate::{Control, MsgFlags, Socket, WsaError, WsaResult};
@@ -66,7 +67,7 @@ impl Socket {
         if self.is_stream() {
             return self.send_sync(buffers, flags);
         }
-        self.send_msg_sync_inner(buffers, Some(to), &Control::new(), flags)
+        self.send_msg_sync_inner(buffers, Some(to), &Control::new(), flags, FlagCall::Send)
     }
 
     /// A synchronous `WSARecvMsg`: results in `info`, which is filled in also
@@ -93,7 +94,7 @@ impl Socket {
         control: &Control,
         flags: MsgFlags,
     ) -> WsaResult<usize> {
-        self.send_msg_sync_inner(buffers, to, control, flags)
+        self.send_msg_sync_inner(buffers, to, control, flags, FlagCall::SendMsg)
     }
 
     fn recv_msg_sync_inner(
@@ -104,7 +105,8 @@ impl Socket {
         msg: bool,
         info: &mut MsgInfo,
     ) -> WsaResult<usize> {
-        let flags = self.check_dgram_recv(buffers.len(), space, flags, msg)?;
+        let mode = self.sync_mode(flags);
+        let flags = self.check_dgram_recv(buffers.len(), space, flags, msg, mode)?;
         let capacity: usize = buffers.iter().map(|b| b.len()).sum();
         let mut name = raw::zeroed_storage();
         let mut control = vec![0u8; space.control_len];
@@ -132,9 +134,11 @@ impl Socket {
         to: Option<&SocketAddr>,
         control: &Control,
         flags: MsgFlags,
+        call: FlagCall,
     ) -> WsaResult<usize> {
         let total = buffers.iter().map(|b| b.len()).sum();
-        let flags = self.check_dgram_send(buffers.len(), total, to, flags)? | libc::MSG_NOSIGNAL;
+        let flags =
+            self.check_dgram_send(buffers.len(), total, to, flags, call)? | libc::MSG_NOSIGNAL;
         let fd = self.inner.fd();
         self.sync_call(Direction::Send, flags, io_error, |f| {
             raw::send_msg(fd, buffers, to, control.as_bytes(), f)
