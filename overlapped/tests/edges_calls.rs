@@ -44,7 +44,7 @@ fn call(s: &Socket, call: Call, mode: Mode, flags: MsgFlags, to: &SocketAddr) ->
     let control = Control::new();
     match mode {
         Mode::Event | Mode::Batched => {
-            let event = Event::new().unwrap();
+            let event = Event::new();
             let mut ov = Overlapped::new(&event);
             set_batching(matches!(mode, Mode::Batched)).unwrap();
             let r = match call {
@@ -221,7 +221,7 @@ fn tcp_receives_refuse_waitall_with_peek_or_oob_and_consume_nothing() {
     // Nothing was consumed, and no byte was reported twice.
     assert_eq!(recv_exact(&server, 3), b"abc");
     // Overlapped MSG_WAITALL on its own is fine (fact 61).
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(6), MsgFlags::WAITALL));
     send_all(&client, b"defghi");
@@ -316,7 +316,7 @@ fn a_send_started_by_a_routine_on_an_unconnected_socket_fails_at_the_call() {
     let i2 = inner.clone();
     pending(
         server.recv_with(BufList::zeroed(4), MsgFlags::empty(), move |_| {
-            let mut ov = Overlapped::new(&Event::new().unwrap());
+            let mut ov = Overlapped::new(&Event::new());
             i2.set(Some(lonely.send(&mut ov, b"x".to_vec(), MsgFlags::empty())));
         }),
     );
