@@ -155,6 +155,17 @@ impl MsgFlags {
         out
     }
 
+    /// The flags Winsock reports beside a completed receive's byte count
+    /// (`lpFlags` on immediate completion, a completion routine's `dwFlags`,
+    /// `WSAGetOverlappedResult`'s `lpdwFlags`), from the message's own output
+    /// flags (`WSAMSG.dwFlags`). Only `MSG_PARTIAL` is reported there, which
+    /// TCP and UDP never set: for them it is always empty, and a truncation
+    /// shows in the error (`WSAEMSGSIZE`) and in the message's flags (facts
+    /// 32, 81).
+    pub(crate) fn completion_flags(self) -> MsgFlags {
+        self & MsgFlags::PARTIAL
+    }
+
     /// The output flags of a Linux `msg_flags` value.
     pub(crate) fn from_linux(flags: i32) -> MsgFlags {
         let mut out = MsgFlags::empty();

@@ -241,7 +241,7 @@ impl OvState {
             PENDING => None,
             IDLE | 0 => Some(Ok((
                 self.bytes.load(SeqCst),
-                MsgFlags::from_bits_retain(self.flags.load(SeqCst)),
+                MsgFlags::from_bits_retain(self.flags.load(SeqCst)).completion_flags(),
             ))),
             code => Some(Err(WsaError(code))),
         }
@@ -249,8 +249,9 @@ impl OvState {
 }
 
 /// The result of an overlapped operation (`WSAGetOverlappedResult`): the
-/// bytes transferred and the receive flags (`MSG_TRUNC`, ...), or the
-/// operation's Winsock error.
+/// bytes transferred and the flags (`lpdwFlags`: always empty on TCP and
+/// UDP, as on Windows; a datagram's `TRUNC`/`CTRUNC` are in
+/// [`Overlapped::msg_flags`]), or the operation's Winsock error.
 ///
 /// While the operation is pending: with `wait == false`, `WSA_IO_INCOMPLETE`;
 /// with `wait == true`, blocks (not alertably) until it completes. After a

@@ -20,8 +20,17 @@ pub struct Completion {
     pub error: WsaError,
     /// Bytes transferred (also on a truncation error).
     pub bytes: u32,
-    /// Receive flags (`MSG_TRUNC`, ...); empty for sends.
+    /// The routine's `dwFlags`: always empty on TCP and UDP, as on Windows,
+    /// which passes 0 even for a truncated datagram or control buffer
+    /// (facts 32, 81; the only flag Winsock reports here is `MSG_PARTIAL`,
+    /// which neither supports). The truncation is in `error`
+    /// (`WSAEMSGSIZE`) and in [`Completion::msg_flags`].
     pub flags: MsgFlags,
+    /// The message's own output flags (`WSAMSG.dwFlags` of `WSARecvMsg`):
+    /// `TRUNC` (the datagram was cut to the buffers), `CTRUNC` (the control
+    /// data was cut); empty for sends and stream receives.
+    #[doc(alias = "WSAMSG")]
+    pub msg_flags: MsgFlags,
     /// The buffers the operation was given.
     pub buffers: BufList,
     /// The datagram's source address (`lpFrom`), for `recv_from_with` and
@@ -36,7 +45,8 @@ impl From<Outcome> for Completion {
         Completion {
             error: o.error,
             bytes: o.bytes,
-            flags: o.flags,
+            flags: o.flags.completion_flags(),
+            msg_flags: o.flags,
             buffers: o.bufs,
             from: o.dgram.from,
             control: o.dgram.control,

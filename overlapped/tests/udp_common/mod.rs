@@ -87,7 +87,11 @@ pub fn recv(mode: Mode, s: &Socket, bufs: Vec<Vec<u8>>, space: Option<MsgSpace>)
                 assert!(!event.is_set(), "fact 1: a failed call signals nothing");
                 return Got::failed(call, bufs);
             }
-            let result = get_overlapped_result(s, &ov, true).map(|(n, _)| n);
+            let result = get_overlapped_result(s, &ov, true).map(|(n, flags)| {
+                // lpdwFlags: 0 on UDP; the message's flags are elsewhere.
+                assert_eq!(flags, MsgFlags::empty());
+                n
+            });
             assert!(event.is_set());
             Got {
                 call,
@@ -119,6 +123,9 @@ pub fn recv(mode: Mode, s: &Socket, bufs: Vec<Vec<u8>>, space: Option<MsgSpace>)
                 sleep_ex(LONG, true).unwrap();
             }
             let c = slot.borrow_mut().take().unwrap();
+            // Facts 32, 81: the routine's dwFlags is 0, even for a truncation;
+            // the message's flags (WSAMSG.dwFlags) carry TRUNC/CTRUNC.
+            assert_eq!(c.flags, MsgFlags::empty(), "routine dwFlags");
             Got {
                 call,
                 result: if c.error.is_ok() {
@@ -127,7 +134,7 @@ pub fn recv(mode: Mode, s: &Socket, bufs: Vec<Vec<u8>>, space: Option<MsgSpace>)
                     Err(c.error)
                 },
                 bytes: c.bytes,
-                flags: c.flags,
+                flags: c.msg_flags,
                 from: c.from,
                 control: c.control,
                 bufs: c.buffers.into_inner(),
@@ -204,6 +211,9 @@ pub fn send_mode(
                         sleep_ex(LONG, true).unwrap();
                     }
                     let c = slot.borrow_mut().take().unwrap();
+                    // Facts 32, 81: the routine's dwFlags is 0, even for a truncation;
+                    // the message's flags (WSAMSG.dwFlags) carry TRUNC/CTRUNC.
+                    assert_eq!(c.flags, MsgFlags::empty(), "routine dwFlags");
                     if c.error.is_ok() {
                         Ok(c.bytes)
                     } else {
