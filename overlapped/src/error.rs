@@ -36,6 +36,24 @@ codes! {
     WSA_INVALID_PARAMETER = 87;
     /// Nothing matched: `CancelIoEx` found no pending operation to cancel (1168).
     ERROR_NOT_FOUND = 1168;
+    /// `WAIT_TIMEOUT` (258): a completion-port wait timed out with no packet.
+    WAIT_TIMEOUT = 258;
+    /// `WAIT_IO_COMPLETION` (0xC0): an alertable completion-port wait ran APCs instead.
+    WAIT_IO_COMPLETION = 0xC0;
+    /// `ERROR_ABANDONED_WAIT_0` (735): the completion port was closed while the thread waited on it.
+    ERROR_ABANDONED_WAIT_0 = 735;
+    /// `ERROR_NETNAME_DELETED` (64): a completion packet's error for a reset connection.
+    ERROR_NETNAME_DELETED = 64;
+    /// `ERROR_NOT_SUPPORTED` (50): a completion packet's error for an unsupported request.
+    ERROR_NOT_SUPPORTED = 50;
+    /// `ERROR_SEM_TIMEOUT` (121): a completion packet's error for a timed-out connection.
+    ERROR_SEM_TIMEOUT = 121;
+    /// `ERROR_MORE_DATA` (234): a completion packet's error for a truncated message.
+    ERROR_MORE_DATA = 234;
+    /// `ERROR_CONNECTION_REFUSED` (1225): a completion packet's error for a refused connection.
+    ERROR_CONNECTION_REFUSED = 1225;
+    /// `ERROR_CONNECTION_ABORTED` (1236): a completion packet's error for a locally aborted connection.
+    ERROR_CONNECTION_ABORTED = 1236;
     /// The operation was aborted: cancelled, or its socket closed (995).
     WSA_OPERATION_ABORTED = 995;
     /// The operation is still pending and the caller did not ask to wait (996).

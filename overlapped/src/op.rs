@@ -243,7 +243,7 @@ pub(crate) fn dgram_error(errno: i32) -> WsaError {
 /// Tells whoever waits for this operation that it has ended.
 pub(crate) fn deliver(notify: Notify, outcome: Outcome) {
     match notify {
-        Notify::Overlapped(state) => state.complete(outcome),
+        Notify::Overlapped(state) => state.complete(outcome, false),
         Notify::Routine { thread, key } => {
             thread.post(crate::thread::RemoteApc::Routine(key, outcome));
         }

@@ -5,7 +5,9 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use crate::op::{DgramOut, Outcome};
+use crate::port_queue::Packet;
 use crate::ready::ReadySet;
+use crate::socket::SocketInner;
 use crate::sys::OpRef;
 use crate::thread::{self, Wake};
 use crate::{BufList, Control, Event, MsgFlags, Socket, WsaError, WsaResult};
@@ -27,6 +29,9 @@ const PENDING: i32 = -1;
 #[doc(alias = "OVERLAPPED")]
 pub struct Overlapped {
     pub(crate) state: Arc<OvState>,
+    /// False for the copies a completion port hands out: dropping one never
+    /// cancels anything.
+    owner: bool,
 }
 
 #[derive(Default)]
@@ -37,6 +42,9 @@ struct Held {
     signal: Option<Event>,
     /// The operation in flight, for cancellation.
     op: Option<OpRef>,
+    /// The socket the running operation was issued on: at completion, its
+    /// completion port (if any, fact 136) gets the packet.
+    socket: Option<Arc<SocketInner>>,
 }
 
 pub(crate) struct OvState {
@@ -49,23 +57,71 @@ pub(crate) struct OvState {
     /// Source address and control data of the last datagram receive.
     dgram: Mutex<DgramOut>,
     has_dgram: AtomicBool,
+    /// `hEvent` with its low-order bit set: signal the event, queue no
+    /// completion packet (fact 22).
+    no_packet: bool,
 }
 
 impl Overlapped {
     /// A record whose operations signal `event` (`hEvent`).
     pub fn new(event: &Event) -> Overlapped {
-        Overlapped::make(Some(event.clone()))
+        Overlapped::make(Some(event.clone()), false)
     }
 
     /// A record without an event (`hEvent == NULL`): its operations signal
     /// the socket's own event instead ([`Socket::event`]).
     pub fn without_event() -> Overlapped {
-        Overlapped::make(None)
+        Overlapped::make(None, false)
     }
 
-    fn make(event: Option<Event>) -> Overlapped {
+    /// A record whose operations signal `event` but queue **no packet** to
+    /// the socket's completion port: Winsock's `hEvent` with its low-order
+    /// bit set (`(HANDLE)((ULONG_PTR)event | 1)`, fact 22). Use it for an
+    /// operation whose result the issuing thread waits for itself on a
+    /// socket whose other operations complete to a port.
+    ///
+    /// ```
+    /// use overlapped::{get_overlapped_result, CompletionPort, Event, Overlapped, Socket};
+    /// let port = CompletionPort::new(0)?;
+    /// let udp = Socket::udp_for(&"127.0.0.1:0".parse().unwrap())?;
+    /// udp.bind(&"127.0.0.1:0".parse().unwrap())?;
+    /// port.associate(&udp, 7)?;
+    /// let event = Event::new()?;
+    /// let mut ov = Overlapped::new_event_only(&event);
+    /// let to = udp.local_addr()?;
+    /// let sent = udp.send_to(&mut ov, b"x".to_vec(), &to, Default::default());
+    /// assert!(matches!(sent, Ok(1) | Err(overlapped::WsaError::WSA_IO_PENDING)));
+    /// get_overlapped_result(&udp, &ov, true)?;
+    /// assert!(event.is_set());                                     // the event is signalled,
+    /// assert!(port.get_queued_completion_status(Some(std::time::Duration::ZERO)).is_err()); // no packet
+    /// # Ok::<(), overlapped::WsaError>(())
+    /// ```
+    #[doc(alias = "hEvent")]
+    pub fn new_event_only(event: &Event) -> Overlapped {
+        Overlapped::make(Some(event.clone()), true)
+    }
+
+    /// Whether two records are the same one (`lpOverlapped == &ov`): a
+    /// completion packet's record is the very record the operation was
+    /// started with (fact 144).
+    pub fn same(&self, other: &Overlapped) -> bool {
+        Arc::ptr_eq(&self.state, &other.state)
+    }
+
+    /// A handle on the same record that never cancels its operation when
+    /// dropped (what a completion packet carries).
+    pub(crate) fn observer(state: Arc<OvState>) -> Overlapped {
         Overlapped {
+            state,
+            owner: false,
+        }
+    }
+
+    fn make(event: Option<Event>, no_packet: bool) -> Overlapped {
+        Overlapped {
+            owner: true,
             state: Arc::new(OvState {
+                no_packet,
                 status: AtomicI32::new(IDLE),
                 bytes: AtomicU32::new(0),
                 flags: AtomicU32::new(0),
@@ -138,6 +194,16 @@ impl Overlapped {
     }
 }
 
+impl std::fmt::Debug for Overlapped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Overlapped")
+            .field("record", &Arc::as_ptr(&self.state))
+            .field("status", &self.state.status.load(SeqCst))
+            .field("bytes", &self.bytes_transferred())
+            .finish()
+    }
+}
+
 impl Default for Overlapped {
     fn default() -> Self {
         Overlapped::without_event()
@@ -146,7 +212,7 @@ impl Default for Overlapped {
 
 impl Drop for Overlapped {
     fn drop(&mut self) {
-        if self.is_completed() {
+        if !self.owner || self.is_completed() {
             return;
         }
         let op = self.state.held().op.take();
@@ -172,18 +238,26 @@ impl OvState {
         self.held.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Prepares the record for a new operation. `WSAEINVAL` if one is pending.
-    pub(crate) fn begin(&self, socket_event: &Event) -> WsaResult<()> {
+    /// Prepares the record for a new operation on `socket`. `WSAEINVAL` if
+    /// one is pending.
+    pub(crate) fn begin(&self, socket: &Arc<SocketInner>) -> WsaResult<()> {
         if self.status.load(SeqCst) == PENDING {
             return Err(WsaError::WSAEINVAL);
         }
-        let signal = self.event.clone().unwrap_or_else(|| socket_event.clone());
+        let signal = match &self.event {
+            Some(event) => event.clone(),
+            // FILE_SKIP_SET_EVENT_ON_HANDLE (fact 140): the socket's own
+            // event is left alone; a private one serves `wait == true`.
+            None if socket.skips_set_event() => Event::with_reset(true, false),
+            None => socket.event.clone(),
+        };
         // Starting an operation resets its event (fact 18).
         signal.reset();
         {
             let mut held = self.held();
             held.signal = Some(signal);
             held.bufs = None;
+            held.socket = Some(socket.clone());
         }
         if self.has_dgram.swap(false, SeqCst) {
             *self.lock_dgram() = DgramOut::default();
@@ -213,13 +287,21 @@ impl OvState {
 
     /// The operation never started: no notification ([fact 1](crate::semantics#fact-1)); buffers back.
     pub(crate) fn fail(&self, error: WsaError, bufs: BufList) {
-        self.held().bufs = Some(bufs);
+        {
+            let mut held = self.held();
+            held.bufs = Some(bufs);
+            held.socket = None;
+        }
         self.bytes.store(0, SeqCst);
         self.status.store(error.code(), SeqCst);
     }
 
-    /// The operation completed: record the result, then signal.
-    pub(crate) fn complete(&self, outcome: Outcome) {
+    /// The operation completed: record the result, then signal its event
+    /// and queue its packet to the socket's completion port, if the socket
+    /// has one (facts 19, 137): unless the record says not to (fact 22), or
+    /// the operation succeeded during its call on a socket set to
+    /// FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (fact 140; `immediate`).
+    pub(crate) fn complete(self: &Arc<Self>, outcome: Outcome, immediate: bool) {
         if !outcome.dgram.is_empty() {
             *self.lock_dgram() = outcome.dgram;
             self.has_dgram.store(true, SeqCst);
@@ -230,9 +312,24 @@ impl OvState {
         self.bytes.store(outcome.bytes, SeqCst);
         self.flags.store(outcome.flags.bits(), SeqCst);
         self.status.store(outcome.error.code(), SeqCst);
+        let socket = held.socket.take();
         // Lock order: a record, then its event (an event never takes a record's lock).
         if let Some(event) = &held.signal {
             event.set();
+        }
+        drop(held);
+        let Some(socket) = socket else { return };
+        if self.no_packet || (immediate && outcome.error.is_ok() && socket.skips_port_on_success())
+        {
+            return;
+        }
+        if let Some(binding) = socket.port() {
+            binding.queue.push(Packet {
+                key: binding.key,
+                record: Some(self.clone()),
+                bytes: outcome.bytes,
+                status: outcome.error,
+            });
         }
     }
 

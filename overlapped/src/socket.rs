@@ -7,12 +7,13 @@ use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Type};
 
 use crate::lane::{Direction, Lanes};
+use crate::port_queue::PortQueue;
 use crate::{Event, WsaError, WsaResult};
 
 /// A socket (`SOCKET`), TCP or UDP, IPv4 or IPv6, able to carry overlapped
@@ -65,11 +66,26 @@ pub(crate) struct SocketInner {
     /// Known to have been connected (by `connect`, `accept`, or a
     /// `getpeername` that succeeded): sends need not ask again (facts 15, 76).
     connected: AtomicBool,
-    event: Event,
+    pub(crate) event: Event,
     pub(crate) lanes: Lanes,
     /// What datagram calls learn once (family, bound): see `dgram.rs`.
     pub(crate) dgram: crate::dgram::Learned,
+    /// The completion port and key, once associated (for the socket's life).
+    port: OnceLock<PortBinding>,
+    /// `SetFileCompletionNotificationModes` flags (only ever added).
+    modes: AtomicU8,
 }
+
+/// A socket's completion port and the key its packets carry (fact 135).
+pub(crate) struct PortBinding {
+    pub(crate) queue: Arc<PortQueue>,
+    pub(crate) key: usize,
+}
+
+/// `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`.
+pub(crate) const SKIP_PORT_ON_SUCCESS: u8 = 1;
+/// `FILE_SKIP_SET_EVENT_ON_HANDLE`.
+pub(crate) const SKIP_SET_EVENT: u8 = 2;
 
 impl SocketInner {
     pub(crate) fn fd(&self) -> RawFd {
@@ -82,6 +98,29 @@ impl SocketInner {
 
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(SeqCst)
+    }
+
+    /// The completion port the socket is associated with, if any.
+    pub(crate) fn port(&self) -> Option<&PortBinding> {
+        self.port.get()
+    }
+
+    /// Associates the socket with a port for good; false if it already is.
+    pub(crate) fn bind_port(&self, binding: PortBinding) -> bool {
+        self.port.set(binding).is_ok()
+    }
+
+    /// Adds notification modes (they cannot be removed, fact 140).
+    pub(crate) fn add_modes(&self, modes: u8) {
+        self.modes.fetch_or(modes, SeqCst);
+    }
+
+    pub(crate) fn skips_port_on_success(&self) -> bool {
+        self.modes.load(SeqCst) & SKIP_PORT_ON_SUCCESS != 0
+    }
+
+    pub(crate) fn skips_set_event(&self) -> bool {
+        self.modes.load(SeqCst) & SKIP_SET_EVENT != 0
     }
 
     /// Whether a new operation may start in direction `d`: not on a closed
@@ -181,6 +220,8 @@ impl Socket {
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
                 dgram: Default::default(),
+                port: OnceLock::new(),
+                modes: AtomicU8::new(0),
             }),
         }
     }
@@ -209,7 +250,7 @@ impl Socket {
             if self.is_closed() {
                 return Err(WsaError::WSAENOTSOCK);
             }
-            match self.inner.sock.accept() {
+            match crate::thread::Local::blocking(|| self.inner.sock.accept()) {
                 Ok((sock, addr)) => {
                     let addr = addr.as_socket().ok_or(WsaError::WSAEAFNOSUPPORT)?;
                     let socket = Socket::from_socket2(sock, true);
@@ -228,10 +269,8 @@ impl Socket {
     /// Connects, blocking until the connection is made or fails (`connect`).
     #[doc(alias = "WSAConnect")]
     pub fn connect(&self, addr: &SocketAddr) -> WsaResult<()> {
-        self.inner
-            .sock
-            .connect(&SockAddr::from(*addr))
-            .map_err(wsa)?;
+        let addr = SockAddr::from(*addr);
+        crate::thread::Local::blocking(|| self.inner.sock.connect(&addr)).map_err(wsa)?;
         self.inner.connected.store(true, SeqCst);
         Ok(())
     }

@@ -234,7 +234,7 @@ impl Socket {
         bufs: BufList,
     ) -> WsaResult<u32> {
         let local = thread::current()?;
-        ov.state.begin(self.event())?;
+        ov.state.begin(&self.inner)?;
         let notify = Notify::Overlapped(ov.state.clone());
         match start(&local, self, kind, bufs, notify) {
             Ok(Started::Pending(op)) => {
@@ -255,6 +255,10 @@ impl Socket {
         bufs: BufList,
         routine: Box<dyn FnOnce(Completion)>,
     ) -> WsaResult<u32> {
+        // A socket associated with a completion port takes no routines (fact 39).
+        if self.inner.port().is_some() {
+            return Err(WsaError::WSAEINVAL);
+        }
         let local = thread::current()?;
         let key = local.keep_routine(routine);
         let notify = Notify::Routine {
@@ -295,7 +299,11 @@ fn finish_immediate(notify: Notify, outcome: Outcome) -> WsaResult<u32> {
     let error = outcome.error;
     let bytes = outcome.bytes;
     if error.is_ok() || error == WsaError::WSAEMSGSIZE {
-        crate::op::deliver(notify, outcome);
+        match notify {
+            // Fact 140: a success during the call may skip the port.
+            Notify::Overlapped(state) => state.complete(outcome, error.is_ok()),
+            other => crate::op::deliver(other, outcome),
+        }
         return if error.is_ok() {
             Ok(bytes)
         } else {

@@ -58,9 +58,10 @@ impl Socket {
 
     fn wait_ready(&self, poll: OpKind, timeout: Option<std::time::Duration>) -> WsaResult<()> {
         let deadline = thread::deadline_after(timeout);
-        // A private event: the socket's own event (fact 20) must not fire.
+        // A private event: the socket's own event (fact 20) must not fire,
+        // nor its completion port get a packet (the low-bit rule, fact 22).
         let event = Event::with_reset(true, false);
-        let mut ov = Overlapped::new(&event);
+        let mut ov = Overlapped::new_event_only(&event);
         match self.start_overlapped(&mut ov, poll, BufList::new()) {
             Ok(_) => return Ok(()),
             Err(WsaError::WSA_IO_PENDING) => {}

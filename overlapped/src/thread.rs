@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::op::Outcome;
+use crate::port_queue::PortQueue;
 use crate::sys::{Ring, SetupError};
 use crate::WsaError;
 
@@ -75,6 +76,12 @@ pub(crate) struct Local {
     watched: RefCell<Vec<u64>>,
     /// The last single-event wait's registration, reused while the event is the same.
     single: RefCell<Option<(crate::Event, Arc<crate::ready::ReadySet>)>>,
+    /// The completion port this thread last waited on (fact 139), if any.
+    port: RefCell<Option<Arc<PortQueue>>>,
+    /// Whether this thread counts as running for that port.
+    port_running: Cell<bool>,
+    /// Whether it stopped counting because it blocked in a wait (see `park`).
+    port_blocked: Cell<bool>,
 }
 
 thread_local! {
@@ -107,6 +114,9 @@ pub(crate) fn try_current() -> Result<Rc<Local>, SetupError> {
         delivering: Cell::new(false),
         watched: RefCell::new(Vec::new()),
         single: RefCell::new(None),
+        port: RefCell::new(None),
+        port_running: Cell::new(false),
+        port_blocked: Cell::new(false),
     });
     let _ = LOCAL.try_with(|l| *l.borrow_mut() = Some(local.clone()));
     Ok(local)
@@ -183,7 +193,82 @@ impl Local {
 
     /// The wait loop. Returns when `cond` holds, when the deadline passes,
     /// or (if `alertable`) after running every queued APC.
+    ///
+    /// A thread that runs packets of a completion port stops counting
+    /// against the port's concurrency limit while it actually blocks here,
+    /// and counts again once the wait returns (fact 139).
     pub(crate) fn park(
+        &self,
+        cond: &mut dyn FnMut() -> bool,
+        deadline: Option<Instant>,
+        alertable: bool,
+    ) -> Wake {
+        let woke = self.park_loop(cond, deadline, alertable);
+        if self.port_blocked.replace(false) {
+            if let Some(port) = self.port.borrow().as_ref() {
+                port.resume_running();
+            }
+        }
+        woke
+    }
+
+    /// About to block: a thread running a port's packets lets another run.
+    fn block_for_port(&self) {
+        if self.port_running.get() && !self.port_blocked.get() {
+            if let Some(port) = self.port.borrow().as_ref() {
+                self.port_blocked.set(true);
+                port.stop_running();
+            }
+        }
+    }
+
+    /// The thread comes to `port` for packets: it is associated with that
+    /// port from now on, and no longer runs for any port. Returns whether
+    /// it was running for `port` (which then stops counting it).
+    pub(crate) fn arrive_at_port(&self, port: &Arc<PortQueue>) -> bool {
+        let was = self.port_running.replace(false);
+        let mut current = self.port.borrow_mut();
+        match current.as_ref() {
+            Some(p) if Arc::ptr_eq(p, port) => was,
+            old => {
+                if was {
+                    if let Some(old) = old {
+                        old.stop_running();
+                    }
+                }
+                *current = Some(port.clone());
+                false
+            }
+        }
+    }
+
+    /// The thread took packets from its port: it counts as running.
+    pub(crate) fn run_for_port(&self) {
+        self.port_running.set(true);
+    }
+
+    /// Runs a call that blocks in the kernel outside the ring (a blocking
+    /// `accept` or `connect`): a port's running thread stops counting
+    /// meanwhile, as in any other wait.
+    pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+        let local = LOCAL
+            .try_with(|l| l.try_borrow().ok().and_then(|l| l.clone()))
+            .ok()
+            .flatten();
+        let Some(local) = local else {
+            return f();
+        };
+        local.block_for_port();
+        let out = f();
+        if local.port_blocked.replace(false) {
+            if let Some(port) = local.port.borrow().as_ref() {
+                port.resume_running();
+            }
+        }
+        out
+    }
+
+    fn park_loop(
         &self,
         cond: &mut dyn FnMut() -> bool,
         deadline: Option<Instant>,
@@ -226,6 +311,7 @@ impl Local {
                 ring.flush();
                 return Wake::Satisfied;
             }
+            self.block_for_port();
             let fired = ring.turn(timeout, &mut self.watched.borrow_mut());
             ring.set_sleeping(false);
             if !fired.is_empty() {
@@ -328,6 +414,11 @@ impl Drop for Local {
         // the kernel has let go and keeps completing event-notified
         // operations (semantics fact 133). See DESIGN.md, "Thread exit".
         self.shared.alive.store(false, SeqCst);
+        if self.port_running.get() && !self.port_blocked.get() {
+            if let Some(port) = self.port.borrow().as_ref() {
+                port.stop_running();
+            }
+        }
         self.shared.ring.retire();
         self.routines.borrow_mut().clear();
         self.apcs.borrow_mut().clear();
