@@ -10,15 +10,9 @@ mod common;
 use common::{ServerProcess, EXE};
 
 fn start(model: &str) -> ServerProcess {
-    ServerProcess::start(&[
-        "serve",
-        "--model",
-        model,
-        "--addr",
-        "127.0.0.1",
-        "--port",
-        "0",
-    ])
+    let mut args = vec!["serve", "--addr", "127.0.0.1", "--port", "0", "--model"];
+    args.extend(model.split(' '));
+    ServerProcess::start(&args)
 }
 
 /// A few clients with messages from 1 byte to 200 KiB, each checked.
@@ -95,6 +89,102 @@ fn event_model_echo() {
 #[test]
 fn routine_model_echo() {
     echo("routine");
+}
+
+#[test]
+fn port_model_echo_one_thread() {
+    echo("port --threads 1");
+}
+
+#[test]
+fn port_model_echo_two_threads() {
+    echo("port --threads 2");
+}
+
+/// Raises this process's descriptor limit to its hard limit.
+fn raise_nofile() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit read and write a live rlimit.
+    unsafe {
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+        lim.rlim_cur = lim.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+    }
+    lim.rlim_cur
+}
+
+/// 10,000 clients connected at once to the completion-port server, each
+/// sending its own 64-byte messages (two rounds) and checking every byte
+/// that comes back.
+#[test]
+fn port_model_echoes_ten_thousand_clients() {
+    const CLIENTS: usize = 10_000;
+    const THREADS: usize = 16;
+    let limit = raise_nofile();
+    assert!(
+        limit >= CLIENTS as u64 + 200,
+        "this test needs {} descriptors (RLIMIT_NOFILE hard limit is {limit})",
+        CLIENTS + 200
+    );
+    let server = start("port --threads 2");
+    let addr = server.addr.clone();
+    let per = CLIENTS / THREADS;
+    let clients: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                let mut conns: Vec<TcpStream> = (0..per)
+                    .map(|_| {
+                        let s = TcpStream::connect(&addr).unwrap();
+                        s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+                        s.set_nodelay(true).unwrap();
+                        s
+                    })
+                    .collect();
+                for round in 0..2u8 {
+                    let msg = |i: usize| -> Vec<u8> {
+                        let id = (t * per + i) as u32;
+                        let mut m = id.to_le_bytes().to_vec();
+                        m.extend((4..64).map(|k| (k as u8) ^ (id as u8) ^ round.wrapping_mul(91)));
+                        m
+                    };
+                    for (i, s) in conns.iter_mut().enumerate() {
+                        s.write_all(&msg(i)).unwrap();
+                    }
+                    for (i, s) in conns.iter_mut().enumerate() {
+                        let mut back = [0u8; 64];
+                        s.read_exact(&mut back).unwrap();
+                        assert_eq!(
+                            back.to_vec(),
+                            msg(i),
+                            "client {}, round {round}",
+                            t * per + i
+                        );
+                    }
+                }
+                conns.len()
+            })
+        })
+        .collect();
+    let served: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(served, CLIENTS);
+    server.stop_cleanly();
+}
+
+#[test]
+fn threads_without_the_port_model_is_a_clear_error() {
+    let out = Command::new(EXE)
+        .args(["serve", "--model", "event", "--threads", "2", "--port", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--threads applies to --model port"), "{err}");
 }
 
 #[test]

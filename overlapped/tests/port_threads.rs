@@ -183,7 +183,9 @@ fn a_thread_returning_to_the_port_takes_the_next_packet_without_waiting() {
         port.post_queued_completion_status(n, 1, None).unwrap();
     }
     for n in 0..3 {
-        let e = port.get_queued_completion_status(Some(Duration::ZERO)).unwrap();
+        let e = port
+            .get_queued_completion_status(Some(Duration::ZERO))
+            .unwrap();
         assert_eq!(e.bytes, n);
         assert_eq!(port.stats().running, 1);
     }

@@ -5,8 +5,11 @@
 //! the I/O. `--model event` is Overlapped (1): the worker waits on every
 //! client's event at once. `--model routine` is Overlapped (2): the worker
 //! sits in an alertable wait and completion routines do the echoing.
+//! `--model port` is the I/O completion port server: `--threads` workers
+//! on one port, any of them serving any client.
 
 mod event;
+mod port;
 mod routine;
 mod shared;
 mod udp;
@@ -24,6 +27,8 @@ pub enum Model {
     Event,
     /// Overlapped (2): completion routines and alertable waits.
     Routine,
+    /// I/O completion port: `--threads` workers on one port.
+    Port,
 }
 
 /// The transport a server speaks.
@@ -53,12 +58,34 @@ pub struct ServeArgs {
     /// Bytes per receive buffer (16 KiB, as the tokio baseline reads).
     #[arg(long, default_value_t = 16 * 1024)]
     pub buffer: usize,
+    /// Worker threads on the completion port (`--model port` only; default:
+    /// the number of CPUs). It is also the port's concurrency value.
+    #[arg(long)]
+    pub threads: Option<usize>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> std::io::Result<()> {
     if args.buffer == 0 {
         return Err(std::io::Error::other("--buffer must be at least 1 byte"));
+    }
+    let threads = match (args.model, args.threads) {
+        (Model::Port, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (Model::Port, Some(0)) => {
+            return Err(std::io::Error::other("--threads must be at least 1"));
+        }
+        (Model::Port, Some(n)) => n,
+        (_, Some(_)) => {
+            return Err(std::io::Error::other(
+                "--threads applies to --model port only (the event and routine servers have one worker)",
+            ));
+        }
+        (_, None) => 1,
+    };
+    if args.model == Model::Port && args.proto == Proto::Udp {
+        return Err(std::io::Error::other(
+            "--model port serves TCP only (--proto tcp)",
+        ));
     }
     overlapped::startup().map_err(std::io::Error::other)?;
     let _ = crate::bench::ring::raise_nofile_limit();
@@ -74,9 +101,9 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         writeln!(out, "listening on {local}")?;
         out.flush()?;
     }
-    let shared = shared::Shared::start(listener)?;
     match args.model {
-        Model::Event => event::serve(shared, args.buffer),
-        Model::Routine => routine::serve(shared, args.buffer),
+        Model::Event => event::serve(shared::Shared::start(listener)?, args.buffer),
+        Model::Routine => routine::serve(shared::Shared::start(listener)?, args.buffer),
+        Model::Port => port::serve(listener, threads, args.buffer),
     }
 }

@@ -17,16 +17,29 @@ pub struct Shared {
     /// Set once a stop was asked for.
     pub stop: AtomicBool,
     listener: Arc<Socket>,
+    /// Called after new clients were queued and on stop (the port model
+    /// posts a packet to its port).
+    on_news: Option<Box<dyn Fn() + Send + Sync>>,
 }
 
 impl Shared {
     /// Starts the accepting thread and the signal watcher.
     pub fn start(listener: Socket) -> std::io::Result<Arc<Shared>> {
+        Shared::start_with(listener, None)
+    }
+
+    /// Like [`Shared::start`], calling `on_news` (besides setting the
+    /// accept event) whenever clients were queued, and on stop.
+    pub fn start_with(
+        listener: Socket,
+        on_news: Option<Box<dyn Fn() + Send + Sync>>,
+    ) -> std::io::Result<Arc<Shared>> {
         let shared = Arc::new(Shared {
             accept_event: Event::new(),
             queue: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             listener: Arc::new(listener),
+            on_news,
         });
         let mut signals = Signals::new([SIGINT, SIGTERM])?;
         let s = shared.clone();
@@ -54,6 +67,7 @@ impl Shared {
                         .unwrap_or_else(|e| e.into_inner())
                         .push(client);
                     self.accept_event.set();
+                    self.news();
                 }
                 Err(e) => {
                     if self.stop.load(Ordering::SeqCst) {
@@ -71,7 +85,14 @@ impl Shared {
     pub fn request_stop(&self) {
         self.stop.store(true, Ordering::SeqCst);
         self.accept_event.set();
+        self.news();
         let _ = self.listener.shutdown(std::net::Shutdown::Both);
+    }
+
+    fn news(&self) {
+        if let Some(f) = &self.on_news {
+            f();
+        }
     }
 
     /// Whether a stop was asked for.

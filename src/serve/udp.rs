@@ -57,6 +57,7 @@ pub fn run(bind: SocketAddr, model: Model) -> std::io::Result<()> {
     match model {
         Model::Event => serve_event(socket, stop),
         Model::Routine => serve_routine(socket, stop),
+        Model::Port => Err(std::io::Error::other("--model port serves TCP only")),
     }
 }
 
