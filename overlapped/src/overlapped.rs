@@ -43,7 +43,7 @@ struct Held {
     /// The operation in flight, for cancellation.
     op: Option<OpRef>,
     /// The socket the running operation was issued on: at completion, its
-    /// completion port (if any, fact 136) gets the packet.
+    /// completion port (if any, [fact 136](crate::semantics#fact-136)) gets the packet.
     socket: Option<Arc<SocketInner>>,
 }
 
@@ -58,7 +58,7 @@ pub(crate) struct OvState {
     dgram: Mutex<DgramOut>,
     has_dgram: AtomicBool,
     /// `hEvent` with its low-order bit set: signal the event, queue no
-    /// completion packet (fact 22).
+    /// completion packet ([fact 22](crate::semantics#fact-22)).
     no_packet: bool,
 }
 
@@ -76,7 +76,7 @@ impl Overlapped {
 
     /// A record whose operations signal `event` but queue **no packet** to
     /// the socket's completion port: Winsock's `hEvent` with its low-order
-    /// bit set (`(HANDLE)((ULONG_PTR)event | 1)`, fact 22). Use it for an
+    /// bit set (`(HANDLE)((ULONG_PTR)event | 1)`, [fact 22](crate::semantics#fact-22)). Use it for an
     /// operation whose result the issuing thread waits for itself on a
     /// socket whose other operations complete to a port.
     ///
@@ -86,7 +86,7 @@ impl Overlapped {
     /// let udp = Socket::udp_for(&"127.0.0.1:0".parse().unwrap())?;
     /// udp.bind(&"127.0.0.1:0".parse().unwrap())?;
     /// port.associate(&udp, 7)?;
-    /// let event = Event::new()?;
+    /// let event = Event::new();
     /// let mut ov = Overlapped::new_event_only(&event);
     /// let to = udp.local_addr()?;
     /// let sent = udp.send_to(&mut ov, b"x".to_vec(), &to, Default::default());
@@ -103,7 +103,7 @@ impl Overlapped {
 
     /// Whether two records are the same one (`lpOverlapped == &ov`): a
     /// completion packet's record is the very record the operation was
-    /// started with (fact 144).
+    /// started with ([fact 144](crate::semantics#fact-144)).
     pub fn same(&self, other: &Overlapped) -> bool {
         Arc::ptr_eq(&self.state, &other.state)
     }
@@ -298,9 +298,9 @@ impl OvState {
 
     /// The operation completed: record the result, then signal its event
     /// and queue its packet to the socket's completion port, if the socket
-    /// has one (facts 19, 137): unless the record says not to (fact 22), or
+    /// has one (facts [19](crate::semantics#fact-19), [137](crate::semantics#fact-137)): unless the record says not to ([fact 22](crate::semantics#fact-22)), or
     /// the operation succeeded during its call on a socket set to
-    /// FILE_SKIP_COMPLETION_PORT_ON_SUCCESS (fact 140; `immediate`).
+    /// FILE_SKIP_COMPLETION_PORT_ON_SUCCESS ([fact 140](crate::semantics#fact-140); `immediate`).
     pub(crate) fn complete(self: &Arc<Self>, outcome: Outcome, immediate: bool) {
         if !outcome.dgram.is_empty() {
             *self.lock_dgram() = outcome.dgram;

@@ -1,6 +1,6 @@
 //! I/O completion ports: `CreateIoCompletionPort`,
 //! `GetQueuedCompletionStatus(Ex)`, `PostQueuedCompletionStatus` and
-//! `SetFileCompletionNotificationModes` (semantics facts 135–144).
+//! `SetFileCompletionNotificationModes` (semantics facts [135](crate::semantics#fact-135)–[144](crate::semantics#fact-144)).
 //!
 //! A port is a queue of completion packets. Every overlapped operation
 //! started with an [`Overlapped`] record on a socket associated with a port
@@ -74,7 +74,7 @@ impl Drop for PortHandle {
 #[derive(Debug)]
 pub struct CompletionEntry {
     /// The key given when the socket was associated (`lpCompletionKey`); for
-    /// AcceptEx, the listener's (fact 144).
+    /// AcceptEx, the listener's ([fact 144](crate::semantics#fact-144)).
     pub key: usize,
     /// The record the operation was started with (`lpOverlapped`): a handle
     /// on the very same record ([`Overlapped::same`]), through which its
@@ -100,7 +100,7 @@ impl CompletionEntry {
 
     /// The error `GetQueuedCompletionStatus` would leave in `GetLastError()`
     /// for this packet (it returns FALSE with a record for a failed
-    /// operation, fact 138): `NO_ERROR` for a success, else the Win32 form of
+    /// operation, [fact 138](crate::semantics#fact-138)): `NO_ERROR` for a success, else the Win32 form of
     /// the error (`WSAECONNRESET` → `ERROR_NETNAME_DELETED`,
     /// `WSAECONNREFUSED` → `ERROR_CONNECTION_REFUSED`, `WSAECONNABORTED` →
     /// `ERROR_CONNECTION_ABORTED`, `WSAEOPNOTSUPP` → `ERROR_NOT_SUPPORTED`,
@@ -121,7 +121,7 @@ impl CompletionEntry {
 }
 
 /// What a port's counters say at one moment (no Windows equivalent: for
-/// observing the thread rules of fact 139).
+/// observing the thread rules of [fact 139](crate::semantics#fact-139)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PortStats {
     /// Packets queued and not yet taken.
@@ -173,12 +173,12 @@ impl CompletionPort {
     }
 
     /// Associates `socket` with the port under `key`
-    /// (`CreateIoCompletionPort(socket, port, key, 0)`, fact 135): from now
+    /// (`CreateIoCompletionPort(socket, port, key, 0)`, [fact 135](crate::semantics#fact-135)): from now
     /// on every overlapped operation on it queues one packet carrying `key`,
-    /// also one already pending (fact 136). For the socket's life: a second
+    /// also one already pending ([fact 136](crate::semantics#fact-136)). For the socket's life: a second
     /// association (with any port) is `WSA_INVALID_PARAMETER` (87); a closed
     /// port is `WSA_INVALID_HANDLE` (6). Completion routines are refused on
-    /// an associated socket (`WSAEINVAL`, fact 39).
+    /// an associated socket (`WSAEINVAL`, [fact 39](crate::semantics#fact-39)).
     #[doc(alias = "CreateIoCompletionPort")]
     pub fn associate(&self, socket: &Socket, key: usize) -> WsaResult<()> {
         if self.handle.queue.is_closed() || socket.is_closed() {
@@ -196,9 +196,9 @@ impl CompletionPort {
     }
 
     /// Takes one packet (`GetQueuedCompletionStatus`), waiting up to
-    /// `timeout` (`None`: forever; zero: only looks). Not alertable (fact 41).
+    /// `timeout` (`None`: forever; zero: only looks). Not alertable ([fact 41](crate::semantics#fact-41)).
     ///
-    /// Returns (fact 138):
+    /// Returns ([fact 138](crate::semantics#fact-138)):
     /// * `Ok(entry)` with `entry.error == NO_ERROR`: a successful operation
     ///   (Windows: TRUE);
     /// * `Ok(entry)` with another `entry.error`: a failed operation, its
@@ -210,7 +210,7 @@ impl CompletionPort {
     ///
     /// The calling thread is associated with the port from now on, and
     /// counts as running until it comes back, blocks in another wait of the
-    /// library, or exits (fact 139).
+    /// library, or exits ([fact 139](crate::semantics#fact-139)).
     #[doc(alias = "GetQueuedCompletionStatus")]
     pub fn get_queued_completion_status(
         &self,
@@ -221,7 +221,7 @@ impl CompletionPort {
     }
 
     /// Takes up to `max` packets at once into `entries`, which is cleared
-    /// first (`GetQueuedCompletionStatusEx`, fact 142); returns how many.
+    /// first (`GetQueuedCompletionStatusEx`, [fact 142](crate::semantics#fact-142)); returns how many.
     /// Each entry carries its own result: `Ok(n)` even if some operations
     /// failed. With `alertable` and no packet, the thread waits alertably and
     /// returns `Err(WAIT_IO_COMPLETION)` after running its queued APCs.
@@ -257,7 +257,7 @@ impl CompletionPort {
     }
 
     /// Queues a packet of the caller's own (`PostQueuedCompletionStatus`,
-    /// fact 141): `bytes`, `key` and `overlapped` come back verbatim from a
+    /// [fact 141](crate::semantics#fact-141)): `bytes`, `key` and `overlapped` come back verbatim from a
     /// `get_queued_completion_status`, with `error == NO_ERROR`. The record
     /// is not looked at (it may be idle, or in use by an operation).
     /// `WSA_INVALID_HANDLE` if the port is closed.
@@ -358,7 +358,7 @@ impl std::fmt::Debug for CompletionPort {
 
 impl Socket {
     /// Sets notification modes for the socket's overlapped operations
-    /// (`SetFileCompletionNotificationModes`, fact 140). Modes are only
+    /// (`SetFileCompletionNotificationModes`, [fact 140](crate::semantics#fact-140)). Modes are only
     /// added: once set, a mode stays for the socket's life.
     ///
     /// * `SKIP_COMPLETION_PORT_ON_SUCCESS`: an operation that completes

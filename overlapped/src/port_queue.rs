@@ -1,6 +1,6 @@
 //! The queue behind an I/O completion port: packets in FIFO order, waiting
 //! threads released last-in first-out, and the concurrency limit on the
-//! threads that run packets (semantics fact 139).
+//! threads that run packets (semantics [fact 139](crate::semantics#fact-139)).
 //!
 //! A *waiter* is a thread blocked in `GetQueuedCompletionStatus(Ex)`. A
 //! packet that arrives while the number of *running* associated threads is

@@ -163,7 +163,7 @@ fn an_operation_outliving_its_port_still_signals_its_event() {
     let (client, server) = tcp_pair();
     let port = CompletionPort::new(1).unwrap();
     port.associate(&server, 1).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
     drop(port);
@@ -220,7 +220,7 @@ fn the_batch_form_takes_up_to_max_and_reports_each_result() {
             .get_queued_completion_status_ex(&mut entries, 8, LONG, false)
             .unwrap();
         assert!(n >= 1);
-        got.extend(entries.drain(..));
+        got.append(&mut entries);
     }
     assert_eq!(got[0].key, 1);
     assert_eq!(got[1].key, 5);
@@ -269,7 +269,7 @@ fn low_order_bit_event_signals_and_queues_no_packet() {
     let (client, server) = tcp_pair();
     let port = CompletionPort::new(1).unwrap();
     port.associate(&server, 1).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new_event_only(&event);
     pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
     send_all(&client, b"abc");
@@ -293,7 +293,7 @@ fn skip_completion_port_on_success_skips_only_immediate_successes() {
         .unwrap();
     send_all(&client, b"now");
     std::thread::sleep(Duration::from_millis(20));
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     assert_eq!(
         server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()),
@@ -331,7 +331,7 @@ fn skip_set_event_on_handle_leaves_the_socket_event_alone() {
     assert_eq!(get_overlapped_result(&server, &ov, true).unwrap().0, 4);
     assert!(!server.event().is_set());
     // An explicit event still is signalled.
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
     send_all(&client, b"ef");

@@ -70,7 +70,7 @@ struct Floor {
 fn concurrency_limit(limit: usize) {
     let port = CompletionPort::new(limit as u32).unwrap();
     let floor = Arc::new((Mutex::new(Floor::default()), Condvar::new()));
-    let gate = Event::new().unwrap();
+    let gate = Event::new();
     let blocked = Arc::new(AtomicUsize::new(0));
     let mut threads = Vec::new();
     for _ in 0..8 {
