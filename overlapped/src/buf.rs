@@ -101,7 +101,70 @@ impl BufList {
     /// The (pointer, length) pairs the kernel sees, honouring the limit.
     /// Pointers stay valid while the `BufList` is neither dropped nor its
     /// vectors resized: moving the `BufList` itself does not move the bytes.
-    pub(crate) fn fill_iovecs(&mut self, skip: usize, out: &mut Vec<libc::iovec>) {
+    ///
+    /// At most `max` pairs: if more would be needed, `max - 1` are made and
+    /// the byte offset where they stop is returned (the rest goes through a
+    /// bounce buffer, see `sys::iov`).
+    pub(crate) fn fill_iovecs(
+        &mut self,
+        skip: usize,
+        out: &mut Vec<libc::iovec>,
+        max: usize,
+    ) -> Option<usize> {
+        self.fill_all(skip, out);
+        if out.len() <= max {
+            return None;
+        }
+        out.truncate(max - 1);
+        Some(skip + out.iter().map(|v| v.iov_len).sum::<usize>())
+    }
+
+    /// Copies the bytes from offset `at` into `dst` (as many as fit).
+    pub(crate) fn copy_out(&self, at: usize, dst: &mut [u8]) {
+        let mut done = 0;
+        self.walk_from(at, |chunk: &[u8]| {
+            let n = chunk.len().min(dst.len() - done);
+            dst[done..done + n].copy_from_slice(&chunk[..n]);
+            done += n;
+            done < dst.len()
+        });
+    }
+
+    /// Copies `src` into the buffers from offset `at` on.
+    pub(crate) fn copy_in(&mut self, at: usize, src: &[u8]) {
+        let mut done = 0;
+        let mut skip = at;
+        for b in &mut self.bufs {
+            if done == src.len() {
+                break;
+            }
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            let n = (b.len() - skip).min(src.len() - done);
+            b[skip..skip + n].copy_from_slice(&src[done..done + n]);
+            done += n;
+            skip = 0;
+        }
+    }
+
+    /// Calls `f` with the bytes from offset `at` on, buffer by buffer, while it returns true.
+    fn walk_from(&self, at: usize, mut f: impl FnMut(&[u8]) -> bool) {
+        let mut skip = at;
+        for b in &self.bufs {
+            if skip >= b.len() {
+                skip -= b.len();
+                continue;
+            }
+            if !f(&b[skip..]) {
+                return;
+            }
+            skip = 0;
+        }
+    }
+
+    fn fill_all(&mut self, skip: usize, out: &mut Vec<libc::iovec>) {
         out.clear();
         let mut left = self.total_len();
         let mut skip = skip;
@@ -156,13 +219,26 @@ mod tests {
     fn iovecs_honour_limit_and_skip() {
         let mut b = BufList::from(vec![vec![1u8; 4], vec![2u8; 5]]);
         let mut iov = Vec::new();
-        b.fill_iovecs(0, &mut iov);
+        assert_eq!(b.fill_iovecs(0, &mut iov, 1024), None);
         assert_eq!(iov.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [4, 5]);
         b.limit(6);
-        b.fill_iovecs(0, &mut iov);
+        b.fill_iovecs(0, &mut iov, 1024);
         assert_eq!(iov.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [4, 2]);
-        b.fill_iovecs(5, &mut iov);
+        b.fill_iovecs(5, &mut iov, 1024);
         assert_eq!(iov.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [1]);
         assert_eq!(b.gather(6), [1, 1, 1, 1, 2, 2]);
+    }
+
+    #[test]
+    fn more_buffers_than_iovecs_stop_early_and_copy_across() {
+        let mut b = BufList::from((0..10u8).map(|i| vec![i; 3]).collect::<Vec<_>>());
+        let mut iov = Vec::new();
+        assert_eq!(b.fill_iovecs(4, &mut iov, 4), Some(12));
+        assert_eq!(iov.iter().map(|v| v.iov_len).collect::<Vec<_>>(), [2, 3, 3]);
+        let mut out = [0u8; 5];
+        b.copy_out(10, &mut out);
+        assert_eq!(out, [3, 3, 4, 4, 4]);
+        b.copy_in(28, &[7, 7, 7]);
+        assert_eq!(b.buffers()[9], [9, 7, 7]);
     }
 }

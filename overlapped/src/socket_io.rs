@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::flags::{FlagCall, FlagMode};
 use crate::lane::Direction;
 use crate::op::{Notify, OpKind, Outcome};
-use crate::sys::Started;
+use crate::sys::{iov, Started};
 use crate::thread::{self, Local};
 use crate::{BufList, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
 
@@ -163,9 +163,19 @@ impl Socket {
         self.require_bound()?;
         self.require_connected_stream()?;
         let fd = self.inner.fd();
-        self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
-            crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
-        })
+        // More than 1,024 buffers: the rest through a bounce buffer (sys::iov).
+        let whole = flags & libc::MSG_WAITALL != 0 && self.is_stream();
+        let stored = |r: &WsaResult<usize>| *r.as_ref().unwrap_or(&0);
+        iov::recv_sync(
+            buffers,
+            whole,
+            |buffers| {
+                self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
+                    crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
+                })
+            },
+            stored,
+        )
     }
 
     /// A synchronous send (`WSASend` with neither an overlapped record nor a
@@ -185,8 +195,10 @@ impl Socket {
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
         let fd = self.inner.fd();
-        let mut sent = self.sync_call(Direction::Send, flags, WsaError::from_io, |f| {
-            crate::sys::blocking::send(fd, buffers, f)
+        let mut sent = iov::send_sync(buffers, |buffers| {
+            self.sync_call(Direction::Send, flags, WsaError::from_io, |f| {
+                crate::sys::blocking::send(fd, buffers, f)
+            })
         })?;
         if sent >= total || nonblocking {
             return Ok(sent);

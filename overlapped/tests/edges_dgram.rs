@@ -78,3 +78,174 @@ fn a_truncated_datagram_gives_the_routine_dwflags_zero() {
         Ok((4, MsgFlags::empty()))
     );
 }
+
+/// `n` buffers of `len` bytes, each filled with its index (mod 251).
+fn many(n: usize, len: usize) -> Vec<Vec<u8>> {
+    (0..n).map(|i| vec![(i % 251) as u8; len]).collect()
+}
+
+fn flat(bufs: &[Vec<u8>]) -> Vec<u8> {
+    bufs.concat()
+}
+
+#[test]
+fn two_thousand_buffers_in_one_datagram_call_in_every_mode() {
+    use udp_common::{recv, send_mode, MODES};
+    for mode in MODES {
+        let (a, b) = (bound_v4(), bound_v4());
+        let to = b.local_addr().unwrap();
+        // WSASendTo and WSASendMsg with 2,000 buffers: one datagram, whole.
+        let bufs = many(2000, 3);
+        assert_eq!(
+            send_mode(mode, &a, bufs.clone(), Some(&to), None),
+            Ok(6000),
+            "{mode:?}"
+        );
+        let got = recv(
+            mode,
+            &b,
+            many(2000, 0).into_iter().map(|_| vec![0; 4]).collect(),
+            None,
+        );
+        assert_eq!(got.result, Ok(6000), "{mode:?}");
+        assert_eq!(got.data(), flat(&bufs), "{mode:?}");
+        a.connect(&to).unwrap();
+        assert_eq!(
+            send_mode(mode, &a, bufs.clone(), None, Some(Control::new())),
+            Ok(6000),
+            "{mode:?}"
+        );
+        let got = recv(mode, &b, vec![vec![0; 3]; 2000], Some(MsgSpace::default()));
+        assert_eq!(got.result, Ok(6000), "{mode:?}");
+        assert_eq!(got.data(), flat(&bufs), "{mode:?}");
+        // Truncation is still measured against all the buffers.
+        send(&a, &[7u8; 2500], &to);
+        let got = recv(mode, &b, vec![vec![0; 1]; 2000], None);
+        assert_eq!(got.result, Err(WsaError::WSAEMSGSIZE), "{mode:?}");
+        assert_eq!(got.bytes, 2000, "{mode:?}");
+        assert_eq!(got.data(), vec![7u8; 2000]);
+    }
+}
+
+/// Sends `bufs` on `s` in `mode` (`0`: event record, `1`: batched record,
+/// `2`: routine, `3`: synchronous) and returns the completion's byte count.
+fn stream_send(mode: usize, s: &Socket, bufs: Vec<Vec<u8>>) -> WsaResult<u32> {
+    match mode {
+        0 | 1 => {
+            let mut ov = Overlapped::new(&Event::new());
+            set_batching(mode == 1).unwrap();
+            let r = s.send(&mut ov, bufs, MsgFlags::empty());
+            set_batching(false).unwrap();
+            match r {
+                Ok(_) | Err(WsaError::WSA_IO_PENDING) => {
+                    get_overlapped_result(s, &ov, true).map(|(n, _)| n)
+                }
+                Err(e) => Err(e),
+            }
+        }
+        2 => {
+            let (call, c) = routine_completion(|r| s.send_with(bufs, MsgFlags::empty(), r));
+            assert!(
+                matches!(call, Ok(_) | Err(WsaError::WSA_IO_PENDING)),
+                "{call:?}"
+            );
+            if c.error.is_ok() {
+                Ok(c.bytes)
+            } else {
+                Err(c.error)
+            }
+        }
+        _ => {
+            let slices: Vec<std::io::IoSlice<'_>> =
+                bufs.iter().map(|b| std::io::IoSlice::new(b)).collect();
+            s.send_sync(&slices, MsgFlags::empty()).map(|n| n as u32)
+        }
+    }
+}
+
+#[test]
+fn two_thousand_buffers_in_one_stream_send_in_every_mode() {
+    let (client, server) = common::tcp_pair();
+    for mode in 0..4 {
+        // Small buffers, and buffers whose rest is far past the 64 KiB bounce.
+        for len in [1, 300] {
+            let bufs = many(2000, len);
+            let expect = flat(&bufs);
+            let reader = {
+                let n = expect.len();
+                let server = server.clone();
+                std::thread::spawn(move || common::recv_exact(&server, n))
+            };
+            assert_eq!(
+                stream_send(mode, &client, bufs),
+                Ok(expect.len() as u32),
+                "mode {mode}, {len}-byte buffers"
+            );
+            assert_eq!(reader.join().unwrap(), expect, "mode {mode}");
+        }
+    }
+}
+
+#[test]
+fn two_thousand_buffers_in_one_stream_receive_fill_in_order() {
+    let (client, server) = common::tcp_pair();
+    let data: Vec<u8> = (0..4000u32).map(|i| (i % 253) as u8).collect();
+    // MSG_WAITALL: all 2,000 two-byte buffers, in order, whatever the chunks.
+    for mode in 0..3 {
+        let sender = {
+            let client = client.clone();
+            let data = data.clone();
+            std::thread::spawn(move || {
+                for chunk in data.chunks(700) {
+                    common::send_all(&client, chunk);
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+            })
+        };
+        let got = match mode {
+            0 => {
+                let mut ov = Overlapped::new(&Event::new());
+                let r = server.recv(&mut ov, vec![vec![0u8; 2]; 2000], MsgFlags::WAITALL);
+                assert!(matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
+                assert_eq!(
+                    get_overlapped_result(&server, &ov, true),
+                    Ok((4000, MsgFlags::empty()))
+                );
+                ov.take_buffers().unwrap().into_inner()
+            }
+            1 => {
+                let (_, c) = routine_completion(|r| {
+                    server.recv_with(vec![vec![0u8; 2]; 2000], MsgFlags::WAITALL, r)
+                });
+                assert_eq!((c.error, c.bytes), (WsaError::NO_ERROR, 4000));
+                c.buffers.into_inner()
+            }
+            _ => {
+                let mut bufs = vec![vec![0u8; 2]; 2000];
+                let mut slices: Vec<std::io::IoSliceMut<'_>> = bufs
+                    .iter_mut()
+                    .map(|b| std::io::IoSliceMut::new(b))
+                    .collect();
+                assert_eq!(server.recv_sync(&mut slices, MsgFlags::WAITALL), Ok(4000));
+                drop(slices);
+                bufs
+            }
+        };
+        sender.join().unwrap();
+        assert_eq!(flat(&got), data, "mode {mode}");
+    }
+    // Without MSG_WAITALL a receive returns what is there, in order.
+    common::send_all(&client, &data);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let mut ov = Overlapped::new(&Event::new());
+    let n = match server.recv(&mut ov, vec![vec![0u8; 1]; 5000], MsgFlags::empty()) {
+        Ok(n) => n,
+        Err(WsaError::WSA_IO_PENDING) => get_overlapped_result(&server, &ov, true).unwrap().0,
+        Err(e) => panic!("{e}"),
+    } as usize;
+    assert!(n > 0 && n <= 4000);
+    let got = ov.take_buffers().unwrap().gather(n);
+    assert_eq!(got, data[..n]);
+    let rest = common::recv_exact(&server, 4000 - n);
+    assert_eq!(rest, data[n..]);
+}

@@ -8,6 +8,7 @@ use super::{MsgSpace, NAME_MAX};
 use crate::flags::FlagCall;
 use crate::lane::Direction;
 use crate::sys::cmsg as raw;
+use crate::sys::iov;
 use crate::{Control, MsgFlags, Socket, WsaError, WsaResult};
 
 /// What a synchronous [`Socket::recv_msg_sync`] received, filled in also
@@ -112,9 +113,18 @@ impl Socket {
         let mut control = vec![0u8; space.control_len];
         let fd = self.inner.fd();
         let name_len = space.name_len.min(NAME_MAX) as libc::socklen_t;
-        let got = self.sync_call(Direction::Receive, flags, io_error, |f| {
-            raw::recv_msg(fd, buffers, &mut name, name_len, &mut control, f)
-        })?;
+        // More than 1,024 buffers: the rest through a bounce buffer (sys::iov).
+        let stored = |r: &WsaResult<raw::RawRecv>| r.as_ref().map_or(0, |got| got.bytes);
+        let got = iov::recv_sync(
+            buffers,
+            false,
+            |buffers| {
+                self.sync_call(Direction::Receive, flags, io_error, |f| {
+                    raw::recv_msg(fd, buffers, &mut name, name_len, &mut control, f)
+                })
+            },
+            stored,
+        )?;
         control.truncate(got.control_len);
         *info = MsgInfo {
             bytes: got.bytes.min(capacity),
@@ -140,8 +150,10 @@ impl Socket {
         let flags =
             self.check_dgram_send(buffers.len(), total, to, flags, call)? | libc::MSG_NOSIGNAL;
         let fd = self.inner.fd();
-        self.sync_call(Direction::Send, flags, io_error, |f| {
-            raw::send_msg(fd, buffers, to, control.as_bytes(), f)
+        iov::send_sync(buffers, |buffers| {
+            self.sync_call(Direction::Send, flags, io_error, |f| {
+                raw::send_msg(fd, buffers, to, control.as_bytes(), f)
+            })
         })
     }
 }

@@ -6,6 +6,7 @@
 
 pub(crate) mod blocking;
 pub(crate) mod cmsg;
+pub(crate) mod iov;
 pub(crate) mod uring;
 
 pub(crate) use uring::mem::OpMem;

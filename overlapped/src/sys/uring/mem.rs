@@ -1,7 +1,7 @@
 //! The memory an operation shares with the kernel.
 
 use crate::op::DgramOut;
-use crate::sys::cmsg;
+use crate::sys::{cmsg, iov};
 use crate::{BufList, Control};
 
 /// The memory an operation shares with the kernel. Boxed so that its address
@@ -16,6 +16,20 @@ pub(crate) struct OpMem {
     pub(crate) control: Vec<u8>,
     /// Set while `msg` asks the kernel for a source address and control data.
     receiving: bool,
+    /// Past [`iov::IOV_MAX`] buffers, the rest goes through this (`sys::iov`).
+    bounce: Vec<u8>,
+    /// For a receive through `bounce`: the byte offset in `bufs` it fills.
+    scatter_at: Option<usize>,
+}
+
+/// Which way the bytes of a bounce buffer go (`sys::iov`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Way {
+    /// Copied from the buffers before the call.
+    Send,
+    /// Scattered into the buffers after the call; `whole`: all the rest
+    /// (a stream `MSG_WAITALL` receive), else at most 64 KiB.
+    Receive { whole: bool },
 }
 
 // SAFETY: the raw pointers inside `msg`/`iov` point into `bufs` and `iov`, which
@@ -32,12 +46,29 @@ impl OpMem {
             name: cmsg::zeroed_storage(),
             control: Vec::new(),
             receiving: false,
+            bounce: Vec::new(),
+            scatter_at: None,
         })
     }
 
-    /// Points `msg` at the buffers, skipping the first `skip` bytes.
-    pub(crate) fn prepare(&mut self, skip: usize) {
-        self.bufs.fill_iovecs(skip, &mut self.iov);
+    /// Points `msg` at the buffers, skipping the first `skip` bytes; more
+    /// than `IOV_MAX` buffers go partly through the bounce buffer, `way`.
+    pub(crate) fn prepare(&mut self, skip: usize, way: Way) {
+        self.scatter_at = None;
+        if let Some(at) = self.bufs.fill_iovecs(skip, &mut self.iov, iov::IOV_MAX) {
+            let whole = way == Way::Receive { whole: true };
+            let len = iov::bounce_len(self.bufs.total_len() - at, whole);
+            self.bounce.clear();
+            self.bounce.resize(len, 0);
+            match way {
+                Way::Send => self.bufs.copy_out(at, &mut self.bounce),
+                Way::Receive { .. } => self.scatter_at = Some(at),
+            }
+            self.iov.push(libc::iovec {
+                iov_base: self.bounce.as_mut_ptr().cast(),
+                iov_len: len,
+            });
+        }
         // SAFETY: as in `new`.
         self.msg = unsafe { std::mem::zeroed() };
         self.msg.msg_iov = self.iov.as_mut_ptr();
@@ -73,6 +104,19 @@ impl OpMem {
             self.control.extend_from_slice(control);
             self.msg.msg_control = self.control.as_mut_ptr().cast();
             self.msg.msg_controllen = self.control.len();
+        }
+    }
+
+    /// At completion of a step that moved `bytes`: a receive's bytes that
+    /// went into the bounce buffer are copied into the buffers; the bounce
+    /// buffer is freed (it is not kept in recycled memory).
+    pub(crate) fn finish(&mut self, bytes: usize) {
+        if let Some(at) = self.scatter_at.take() {
+            let got = bytes.saturating_sub(at).min(self.bounce.len());
+            self.bufs.copy_in(at, &self.bounce[..got]);
+        }
+        if self.bounce.capacity() > 0 {
+            self.bounce = Vec::new();
         }
     }
 

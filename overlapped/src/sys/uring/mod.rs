@@ -369,6 +369,7 @@ impl Ring {
                 if slot.submitted {
                     self.next_in_lane(core, &slot);
                 }
+                slot.mem.finish(bytes as usize);
                 let bufs = std::mem::take(&mut slot.mem.bufs);
                 let dgram = slot.mem.take_dgram();
                 core.spare.push(slot.mem);

@@ -2,6 +2,7 @@
 
 use io_uring::{opcode, squeue, types};
 
+use super::mem::Way;
 use crate::op::{OpKind, OpSlot};
 
 /// The entry for `slot`'s next step. The entry points into `slot.mem`, which
@@ -17,7 +18,8 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
     };
     let entry = match slot.kind {
         OpKind::Recv { flags } => {
-            slot.mem.prepare(0);
+            let whole = flags & libc::MSG_WAITALL != 0 && slot.socket.is_stream();
+            slot.mem.prepare(0, Way::Receive { whole });
             if let Some((buf, len)) = single_stream_buffer(slot) {
                 // One buffer on a stream: the plain opcode skips the msghdr copy.
                 opcode::Recv::new(fd, buf, len)
@@ -36,14 +38,14 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
             name_len,
             control_len,
         } => {
-            slot.mem.prepare(0);
+            slot.mem.prepare(0, Way::Receive { whole: false });
             slot.mem.prepare_recv_msg(name_len, control_len);
             opcode::RecvMsg::new(fd, &mut slot.mem.msg)
                 .flags(flags as u32)
                 .build()
         }
         OpKind::SendMsg { flags, ref spec } => {
-            slot.mem.prepare(0);
+            slot.mem.prepare(0, Way::Send);
             slot.mem
                 .prepare_send_msg(spec.to.as_ref(), spec.control.as_bytes());
             opcode::SendMsg::new(fd, &slot.mem.msg)
@@ -53,7 +55,7 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
         OpKind::PollOut => opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(),
         OpKind::Send { flags, done } => {
-            slot.mem.prepare(done);
+            slot.mem.prepare(done, Way::Send);
             let mut flags = flags | libc::MSG_NOSIGNAL;
             if slot.socket.is_stream() {
                 // The kernel then retries short stream sends itself; a send
