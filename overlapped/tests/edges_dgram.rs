@@ -101,12 +101,7 @@ fn two_thousand_buffers_in_one_datagram_call_in_every_mode() {
             Ok(6000),
             "{mode:?}"
         );
-        let got = recv(
-            mode,
-            &b,
-            many(2000, 0).into_iter().map(|_| vec![0; 4]).collect(),
-            None,
-        );
+        let got = recv(mode, &b, vec![vec![0; 4]; 2000], None);
         assert_eq!(got.result, Ok(6000), "{mode:?}");
         assert_eq!(got.data(), flat(&bufs), "{mode:?}");
         a.connect(&to).unwrap();
