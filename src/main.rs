@@ -1,8 +1,10 @@
 //! `overlapped`: Winsock-style echo servers on io_uring, a load generator, and comparisons.
 
 mod bench;
+mod cli;
 mod compare;
 mod demo;
+mod process;
 mod serve;
 mod soak;
 mod tokio_echo;

@@ -17,8 +17,8 @@ pub struct TokioEchoArgs {
     /// Address to listen on (loopback by default).
     #[arg(long, default_value = "127.0.0.1")]
     pub addr: std::net::IpAddr,
-    /// Port; 0 picks a free one (printed on the first line).
-    #[arg(long, default_value_t = 0)]
+    /// Port; 0 picks a free one (printed on the first line) (from 0 to 65535).
+    #[arg(long, default_value_t = 0, value_parser = crate::cli::int_in(0u16, u16::MAX))]
     pub port: u16,
     /// Transport.
     #[arg(long, value_enum, default_value_t = Proto::Tcp)]
@@ -27,6 +27,9 @@ pub struct TokioEchoArgs {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: TokioEchoArgs) -> std::io::Result<()> {
+    if crate::cli::only_checking() {
+        return Ok(());
+    }
     let _ = crate::bench::ring::raise_nofile_limit();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -44,7 +47,10 @@ fn announce(addr: std::net::SocketAddr) -> std::io::Result<()> {
 }
 
 async fn serve(args: TokioEchoArgs) -> std::io::Result<()> {
-    let listener = TcpListener::bind((args.addr, args.port)).await?;
+    let bind = std::net::SocketAddr::new(args.addr, args.port);
+    let listener = TcpListener::bind(bind)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
     announce(listener.local_addr()?)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -82,7 +88,10 @@ async fn echo(mut stream: TcpStream) {
 }
 
 async fn serve_udp(args: TokioEchoArgs) -> std::io::Result<()> {
-    let socket = UdpSocket::bind((args.addr, args.port)).await?;
+    let bind = std::net::SocketAddr::new(args.addr, args.port);
+    let socket = UdpSocket::bind(bind)
+        .await
+        .map_err(|e| std::io::Error::other(format!("cannot bind {bind}: {e}")))?;
     announce(socket.local_addr()?)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -27,10 +27,7 @@ struct SocketInformation {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     startup()?; // WSAStartup
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(5150);
+    let port = port_argument();
     let listen = Socket::listen_tcp(&([127, 0, 0, 1], port).into(), 5)?;
     println!("listening on {}", listen.local_addr()?);
 
@@ -119,4 +116,24 @@ fn process_io(accept_event: Event, new_sockets: Arc<Mutex<Vec<Socket>>>) -> Resu
             }
         }
     }
+}
+
+/// The port to listen on: the first argument (from 0 to 65535; 0 picks a
+/// free one), 5150 without one. Anything else is a usage error (exit 2).
+fn port_argument() -> u16 {
+    let mut args = std::env::args().skip(1);
+    let port = match args.next() {
+        None => return 5150,
+        Some(arg) => arg.parse::<u16>().map_err(|_| arg),
+    };
+    match (port, args.next()) {
+        (Ok(port), None) => port,
+        (Err(arg), _) => usage(&format!("{arg:?} is not a port (from 0 to 65535)")),
+        (Ok(_), Some(extra)) => usage(&format!("unexpected argument {extra:?}")),
+    }
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("event_server: {msg}\nusage: event_server [PORT]   (default 5150)");
+    std::process::exit(2);
 }

@@ -12,7 +12,7 @@ use std::io;
 pub struct WsaError(pub i32);
 
 macro_rules! codes {
-    ($($(#[$doc:meta])* $name:ident = $value:expr;)*) => {
+    ($($(#[$doc:meta])* $name:ident = $value:expr, $text:literal;)*) => {
         impl WsaError {
             $($(#[$doc])* pub const $name: WsaError = WsaError($value);)*
 
@@ -23,115 +23,126 @@ macro_rules! codes {
                     _ => None,
                 }
             }
+
+            /// What the code means, in a sentence: the text `FormatMessage`
+            /// gives for it on Windows, in this library's words (`None` for a
+            /// code the library does not know).
+            #[doc(alias = "FormatMessage")]
+            pub fn message(self) -> Option<&'static str> {
+                match self.0 {
+                    $($value => Some($text),)*
+                    _ => None,
+                }
+            }
         }
     };
 }
 
 codes! {
     /// Success (0): used where a routine or result reports "no error".
-    NO_ERROR = 0;
+    NO_ERROR = 0, "The operation completed successfully.";
     /// An invalid handle (6).
-    WSA_INVALID_HANDLE = 6;
+    WSA_INVALID_HANDLE = 6, "The handle given is not valid.";
     /// An invalid parameter (87), e.g. an empty event array.
-    WSA_INVALID_PARAMETER = 87;
+    WSA_INVALID_PARAMETER = 87, "A parameter is not valid (for example, an empty list of events).";
     /// Nothing matched: `CancelIoEx` found no pending operation to cancel (1168).
-    ERROR_NOT_FOUND = 1168;
+    ERROR_NOT_FOUND = 1168, "Nothing matched: no pending operation was found to cancel.";
     /// `WAIT_TIMEOUT` (258): a completion-port wait timed out with no packet.
-    WAIT_TIMEOUT = 258;
+    WAIT_TIMEOUT = 258, "The wait ended because its time ran out.";
     /// `WAIT_IO_COMPLETION` (0xC0): an alertable completion-port wait ran APCs instead.
-    WAIT_IO_COMPLETION = 0xC0;
+    WAIT_IO_COMPLETION = 0xC0, "The wait ended to run completion routines or APCs queued to the thread.";
     /// `ERROR_ABANDONED_WAIT_0` (735): the completion port was closed while the thread waited on it.
-    ERROR_ABANDONED_WAIT_0 = 735;
+    ERROR_ABANDONED_WAIT_0 = 735, "The completion port was closed while the thread waited on it.";
     /// `ERROR_NETNAME_DELETED` (64): a completion packet's error for a reset connection.
-    ERROR_NETNAME_DELETED = 64;
+    ERROR_NETNAME_DELETED = 64, "The connection was reset: the peer is no longer there.";
     /// `ERROR_NOT_SUPPORTED` (50): a completion packet's error for an unsupported request.
-    ERROR_NOT_SUPPORTED = 50;
+    ERROR_NOT_SUPPORTED = 50, "The request is not supported.";
     /// `ERROR_SEM_TIMEOUT` (121): a completion packet's error for a timed-out connection.
-    ERROR_SEM_TIMEOUT = 121;
+    ERROR_SEM_TIMEOUT = 121, "The connection timed out: the peer did not answer in time.";
     /// `ERROR_MORE_DATA` (234): a completion packet's error for a truncated message.
-    ERROR_MORE_DATA = 234;
+    ERROR_MORE_DATA = 234, "More data is available: the message was larger than the buffer and was cut.";
     /// `ERROR_CONNECTION_REFUSED` (1225): a completion packet's error for a refused connection.
-    ERROR_CONNECTION_REFUSED = 1225;
+    ERROR_CONNECTION_REFUSED = 1225, "The remote side refused the connection.";
     /// `ERROR_CONNECTION_ABORTED` (1236): a completion packet's error for a locally aborted connection.
-    ERROR_CONNECTION_ABORTED = 1236;
+    ERROR_CONNECTION_ABORTED = 1236, "The connection was aborted on this side.";
     /// The operation was aborted: cancelled, or its socket closed (995).
-    WSA_OPERATION_ABORTED = 995;
+    WSA_OPERATION_ABORTED = 995, "The operation was aborted: it was cancelled, or its socket was closed.";
     /// The operation is still pending and the caller did not ask to wait (996).
-    WSA_IO_INCOMPLETE = 996;
+    WSA_IO_INCOMPLETE = 996, "The overlapped operation has not completed yet.";
     /// The operation was started and will complete later (997).
-    WSA_IO_PENDING = 997;
+    WSA_IO_PENDING = 997, "The overlapped operation was started and will complete later.";
     /// Interrupted call (10004).
-    WSAEINTR = 10004;
+    WSAEINTR = 10004, "A blocking call was interrupted (for example, by closing the socket it waited on).";
     /// Bad file descriptor (10009).
-    WSAEBADF = 10009;
+    WSAEBADF = 10009, "The file handle is not valid.";
     /// Permission denied (10013).
-    WSAEACCES = 10013;
+    WSAEACCES = 10013, "Permission denied: the socket may not be used this way.";
     /// Bad address (10014).
-    WSAEFAULT = 10014;
+    WSAEFAULT = 10014, "An address or buffer given to the call is not valid, or too small.";
     /// Invalid argument (10022).
-    WSAEINVAL = 10022;
+    WSAEINVAL = 10022, "An argument is not valid for this call or this socket's state.";
     /// Too many open sockets (10024).
-    WSAEMFILE = 10024;
+    WSAEMFILE = 10024, "Too many open sockets: the process is out of descriptors.";
     /// The call would block on a non-blocking socket (10035).
-    WSAEWOULDBLOCK = 10035;
+    WSAEWOULDBLOCK = 10035, "The call would block on a non-blocking socket; try again later.";
     /// An operation is now in progress (10036).
-    WSAEINPROGRESS = 10036;
+    WSAEINPROGRESS = 10036, "A blocking operation is in progress.";
     /// An operation is already in progress (10037).
-    WSAEALREADY = 10037;
+    WSAEALREADY = 10037, "An operation is already in progress on this socket.";
     /// Not a socket (10038).
-    WSAENOTSOCK = 10038;
+    WSAENOTSOCK = 10038, "The handle is not a socket, or the socket has been closed.";
     /// Destination address required (10039).
-    WSAEDESTADDRREQ = 10039;
+    WSAEDESTADDRREQ = 10039, "A destination address is required.";
     /// Message too long, or truncated (10040).
-    WSAEMSGSIZE = 10040;
+    WSAEMSGSIZE = 10040, "The message was larger than the buffer, or than the protocol allows, and was cut.";
     /// Wrong protocol type for socket (10041).
-    WSAEPROTOTYPE = 10041;
+    WSAEPROTOTYPE = 10041, "The protocol does not suit this socket type.";
     /// Bad protocol option (10042).
-    WSAENOPROTOOPT = 10042;
+    WSAENOPROTOOPT = 10042, "The option or level is not known or not supported.";
     /// Protocol not supported (10043).
-    WSAEPROTONOSUPPORT = 10043;
+    WSAEPROTONOSUPPORT = 10043, "The protocol is not supported.";
     /// Socket type not supported (10044).
-    WSAESOCKTNOSUPPORT = 10044;
+    WSAESOCKTNOSUPPORT = 10044, "The socket type is not supported for this address family.";
     /// Operation not supported (10045).
-    WSAEOPNOTSUPP = 10045;
+    WSAEOPNOTSUPP = 10045, "The operation is not supported on this kind of socket.";
     /// Protocol family not supported (10046).
-    WSAEPFNOSUPPORT = 10046;
+    WSAEPFNOSUPPORT = 10046, "The protocol family is not supported.";
     /// Address family not supported (10047).
-    WSAEAFNOSUPPORT = 10047;
+    WSAEAFNOSUPPORT = 10047, "The address family is not supported by this socket or protocol.";
     /// Address already in use (10048).
-    WSAEADDRINUSE = 10048;
+    WSAEADDRINUSE = 10048, "The address is already in use: another socket is bound to this address and port.";
     /// Cannot assign requested address (10049).
-    WSAEADDRNOTAVAIL = 10049;
+    WSAEADDRNOTAVAIL = 10049, "The address is not available on this machine.";
     /// Network is down (10050).
-    WSAENETDOWN = 10050;
+    WSAENETDOWN = 10050, "The network is down.";
     /// Network is unreachable (10051).
-    WSAENETUNREACH = 10051;
+    WSAENETUNREACH = 10051, "The network cannot be reached.";
     /// Network dropped connection on reset (10052).
-    WSAENETRESET = 10052;
+    WSAENETRESET = 10052, "The connection was broken by a network reset.";
     /// The connection was aborted locally (10053).
-    WSAECONNABORTED = 10053;
+    WSAECONNABORTED = 10053, "The connection was aborted on this side (for example, the socket was closed).";
     /// The connection was reset by the peer (10054).
-    WSAECONNRESET = 10054;
+    WSAECONNRESET = 10054, "The connection was reset by the peer.";
     /// No buffer space available (10055).
-    WSAENOBUFS = 10055;
+    WSAENOBUFS = 10055, "No buffer space (or memory) is available for the operation.";
     /// The socket is already connected (10056).
-    WSAEISCONN = 10056;
+    WSAEISCONN = 10056, "The socket is already connected.";
     /// The socket is not connected (10057).
-    WSAENOTCONN = 10057;
+    WSAENOTCONN = 10057, "The socket is not connected.";
     /// The socket was shut down in that direction (10058).
-    WSAESHUTDOWN = 10058;
+    WSAESHUTDOWN = 10058, "The socket has been shut down in this direction.";
     /// The connection timed out (10060).
-    WSAETIMEDOUT = 10060;
+    WSAETIMEDOUT = 10060, "The operation timed out: the peer did not answer in time.";
     /// The connection was refused (10061).
-    WSAECONNREFUSED = 10061;
+    WSAECONNREFUSED = 10061, "The connection was refused: nothing listens at that address and port.";
     /// Host is down (10064).
-    WSAEHOSTDOWN = 10064;
+    WSAEHOSTDOWN = 10064, "The host is down.";
     /// No route to host (10065).
-    WSAEHOSTUNREACH = 10065;
+    WSAEHOSTUNREACH = 10065, "There is no route to the host.";
     /// The network subsystem is not ready (10091): here, the io_uring driver could not start (see [`crate::startup`]).
-    WSASYSNOTREADY = 10091;
+    WSASYSNOTREADY = 10091, "The network subsystem is not ready: the io_uring driver could not start (see `startup`).";
     /// Graceful shutdown in progress (10101).
-    WSAEDISCON = 10101;
+    WSAEDISCON = 10101, "The peer is closing the connection gracefully.";
 }
 
 impl WsaError {
@@ -225,9 +236,15 @@ impl fmt::Debug for WsaError {
     }
 }
 
+/// The name, the number and the meaning, as `std::io::Error` shows an OS
+/// error: `WSAEADDRINUSE (10048): The address is already in use: ...`.
 impl fmt::Display for WsaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(self, f)
+        fmt::Debug::fmt(self, f)?;
+        match self.message() {
+            Some(text) => write!(f, ": {text}"),
+            None => Ok(()),
+        }
     }
 }
 
@@ -268,15 +285,35 @@ mod tests {
     }
 
     #[test]
+    fn every_known_code_has_a_name_and_a_message() {
+        for code in (0..20_000).map(WsaError) {
+            assert_eq!(code.name().is_some(), code.message().is_some(), "{code:?}");
+            if let Some(text) = code.message() {
+                assert!(text.ends_with('.') && text.len() > 10, "{code:?}: {text}");
+                let shown = code.to_string();
+                assert!(shown.contains(&code.0.to_string()) && shown.contains(text));
+            }
+        }
+    }
+
+    #[test]
     fn names_and_io_round_trip() {
         assert_eq!(WsaError::WSA_IO_PENDING.name(), Some("WSA_IO_PENDING"));
         assert_eq!(
             format!("{}", WsaError::WSAECONNRESET),
+            "WSAECONNRESET (10054): The connection was reset by the peer."
+        );
+        assert_eq!(
+            format!("{:?}", WsaError::WSAECONNRESET),
             "WSAECONNRESET (10054)"
         );
+        assert_eq!(format!("{}", WsaError(4242)), "WsaError(4242)");
         let io = io::Error::from_raw_os_error(libc::ECONNREFUSED);
         assert_eq!(WsaError::from(io), WsaError::WSAECONNREFUSED);
         let back: io::Error = WsaError::WSAEINVAL.into();
-        assert_eq!(back.to_string(), "WSAEINVAL (10022)");
+        assert_eq!(
+            back.to_string(),
+            "WSAEINVAL (10022): An argument is not valid for this call or this socket's state."
+        );
     }
 }

@@ -84,6 +84,10 @@ pub fn drive<L: Load>(
     let mut done = Vec::with_capacity(4096);
     let mut now = clock();
     while now < w.end {
+        if cfg.interrupt.load(std::sync::atomic::Ordering::SeqCst) {
+            fatal = Some("interrupted: the figures cover the run until then".to_string());
+            break;
+        }
         if !started && now >= w.warm_end {
             started = true;
             marker(cfg, "start");
@@ -143,5 +147,13 @@ pub fn drive<L: Load>(
     }
     progress.finish();
     let secs = now.min(w.end).saturating_sub(w.warm_end) as f64 / 1e9;
+    if fatal.is_none() && load.rec().msgs == 0 {
+        // Whatever the run's length, a window without one echo measured nothing.
+        let n = load.outstanding();
+        let why =
+            format!("nothing was echoed in the {secs:.2} s measured ({n} messages outstanding)");
+        load.rec().error(|| why.clone());
+        fatal = Some(why);
+    }
     Ok((secs, fatal))
 }

@@ -14,7 +14,13 @@ mod udp;
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+
+use crate::cli::{int_in, num_in, secs_in, usage_error, MAX_SECS};
 
 /// Transport to load.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,30 +31,40 @@ pub enum Proto {
     Udp,
 }
 
+/// The most operations one load generator keeps in flight: its one ring's
+/// completion queue (TCP: 2 per connection; UDP: depth + 1 per connection).
+pub const MAX_OPS: usize = 65_000;
+/// The most TCP connections ([`MAX_OPS`] / 2).
+pub const MAX_CONNS: usize = MAX_OPS / 2;
+/// The largest UDP message: fits one datagram on any loopback.
+pub const MAX_UDP_SIZE: usize = 65_000;
+
 /// Arguments of `overlapped bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Echo server to load, HOST:PORT (loopback only unless --allow-remote).
     #[arg(long)]
     pub addr: String,
-    /// Connections.
-    #[arg(long, default_value_t = 50)]
+    /// Connections (UDP: sockets); with UDP, connections × (depth + 1) must
+    /// be at most 65000 (from 1 to 32500).
+    #[arg(long, default_value_t = 50, value_parser = int_in(1, MAX_CONNS))]
     pub conns: usize,
-    /// Message size in bytes.
-    #[arg(long, default_value_t = 64)]
+    /// Message size in bytes; at most 65000 with UDP (from 1 to 1048576).
+    #[arg(long, default_value_t = 64, value_parser = int_in(1, 1 << 20))]
     pub size: usize,
-    /// Messages in flight per connection.
-    #[arg(long, default_value_t = 1)]
+    /// Messages in flight per connection; with UDP, connections × (depth + 1)
+    /// must be at most 65000 (from 1 to 1024).
+    #[arg(long, default_value_t = 1, value_parser = int_in(1, 1024))]
     pub depth: usize,
-    /// Measured seconds.
-    #[arg(long, default_value_t = 5.0)]
+    /// Measured seconds (from 0.01 to 86400).
+    #[arg(long, default_value_t = 5.0, value_parser = secs_in(0.01, MAX_SECS))]
     pub secs: f64,
-    /// Warm-up seconds before measuring.
-    #[arg(long, default_value_t = 1.0)]
+    /// Warm-up seconds before measuring (from 0 to 86400).
+    #[arg(long, default_value_t = 1.0, value_parser = secs_in(0.0, MAX_SECS))]
     pub warmup: f64,
     /// Pace the total offered load at this many messages per second (latency is then
-    /// measured from each message's intended send time).
-    #[arg(long)]
+    /// measured from each message's intended send time) (from 1 to 1000000000).
+    #[arg(long, value_parser = num_in(1.0, 1e9))]
     pub rate: Option<f64>,
     /// Transport.
     #[arg(long, value_enum, default_value_t = Proto::Tcp)]
@@ -59,14 +75,15 @@ pub struct BenchArgs {
     /// Allow a target outside the loopback range.
     #[arg(long)]
     pub allow_remote: bool,
-    /// Seconds to wait for a connection.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds to wait for a connection (from 0.01 to 86400).
+    #[arg(long, default_value_t = 5.0, value_parser = secs_in(0.01, MAX_SECS))]
     pub connect_timeout: f64,
-    /// Seconds without any reply (while messages are in flight) after which the run stops.
-    #[arg(long, default_value_t = 3.0)]
+    /// Seconds without any reply (while messages are in flight) after which the run stops
+    /// and fails (from 0.01 to 86400).
+    #[arg(long, default_value_t = 3.0, value_parser = secs_in(0.01, MAX_SECS))]
     pub stall_timeout: f64,
-    /// UDP: seconds after which an unanswered datagram counts as lost.
-    #[arg(long, default_value_t = 1.0)]
+    /// UDP: seconds after which an unanswered datagram counts as lost (from 0.001 to 86400).
+    #[arg(long, default_value_t = 1.0, value_parser = secs_in(0.001, MAX_SECS))]
     pub loss_timeout: f64,
     /// Print `overlapped-bench: measure start|end` to stderr around the measured window.
     #[arg(long, hide = true)]
@@ -99,61 +116,44 @@ pub struct Config {
     pub markers: bool,
     /// JSON output (no progress bar).
     pub json: bool,
-}
-
-fn seconds(name: &str, v: f64, min: f64) -> Result<Duration, String> {
-    if v.is_finite() && v >= min && v <= 86_400.0 {
-        Ok(Duration::from_secs_f64(v))
-    } else {
-        Err(format!("--{name} must be between {min} and 86400 seconds"))
-    }
+    /// Set by SIGINT/SIGTERM: the run stops and reports what it measured.
+    pub interrupt: Arc<AtomicBool>,
 }
 
 impl Config {
-    /// Checks the arguments.
+    /// Checks what clap cannot check option by option (the ranges are
+    /// checked as the options are parsed).
     pub fn from_args(a: &BenchArgs, addr: SocketAddr) -> Result<Config, String> {
-        if a.conns == 0 || a.conns > 100_000 {
-            return Err("--conns must be between 1 and 100000".into());
-        }
-        if a.size == 0 || a.size > 1 << 20 {
-            return Err("--size must be between 1 and 1048576".into());
-        }
-        if a.proto == Proto::Udp && a.size > 65_000 {
-            return Err("--size must be at most 65000 for UDP".into());
-        }
-        if a.depth == 0 || a.depth > 1024 {
-            return Err("--depth must be between 1 and 1024".into());
-        }
-        // Every operation in flight needs a completion-queue entry of the one ring.
-        let ops = a.conns
-            * if a.proto == Proto::Udp {
-                a.depth + 1
-            } else {
-                2
-            };
-        if ops > 65_000 {
+        if a.proto == Proto::Udp && a.size > MAX_UDP_SIZE {
             return Err(format!(
-                "{ops} operations in flight: too many for one ring (at most 65000)"
+                "--size must be at most {MAX_UDP_SIZE} with --proto udp"
             ));
         }
-        if let Some(r) = a.rate {
-            if !(r.is_finite() && r > 0.0) {
-                return Err("--rate must be positive".into());
-            }
+        // Every operation in flight needs a completion-queue entry of the one ring.
+        if a.proto == Proto::Udp && a.conns * (a.depth + 1) > MAX_OPS {
+            return Err(format!(
+                "--conns {} with --depth {} keeps {} datagrams in flight: with --proto udp, \
+                 connections × (depth + 1) must be at most {MAX_OPS}",
+                a.conns,
+                a.depth,
+                a.conns * (a.depth + 1)
+            ));
         }
+        let secs = Duration::from_secs_f64;
         Ok(Config {
             addr,
             conns: a.conns,
             size: a.size,
             depth: a.depth,
-            warmup: seconds("warmup", a.warmup, 0.0)?,
-            secs: seconds("secs", a.secs, 0.01)?,
+            warmup: secs(a.warmup),
+            secs: secs(a.secs),
             rate: a.rate,
-            connect_timeout: seconds("connect-timeout", a.connect_timeout, 0.01)?,
-            stall_timeout: seconds("stall-timeout", a.stall_timeout, 0.01)?,
-            loss_timeout: seconds("loss-timeout", a.loss_timeout, 0.001)?,
+            connect_timeout: secs(a.connect_timeout),
+            stall_timeout: secs(a.stall_timeout),
+            loss_timeout: secs(a.loss_timeout),
             markers: a.markers,
             json: a.json,
+            interrupt: Arc::default(),
         })
     }
 }
@@ -168,16 +168,27 @@ fn marker(cfg: &Config, what: &str) {
 }
 
 /// Runs the load generator. Exits with code 2 on a refused (non-loopback) or invalid target
-/// or arguments, 1 if the run saw any error; the report is printed either way.
+/// or arguments, 1 if the run saw any error (a run that echoed nothing in its measured
+/// window, or stalled, is an error), 130 if SIGINT or SIGTERM ended it early; the report
+/// is printed in every case.
 pub fn run(args: BenchArgs) -> std::io::Result<()> {
     let addr = match target::resolve(&args.addr, args.allow_remote) {
         Ok(a) => a,
-        Err(e) => usage_exit(&e.to_string()),
+        Err(e) => usage_error(&e.to_string()),
     };
     let cfg = match Config::from_args(&args, addr) {
         Ok(c) => c,
-        Err(e) => usage_exit(&e),
+        Err(e) => usage_error(&e),
     };
+    if crate::cli::only_checking() {
+        return Ok(());
+    }
+    // Ctrl-C (or SIGTERM) ends the run early with the figures so far; a
+    // second one ends the program at once.
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_default(sig, cfg.interrupt.clone())?;
+        signal_hook::flag::register(sig, cfg.interrupt.clone())?;
+    }
     if let Ok(limit) = ring::raise_nofile_limit() {
         if (limit as usize) < cfg.conns + 64 {
             eprintln!(
@@ -198,13 +209,11 @@ pub fn run(args: BenchArgs) -> std::io::Result<()> {
     } else {
         report.print_human();
     }
+    if cfg.interrupt.load(Ordering::SeqCst) {
+        std::process::exit(130); // as a shell reports a program ended by SIGINT
+    }
     if report.errors > 0 || report.error.is_some() {
         std::process::exit(1);
     }
     Ok(())
-}
-
-fn usage_exit(msg: &str) -> ! {
-    eprintln!("overlapped: {msg}");
-    std::process::exit(2);
 }

@@ -1,5 +1,5 @@
-//! The only module of the program with `unsafe` code: a small io_uring wrapper for the
-//! load generator, and a few raw OS calls (file limit, signals, clock ticks).
+//! With `process.rs`, the only module of the program with `unsafe` code: a small io_uring
+//! wrapper for the load generator, and a few raw OS calls (file limit, signals, clock ticks).
 //!
 //! The [`Ring`] owns everything an in-flight operation can point at: the sockets, the
 //! receive buffers (one fixed slot per connection), the read-only send pattern, the

@@ -46,6 +46,7 @@ impl Launcher {
         } else {
             Command::new(&self.exe)
         };
+        crate::process::die_with_parent(&mut cmd);
         cmd.args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -9,12 +9,16 @@ pub mod child;
 mod report;
 pub mod scenario;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use clap::builder::PossibleValuesParser;
 use std::time::Duration;
 
 use child::{Launcher, Load, Server};
 use report::{Results, Run};
 use scenario::Scenario;
+
+use crate::cli::{int_in, secs_in, usage_error, MAX_SECS};
 
 /// Every server `compare` knows, in table order.
 pub const SERVERS: [&str; 3] = ["event", "routine", "tokio"];
@@ -22,22 +26,25 @@ pub const SERVERS: [&str; 3] = ["event", "routine", "tokio"];
 /// Arguments of `overlapped compare`.
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
-    /// Measured seconds per run.
-    #[arg(long)]
+    /// Measured seconds per run [default: 5, or 1 with --quick] (from 0.01 to 86400).
+    #[arg(long, value_parser = secs_in(0.01, MAX_SECS))]
     pub secs: Option<f64>,
-    /// Rounds (the table shows medians over them).
-    #[arg(long)]
+    /// Rounds; the table shows medians over them [default: 3, or 1 with --quick]
+    /// (from 1 to 100).
+    #[arg(long, value_parser = int_in(1usize, 100))]
     pub rounds: Option<usize>,
-    /// Write results.json and SVG charts into this directory.
+    /// Write results.json and SVG charts into this directory (created if
+    /// missing; checked before the first run).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Servers to compare, comma-separated, from: event, routine, tokio.
-    #[arg(long, value_delimiter = ',', default_value = "event,routine,tokio")]
+    /// Servers to compare, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "event,routine,tokio",
+          value_parser = PossibleValuesParser::new(SERVERS))]
     pub servers: Vec<String>,
-    /// Scenarios to run, comma-separated names (default: all; see the table for names).
-    #[arg(long, value_delimiter = ',')]
+    /// Scenarios to run, comma-separated [default: all of them].
+    #[arg(long, value_delimiter = ',', value_parser = scenario::names())]
     pub scenarios: Vec<String>,
-    /// Short runs: 1 s each, 1 round (unless --secs/--rounds say otherwise).
+    /// Short runs: 1 s each, 1 round, 0.3 s warm-up (unless --secs/--rounds say otherwise).
     #[arg(long)]
     pub quick: bool,
 }
@@ -60,45 +67,48 @@ pub struct Plan {
 
 /// Runs `overlapped compare`.
 pub fn run(args: CompareArgs) -> std::io::Result<()> {
-    let unknown: Vec<&String> = args
-        .servers
-        .iter()
-        .filter(|s| !SERVERS.contains(&s.as_str()))
-        .collect();
-    if !unknown.is_empty() || args.servers.is_empty() {
-        eprintln!(
-            "overlapped: unknown server(s) {unknown:?}; choose from {}",
-            SERVERS.join(", ")
-        );
-        std::process::exit(2);
-    }
+    // clap has checked the names and ranges.
     let secs = args.secs.unwrap_or(if args.quick { 1.0 } else { 5.0 });
     let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 3 });
-    if !(secs.is_finite() && secs > 0.0) || rounds == 0 {
-        eprintln!("overlapped: --secs must be positive and --rounds at least 1");
-        std::process::exit(2);
-    }
     let mut scenarios = scenario::all();
     if !args.scenarios.is_empty() {
-        let names: Vec<&str> = scenarios.iter().map(|s| s.name).collect();
-        if let Some(bad) = args.scenarios.iter().find(|s| !names.contains(&s.as_str())) {
-            eprintln!(
-                "overlapped: unknown scenario {bad:?}; choose from {}",
-                names.join(", ")
-            );
-            std::process::exit(2);
-        }
         scenarios.retain(|s| args.scenarios.iter().any(|a| a == s.name));
     }
+    let mut servers = args.servers;
+    servers.dedup();
     let plan = Plan {
-        servers: args.servers,
+        servers,
         scenarios,
         secs,
         warmup: if args.quick { 0.3 } else { 1.0 },
         rounds,
         out: args.out,
     };
+    if let Some(dir) = &plan.out {
+        if let Err(e) = check_out_dir(dir) {
+            usage_error(&e);
+        }
+    }
+    if crate::cli::only_checking() {
+        return Ok(());
+    }
     execute(&plan)
+}
+
+/// Makes sure results can be written into `dir` before anything runs: creates
+/// it if missing, and writes (then removes) a probe file. The error names the path.
+fn check_out_dir(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!("--out {shown}: exists and is not a directory"));
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("--out {shown}: cannot create the directory: {e}"))?;
+    let probe = dir.join(format!(".overlapped-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("--out {shown}: cannot write into the directory: {e}"))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// Runs a plan: all runs, then the table, then the files.
@@ -148,23 +158,43 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
     let summaries = report::summarise(&runs, &plan.scenarios, &plan.servers);
     report::print_table(&summaries, &runs, &plan.scenarios);
     if let Some(dir) = &plan.out {
-        std::fs::create_dir_all(dir)?;
-        let results = Results {
-            pinned: launcher.pinned(),
-            secs: plan.secs,
-            rounds: plan.rounds,
-            scenarios: &plan.scenarios,
-            summaries: &summaries,
-            runs: &runs,
-        };
-        let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("results.json"), json + "\n")?;
-        charts::write(dir, &summaries, &plan.scenarios, &plan.servers)?;
-        println!(
-            "wrote {}/results.json, throughput.svg, latency.svg",
-            dir.display()
-        );
+        write_out(dir, plan, &launcher, &summaries, &runs).map_err(|e| {
+            std::io::Error::other(format!("cannot write results into {}: {e}", dir.display()))
+        })?;
     }
+    let failed = runs.iter().filter(|r| r.failure.is_some()).count();
+    if failed > 0 {
+        return Err(std::io::Error::other(format!(
+            "{failed} of {} runs failed (see the table)",
+            runs.len()
+        )));
+    }
+    Ok(())
+}
+
+fn write_out(
+    dir: &Path,
+    plan: &Plan,
+    launcher: &Launcher,
+    summaries: &[report::Summary],
+    runs: &[Run],
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let results = Results {
+        pinned: launcher.pinned(),
+        secs: plan.secs,
+        rounds: plan.rounds,
+        scenarios: &plan.scenarios,
+        summaries,
+        runs,
+    };
+    let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
+    std::fs::write(dir.join("results.json"), json + "\n")?;
+    charts::write(dir, summaries, &plan.scenarios, &plan.servers)?;
+    println!(
+        "wrote {}/results.json, throughput.svg, latency.svg",
+        dir.display()
+    );
     Ok(())
 }
 

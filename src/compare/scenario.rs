@@ -42,6 +42,16 @@ pub fn all() -> Vec<Scenario> {
     ]
 }
 
+/// The scenario names, each with its description: what `--scenarios`
+/// accepts, listed in `compare --help`.
+pub fn names() -> clap::builder::PossibleValuesParser {
+    clap::builder::PossibleValuesParser::new(
+        all()
+            .into_iter()
+            .map(|s| clap::builder::PossibleValue::new(s.name).help(s.describe())),
+    )
+}
+
 /// The small scenarios of the demo.
 pub fn demo() -> Vec<Scenario> {
     vec![s("50x64B", 50, 64, 1), s("500x64B", 500, 64, 1)]

@@ -20,6 +20,8 @@ use std::net::{IpAddr, SocketAddr};
 use clap::ValueEnum;
 use overlapped::Socket;
 
+use crate::cli::{int_in, usage_error};
+
 /// The notification model a server uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Model {
@@ -52,46 +54,52 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub addr: IpAddr,
-    /// Port to listen on (0 picks a free one; the first line of output says which).
-    #[arg(long, default_value_t = 5150)]
+    /// Port to listen on (0 picks a free one; the first line of output says
+    /// which) (from 0 to 65535).
+    #[arg(long, default_value_t = 5150, value_parser = int_in(0u16, u16::MAX))]
     pub port: u16,
-    /// Bytes per receive buffer (16 KiB, as the tokio baseline reads).
-    #[arg(long, default_value_t = 16 * 1024)]
-    pub buffer: usize,
+    /// Bytes per receive buffer, for both protocols [default: 16384 for TCP,
+    /// as the tokio baseline reads; 65536 for UDP, so the largest datagram
+    /// fits: a datagram larger than the buffer is echoed cut to its size]
+    /// (from 1 to 1048576).
+    #[arg(long, value_parser = int_in(1usize, MAX_BUFFER))]
+    pub buffer: Option<usize>,
     /// Worker threads on the completion port (`--model port` only; default:
-    /// the number of CPUs). It is also the port's concurrency value.
-    #[arg(long)]
+    /// the number of CPUs). It is also the port's concurrency value (from 1
+    /// to 1024).
+    #[arg(long, value_parser = int_in(1usize, 1024))]
     pub threads: Option<usize>,
 }
 
+/// The largest `--buffer`: 1 MiB per receive (the TCP server holds one per
+/// client, the UDP server [`udp::PENDING`]).
+pub const MAX_BUFFER: usize = 1 << 20;
+
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> std::io::Result<()> {
-    if args.buffer == 0 {
-        return Err(std::io::Error::other("--buffer must be at least 1 byte"));
-    }
+    let buffer = args.buffer.unwrap_or(match args.proto {
+        Proto::Tcp => 16 * 1024,
+        Proto::Udp => udp::BUFFER,
+    });
     let threads = match (args.model, args.threads) {
         (Model::Port, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        (Model::Port, Some(0)) => {
-            return Err(std::io::Error::other("--threads must be at least 1"));
-        }
         (Model::Port, Some(n)) => n,
-        (_, Some(_)) => {
-            return Err(std::io::Error::other(
-                "--threads applies to --model port only (the event and routine servers have one worker)",
-            ));
-        }
+        (_, Some(_)) => usage_error(
+            "--threads applies to --model port only (the event and routine servers have one worker)",
+        ),
         (_, None) => 1,
     };
     if args.model == Model::Port && args.proto == Proto::Udp {
-        return Err(std::io::Error::other(
-            "--model port serves TCP only (--proto tcp)",
-        ));
+        usage_error("--model port serves TCP only (--proto tcp)");
+    }
+    if crate::cli::only_checking() {
+        return Ok(());
     }
     overlapped::startup().map_err(std::io::Error::other)?;
     let _ = crate::bench::ring::raise_nofile_limit();
     let bind = SocketAddr::new(args.addr, args.port);
     if args.proto == Proto::Udp {
-        return udp::run(bind, args.model);
+        return udp::run(bind, args.model, buffer);
     }
     let listener = Socket::listen_tcp(&bind, 4096)
         .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
@@ -102,8 +110,8 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         out.flush()?;
     }
     match args.model {
-        Model::Event => event::serve(shared::Shared::start(listener)?, args.buffer),
-        Model::Routine => routine::serve(shared::Shared::start(listener)?, args.buffer),
-        Model::Port => port::serve(listener, threads, args.buffer),
+        Model::Event => event::serve(shared::Shared::start(listener)?, buffer),
+        Model::Routine => routine::serve(shared::Shared::start(listener)?, buffer),
+        Model::Port => port::serve(listener, threads, buffer),
     }
 }

@@ -21,8 +21,9 @@ use super::Model;
 
 /// Receives kept posted at once.
 pub const PENDING: usize = 32;
-/// Bytes per receive buffer: the largest UDP payload fits.
-const BUFFER: usize = 65_536;
+/// Bytes per receive buffer unless `--buffer` says otherwise: the largest
+/// UDP payload fits.
+pub const BUFFER: usize = 65_536;
 /// Socket buffer sizes asked for (the kernel caps them at `rmem_max`/`wmem_max`).
 const SOCKET_BUFFER: usize = 8 << 20;
 
@@ -31,7 +32,7 @@ fn io(e: WsaError) -> std::io::Error {
 }
 
 /// Binds, prints `listening on ADDR:PORT`, and serves until SIGINT/SIGTERM.
-pub fn run(bind: SocketAddr, model: Model) -> std::io::Result<()> {
+pub fn run(bind: SocketAddr, model: Model, buffer: usize) -> std::io::Result<()> {
     let socket = Socket::udp_for(&bind).map_err(io)?;
     let _ = socket.as_socket2().set_recv_buffer_size(SOCKET_BUFFER);
     let _ = socket.as_socket2().set_send_buffer_size(SOCKET_BUFFER);
@@ -55,8 +56,8 @@ pub fn run(bind: SocketAddr, model: Model) -> std::io::Result<()> {
             }
         })?;
     match model {
-        Model::Event => serve_event(socket, stop),
-        Model::Routine => serve_routine(socket, stop),
+        Model::Event => serve_event(socket, stop, buffer),
+        Model::Routine => serve_routine(socket, stop, buffer),
         Model::Port => Err(std::io::Error::other("--model port serves TCP only")),
     }
 }
@@ -67,7 +68,7 @@ struct Slot {
 }
 
 /// Overlapped (1): events[0] is the stop event, events[i] belongs to slots[i - 1].
-fn serve_event(socket: Socket, stop: Event) -> std::io::Result<()> {
+fn serve_event(socket: Socket, stop: Event, buffer: usize) -> std::io::Result<()> {
     overlapped::set_batching(true).map_err(io)?;
     let mut events = EventSet::new();
     events.push(stop);
@@ -78,7 +79,7 @@ fn serve_event(socket: Socket, stop: Event) -> std::io::Result<()> {
             ov: Overlapped::new(&event),
             sending: false,
         };
-        post_recv(&socket, &mut slot, BufList::zeroed(BUFFER)).map_err(io)?;
+        post_recv(&socket, &mut slot, BufList::zeroed(buffer)).map_err(io)?;
         events.push(event);
         slots.push(slot);
     }
@@ -94,21 +95,21 @@ fn serve_event(socket: Socket, stop: Event) -> std::io::Result<()> {
                 return Ok(());
             }
             events.events()[index].reset();
-            step(&socket, &mut slots[index - 1]).map_err(io)?;
+            step(&socket, &mut slots[index - 1], buffer).map_err(io)?;
             next = events.next_signaled(index + 1);
         }
     }
 }
 
 /// One completion of a slot: echo what was received, or receive again.
-fn step(socket: &Socket, slot: &mut Slot) -> Result<(), WsaError> {
+fn step(socket: &Socket, slot: &mut Slot, buffer: usize) -> Result<(), WsaError> {
     let result = get_overlapped_result(socket, &slot.ov, false);
     let Some(mut bufs) = slot.ov.take_buffers() else {
         return Ok(());
     };
     bufs.unlimit();
     if !slot.sending {
-        // A truncated datagram (impossible with 64 KiB buffers) echoes what fit.
+        // A truncated datagram (larger than `--buffer`) echoes what fit.
         let received = matches!(result, Ok(_) | Err(WsaError::WSAEMSGSIZE));
         if let (true, Some(from)) = (received, slot.ov.source_addr()) {
             bufs.limit(slot.ov.bytes_transferred() as usize);
@@ -125,8 +126,8 @@ fn step(socket: &Socket, slot: &mut Slot) -> Result<(), WsaError> {
         }
     }
     slot.sending = false;
-    if bufs.total_len() != BUFFER {
-        bufs = BufList::zeroed(BUFFER);
+    if bufs.total_len() != buffer {
+        bufs = BufList::zeroed(buffer);
     }
     post_recv(socket, slot, bufs)
 }
@@ -139,9 +140,9 @@ fn post_recv(socket: &Socket, slot: &mut Slot, bufs: BufList) -> Result<(), WsaE
 }
 
 /// Overlapped (2): the routines do the echoing while the thread waits alertably.
-fn serve_routine(socket: Socket, stop: Event) -> std::io::Result<()> {
+fn serve_routine(socket: Socket, stop: Event, buffer: usize) -> std::io::Result<()> {
     for _ in 0..PENDING {
-        recv(&socket, BufList::zeroed(BUFFER));
+        recv(&socket, BufList::zeroed(buffer));
     }
     loop {
         match wait_for_single_object_ex(&stop, None, true).map_err(io)? {
@@ -165,6 +166,7 @@ fn on_received(socket: Socket, c: Completion) {
     let mut bufs = c.buffers;
     let received = c.error.is_ok() || c.error == WsaError::WSAEMSGSIZE;
     if let (true, Some(from)) = (received, c.from) {
+        let size = bufs.buffers().iter().map(Vec::len).sum();
         bufs.limit(c.bytes as usize);
         let s = socket.clone();
         let r = socket.send_to_with(bufs, &from, MsgFlags::empty(), move |c: Completion| {
@@ -176,7 +178,7 @@ fn on_received(socket: Socket, c: Completion) {
             return;
         }
         // Never started, so the routine will not run: keep a receive posted.
-        bufs = BufList::zeroed(BUFFER);
+        bufs = BufList::zeroed(size);
     }
     recv(&socket, bufs);
 }

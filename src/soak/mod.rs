@@ -15,27 +15,36 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cli::{int_in, secs_in, MAX_SECS};
 use crate::compare::child::{Launcher, Server};
+
+mod phases;
+use phases::Phases;
 
 /// Arguments of `overlapped soak`.
 #[derive(clap::Args, Debug)]
 pub struct SoakArgs {
-    /// Seconds of churn per server (after a warm-up of a quarter of that, at least 0.5 s).
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds of churn per server, after a warm-up of a quarter of that (at
+    /// least 0.5 s) (from 0.5 to 86400).
+    #[arg(long, default_value_t = 10.0, value_parser = secs_in(0.5, MAX_SECS))]
     pub secs: f64,
     /// Which server(s) to soak.
     #[arg(long, value_enum, default_value = "both")]
     pub model: Which,
-    /// Client threads churning connections.
-    #[arg(long, default_value_t = 4)]
+    /// Client threads churning connections (from 1 to 256).
+    #[arg(long, default_value_t = 4, value_parser = int_in(1usize, MAX_WORKERS))]
     pub workers: usize,
-    /// Allowed growth of resident memory after the churn, KiB (or 20% of the baseline if larger).
-    #[arg(long, default_value_t = 8192)]
+    /// Allowed growth of resident memory after the churn, KiB, or 20% of the
+    /// baseline if larger (from 0 to 16777216).
+    #[arg(long, default_value_t = 8192, value_parser = int_in(0u64, 16 << 20))]
     pub rss_slack_kib: u64,
-    /// Allowed growth of open descriptors after the churn.
-    #[arg(long, default_value_t = 4)]
+    /// Allowed growth of open descriptors after the churn (from 0 to 1000000).
+    #[arg(long, default_value_t = 4, value_parser = int_in(0usize, 1_000_000))]
     pub fd_slack: usize,
 }
+
+/// The most churning threads (each starts a second one per echo).
+pub const MAX_WORKERS: usize = 256;
 
 /// The servers a soak covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -64,6 +73,9 @@ struct Tally {
 
 /// Runs the soak; `Err` (non-zero exit) names what went wrong.
 pub fn run(args: SoakArgs) -> std::io::Result<()> {
+    if crate::cli::only_checking() {
+        return Ok(());
+    }
     let models: &[&str] = match args.model {
         Which::Event => &["event"],
         Which::Routine => &["routine"],
@@ -92,11 +104,17 @@ fn soak_one(model: &str, args: &SoakArgs) -> Result<(), String> {
         .map_err(|e| format!("the {model} server: {e}"))?;
     let pid = server.pid();
     let warmup = (args.secs / 4.0).max(0.5);
-    churn(server.addr, args.workers, warmup, 1)?;
+    let bar = Phases::new(model, warmup + args.secs);
+    bar.phase(&format!("warm-up churn, {warmup} s"));
+    churn(server.addr, args.workers, warmup, 1, &bar)?;
+    bar.phase("baseline: waiting for the server to close every connection");
     let (base_rss, base_fds) = settle(pid, None)?;
-    let tally = churn(server.addr, args.workers, args.secs, 2)?;
+    bar.phase(&format!("churn, {} s, {} workers", args.secs, args.workers));
+    let tally = churn(server.addr, args.workers, args.secs, 2, &bar)?;
+    bar.phase("checking memory and descriptors against the baseline");
     let (rss, fds) = settle(pid, Some(base_fds))?;
     server.stop();
+    bar.finish();
     let t = |c: &AtomicU64| c.load(Relaxed);
     println!(
         "soak {model}: {} connections churned ({} echoed, {} reset mid-message, {} half-closed, \
@@ -110,6 +128,9 @@ fn soak_one(model: &str, args: &SoakArgs) -> Result<(), String> {
         t(&tally.vanished),
         t(&tally.bytes),
     );
+    if t(&tally.echoed) + t(&tally.half_closes) == 0 {
+        return Err("no client got an echo back: the churn proved nothing".into());
+    }
     if t(&tally.wrong) > 0 {
         return Err(format!("{} echoes came back wrong", t(&tally.wrong)));
     }
@@ -173,21 +194,36 @@ fn settle(pid: u32, target: Option<usize>) -> Result<(u64, usize), String> {
     }
 }
 
-/// `workers` threads open connections and misbehave in turn for `secs`.
-fn churn(addr: SocketAddr, workers: usize, secs: f64, seed: u64) -> Result<Arc<Tally>, String> {
+/// `workers` threads open connections and misbehave in turn for `secs`,
+/// while `bar` shows the time and the connections so far.
+fn churn(
+    addr: SocketAddr,
+    workers: usize,
+    secs: f64,
+    seed: u64,
+    bar: &Phases,
+) -> Result<Arc<Tally>, String> {
     let tally = Arc::new(Tally::default());
     let end = Instant::now() + Duration::from_secs_f64(secs);
-    let threads: Vec<_> = (0..workers.max(1))
+    let threads = (0..workers)
         .map(|w| {
             let tally = tally.clone();
-            std::thread::spawn(move || {
-                let mut rng = Rng(seed * 7919 + w as u64 * 104_729 + 1);
-                while Instant::now() < end {
-                    client(addr, &mut rng, &tally);
-                }
-            })
+            std::thread::Builder::new()
+                .name(format!("churn-{w}"))
+                .spawn(move || {
+                    let mut rng = Rng(seed * 7919 + w as u64 * 104_729 + 1);
+                    while Instant::now() < end {
+                        client(addr, &mut rng, &tally);
+                    }
+                })
+                .map_err(|e| format!("cannot start churn thread {w}: {e}"))
         })
-        .collect();
+        .collect::<Result<Vec<_>, _>>()?;
+    while threads.iter().any(|t| !t.is_finished()) {
+        bar.tick(tally.conns.load(Relaxed));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bar.done_churning(secs);
     for t in threads {
         t.join()
             .map_err(|_| "a churn thread panicked".to_string())?;

@@ -1,0 +1,68 @@
+//! Checked options, shared by every subcommand.
+//!
+//! The convention: every numeric option states its accepted range at the end
+//! of its help, as `(from MIN to MAX)` (with a unit where it has one), and
+//! parses with [`int_in`] or [`secs_in`] (or [`num_in`]) over the same bounds, so
+//! clap rejects a value outside it before any work, naming the option, with
+//! exit status 2. A limit that depends on two options (connections × depth)
+//! is stated in both helps and checked, also before any work, with
+//! [`usage_error`]. `tests/cli_args.rs` reads every `--help` and checks that
+//! each stated range is the real one.
+//!
+//! With `OVERLAPPED_CHECK_ARGS=1` in the environment, a subcommand stops
+//! right after its checks ([`only_checking`]) and exits 0: how the tests
+//! prove that the largest stated value is accepted without running anything.
+
+use std::fmt::Display;
+use std::str::FromStr;
+
+/// A value parser for a whole number from `min` to `max` (both included).
+pub fn int_in<T>(min: T, max: T) -> impl Fn(&str) -> Result<T, String> + Clone + Send + Sync
+where
+    T: FromStr + PartialOrd + Display + Copy + Send + Sync + 'static,
+{
+    move |s: &str| match s.trim().parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        Ok(_) => Err(format!("must be from {min} to {max}")),
+        Err(_) => Err(format!("not a whole number (must be from {min} to {max})")),
+    }
+}
+
+/// A value parser for a finite number from `min` to `max` (both included);
+/// `nan`, `inf` and the like are refused.
+pub fn num_in(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    move |s: &str| match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= min && v <= max => Ok(v),
+        _ => Err(format!("must be a number from {min} to {max}")),
+    }
+}
+
+/// A value parser for seconds from `min` to `max` (both included); `nan`,
+/// `inf` and the like are refused.
+pub fn secs_in(min: f64, max: f64) -> impl Fn(&str) -> Result<f64, String> + Clone + Send + Sync {
+    move |s: &str| match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= min && v <= max => Ok(v),
+        _ => Err(format!("must be a number of seconds from {min} to {max}")),
+    }
+}
+
+/// The longest run any subcommand accepts: one day, in seconds.
+pub const MAX_SECS: f64 = 86_400.0;
+
+/// Reports a bad combination of options the way clap reports a bad option
+/// (`overlapped: MESSAGE` on stderr, exit status 2). Only before any work.
+pub fn usage_error(msg: &str) -> ! {
+    eprintln!("overlapped: {msg}");
+    std::process::exit(2);
+}
+
+/// True when the environment asks only for the checks
+/// (`OVERLAPPED_CHECK_ARGS=1`): the caller returns at once, having started
+/// nothing. Prints `arguments ok` so a test can tell.
+pub fn only_checking() -> bool {
+    let checking = std::env::var_os("OVERLAPPED_CHECK_ARGS").is_some_and(|v| v == "1");
+    if checking {
+        println!("arguments ok");
+    }
+    checking
+}
