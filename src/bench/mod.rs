@@ -47,14 +47,14 @@ pub struct BenchArgs {
     pub addr: String,
     /// Connections (UDP: sockets); with UDP, connections × (depth + 1) must
     /// be at most 65000 (from 1 to 32500).
-    #[arg(long, default_value_t = 50, value_parser = int_in(1, MAX_CONNS))]
+    #[arg(long, default_value_t = 50, value_parser = int_in(1usize, MAX_CONNS))]
     pub conns: usize,
     /// Message size in bytes; at most 65000 with UDP (from 1 to 1048576).
-    #[arg(long, default_value_t = 64, value_parser = int_in(1, 1 << 20))]
+    #[arg(long, default_value_t = 64, value_parser = int_in(1usize, 1 << 20))]
     pub size: usize,
     /// Messages in flight per connection; with UDP, connections × (depth + 1)
     /// must be at most 65000 (from 1 to 1024).
-    #[arg(long, default_value_t = 1, value_parser = int_in(1, 1024))]
+    #[arg(long, default_value_t = 1, value_parser = int_in(1usize, 1024))]
     pub depth: usize,
     /// Measured seconds (from 0.01 to 86400).
     #[arg(long, default_value_t = 5.0, value_parser = secs_in(0.01, MAX_SECS))]
