@@ -11,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::EXE;
 
-/// Arguments a subcommand needs besides the option under test.
-fn base_args(sub: &str) -> &'static [&'static str] {
-    match sub {
-        "bench" => &["--addr", "127.0.0.1:9"],
+/// Arguments a subcommand (or one of its options) needs besides the option
+/// under test. A new subcommand with a required option goes here.
+fn base_args(sub: &str, opt: &str) -> &'static [&'static str] {
+    match (sub, opt) {
+        ("bench", _) => &["--addr", "127.0.0.1:9"],
+        ("serve", "threads") => &["--model", "port"],
         _ => &[],
     }
 }
@@ -123,7 +125,7 @@ fn beyond(v: &str, up: bool) -> String {
 fn assert_accepted(sub: &str, opt: &str, value: &str) {
     let arg = format!("--{opt}={value}");
     let mut args = vec![sub];
-    args.extend(base_args(sub));
+    args.extend(base_args(sub, opt));
     args.push(&arg);
     let out = check(&args);
     assert!(
@@ -137,7 +139,7 @@ fn assert_accepted(sub: &str, opt: &str, value: &str) {
 fn assert_refused(sub: &str, opt: &str, value: &str) {
     let arg = format!("--{opt}={value}");
     let mut args = vec![sub];
-    args.extend(base_args(sub));
+    args.extend(base_args(sub, opt));
     args.push(&arg);
     let out = check(&args);
     let err = text(&out.stderr);
