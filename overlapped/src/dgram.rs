@@ -330,7 +330,7 @@ impl Socket {
         }
     }
 
-    fn recv_msg_kind(
+    pub(crate) fn recv_msg_kind(
         &self,
         bufs: &BufList,
         space: MsgSpace,
@@ -379,7 +379,7 @@ impl Socket {
         Ok(linux)
     }
 
-    fn send_msg_kind(
+    pub(crate) fn send_msg_kind(
         &self,
         bufs: &BufList,
         to: Option<&SocketAddr>,

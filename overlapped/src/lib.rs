@@ -50,6 +50,7 @@ mod dgram;
 mod error;
 mod event;
 mod flags;
+mod future;
 mod lane;
 mod op;
 mod overlapped;
@@ -71,6 +72,9 @@ pub use dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
 pub use error::{WsaError, WsaResult};
 pub use event::Event;
 pub use flags::MsgFlags;
+pub use future::{block_on, spawn_local, AsyncOp, JoinHandle};
+#[cfg(feature = "tokio")]
+pub use future::tokio;
 pub use overlapped::{get_overlapped_result, Overlapped};
 pub use port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
 pub use socket::Socket;

@@ -66,6 +66,26 @@ pub(crate) enum Notify {
         thread: Arc<ThreadShared>,
         key: usize,
     },
+    /// A future (`recv_async`, ...): the outcome is stored and its task woken.
+    Waker(Arc<crate::future::AsyncState>),
+}
+
+impl Notify {
+    /// Whether the completion may be delivered by any thread (a record or a
+    /// future), rather than only on the issuing thread (a routine).
+    pub(crate) fn any_thread(&self) -> bool {
+        !matches!(self, Notify::Routine { .. })
+    }
+
+    /// Whether anyone still waits for the outcome: false once the record or
+    /// the future that started it was dropped.
+    pub(crate) fn awaited(&self) -> bool {
+        match self {
+            Notify::Overlapped(st) => Arc::strong_count(st) > 1,
+            Notify::Waker(st) => Arc::strong_count(st) > 1,
+            Notify::Routine { .. } => true,
+        }
+    }
 }
 
 /// One operation in flight.
@@ -247,5 +267,6 @@ pub(crate) fn deliver(notify: Notify, outcome: Outcome) {
         Notify::Routine { thread, key } => {
             thread.post(crate::thread::RemoteApc::Routine(key, outcome));
         }
+        Notify::Waker(state) => state.complete(outcome),
     }
 }

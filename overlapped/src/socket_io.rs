@@ -214,7 +214,7 @@ impl Socket {
         Ok(sent)
     }
 
-    fn recv_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
+    pub(crate) fn recv_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
         self.inner.usable(Direction::Receive)?;
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
@@ -229,7 +229,7 @@ impl Socket {
         })
     }
 
-    fn send_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
+    pub(crate) fn send_kind(&self, bufs: &BufList, flags: MsgFlags) -> WsaResult<OpKind> {
         self.inner.usable(Direction::Send)?;
         if bufs.count() == 0 {
             return Err(WsaError::WSAEINVAL);
@@ -329,6 +329,8 @@ fn finish_immediate(notify: Notify, outcome: Outcome) -> WsaResult<u32> {
                 local.forget_routine(key);
             }
         }
+        // Futures never come here: they take their immediate outcome whole.
+        Notify::Waker(state) => state.complete(outcome),
     }
     Err(error)
 }

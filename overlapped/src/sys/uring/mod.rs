@@ -65,7 +65,7 @@ pub(crate) struct Ring {
     sleeping: AtomicBool,
     mail: Mutex<Vec<Mail>>,
     has_mail: AtomicBool,
-    /// Operations in flight that notify an `Overlapped` (others may drive those).
+    /// Operations in flight that notify an `Overlapped` or a future (others may drive those).
     event_ops: AtomicUsize,
     /// All operations in flight.
     ops: AtomicUsize,
@@ -125,7 +125,7 @@ impl Ring {
         self.batching.store(on, Relaxed);
     }
 
-    /// Operations in flight that notify an `Overlapped`.
+    /// Operations in flight that notify an `Overlapped` or a future.
     pub(crate) fn event_ops(&self) -> usize {
         self.event_ops.load(SeqCst)
     }
@@ -151,7 +151,7 @@ impl Ring {
         eager: bool,
     ) -> Result<Started, WsaError> {
         let mut core = self.lock();
-        let counts_event = matches!(notify, Notify::Overlapped(_));
+        let counts_event = notify.any_thread();
         let mut mem = core.spare.pop().unwrap_or_else(OpMem::new);
         mem.bufs = bufs;
         let direction = kind.direction();
@@ -343,7 +343,8 @@ impl Ring {
         // dropped, nor an operation whose cancel was asked for.
         let parks = retiring
             && !slot.cancelled
-            && matches!(&slot.notify, Notify::Overlapped(st) if Arc::strong_count(st) > 1);
+            && slot.notify.any_thread()
+            && slot.notify.awaited();
         if parks && res == -libc::ECANCELED {
             slot.submitted = false;
             core.parked.push(ud);
@@ -374,7 +375,7 @@ impl Ring {
                 let dgram = slot.mem.take_dgram();
                 core.spare.push(slot.mem);
                 self.ops.fetch_sub(1, SeqCst);
-                if matches!(slot.notify, Notify::Overlapped(_)) {
+                if slot.notify.any_thread() {
                     self.event_ops.fetch_sub(1, SeqCst);
                 }
                 Some((
