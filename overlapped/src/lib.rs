@@ -72,9 +72,9 @@ pub use dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
 pub use error::{WsaError, WsaResult};
 pub use event::Event;
 pub use flags::MsgFlags;
-pub use future::{block_on, spawn_local, AsyncOp, JoinHandle};
 #[cfg(feature = "tokio")]
 pub use future::tokio;
+pub use future::{block_on, spawn_local, AsyncOp, JoinHandle};
 pub use overlapped::{get_overlapped_result, Overlapped};
 pub use port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
 pub use socket::Socket;

@@ -168,9 +168,7 @@ pub fn block_on<F: Future>(future: F) -> F::Output {
             exec.run_ready();
         }
         let queue = &exec.queue;
-        let mut runnable = || {
-            main.queued.load(SeqCst) || (!nested && queue.any.load(SeqCst))
-        };
+        let mut runnable = || main.queued.load(SeqCst) || (!nested && queue.any.load(SeqCst));
         match &local {
             // Reaps what is ready (no system call if nothing is), then sleeps
             // in the ring only if nothing is runnable.

@@ -190,7 +190,9 @@ impl<T> Future for AsyncOp<T> {
                     this.stage = Stage::Pending { state, op };
                     return Poll::Pending;
                 }
-                Stage::Done => return Poll::Ready(map(failed(WsaError::WSAEINVAL, BufList::new()))),
+                Stage::Done => {
+                    return Poll::Ready(map(failed(WsaError::WSAEINVAL, BufList::new())))
+                }
             }
         }
     }

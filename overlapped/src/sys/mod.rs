@@ -10,5 +10,7 @@ pub(crate) mod iov;
 pub(crate) mod uring;
 
 pub(crate) use uring::mem::OpMem;
+#[cfg(feature = "tokio")]
+pub(crate) use uring::reactor::RingSource;
 pub use uring::setup::SetupError;
 pub(crate) use uring::{adopt, registry, OpRef, Ring, Started};

@@ -13,6 +13,8 @@ mod mail;
 pub(crate) mod mem;
 mod orphans;
 mod prep;
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
 pub(crate) mod registry;
 pub(crate) mod setup;
 
@@ -341,10 +343,8 @@ impl Ring {
         let (_, slot) = &mut core.slots[key];
         // Park only what someone still waits for: not a record that was
         // dropped, nor an operation whose cancel was asked for.
-        let parks = retiring
-            && !slot.cancelled
-            && slot.notify.any_thread()
-            && slot.notify.awaited();
+        let parks =
+            retiring && !slot.cancelled && slot.notify.any_thread() && slot.notify.awaited();
         if parks && res == -libc::ECANCELED {
             slot.submitted = false;
             core.parked.push(ud);
