@@ -158,6 +158,7 @@ fn failed(error: WsaError, buffers: BufList) -> Completion {
         error,
         bytes: 0,
         flags: crate::MsgFlags::empty(),
+        msg_flags: crate::MsgFlags::empty(),
         buffers,
         from: None,
         control: crate::Control::new(),

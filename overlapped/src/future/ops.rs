@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use super::{bytes_and_buffers, whole, AsyncOp};
+use crate::flags::FlagCall;
 use crate::{BufList, Completion, Control, MsgFlags, MsgSpace, Socket, WsaResult};
 
 impl Socket {
@@ -124,7 +125,7 @@ impl Socket {
         let kind = if self.is_stream() {
             self.send_kind(&bufs, flags)
         } else {
-            self.send_msg_kind(&bufs, Some(to), Control::new(), flags)
+            self.send_msg_kind(&bufs, Some(to), Control::new(), flags, FlagCall::Send)
         };
         AsyncOp::new(&self.inner, kind, bufs, bytes_and_buffers)
     }
@@ -162,7 +163,7 @@ impl Socket {
         flags: MsgFlags,
     ) -> AsyncOp<(WsaResult<u32>, BufList)> {
         let bufs = buffers.into();
-        let kind = self.send_msg_kind(&bufs, to, control, flags);
+        let kind = self.send_msg_kind(&bufs, to, control, flags, FlagCall::SendMsg);
         AsyncOp::new(&self.inner, kind, bufs, bytes_and_buffers)
     }
 }
