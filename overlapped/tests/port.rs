@@ -439,3 +439,18 @@ fn a_datagram_send_completes_to_the_port() {
     assert_eq!(keys, [10, 20]);
     no_packet(&port);
 }
+
+#[test]
+fn every_handle_of_a_socket_shares_its_association() {
+    // Fact 143: a duplicated socket completes to the same port and key.
+    let (client, server) = tcp_pair();
+    let port = CompletionPort::new(1).unwrap();
+    port.associate(&server, 143).unwrap();
+    let copy = server.clone();
+    assert_eq!(port.associate(&copy, 1), Err(WsaError::WSA_INVALID_PARAMETER));
+    let mut ov = Overlapped::without_event();
+    pending(copy.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
+    send_all(&client, b"dup");
+    let e = port.get_queued_completion_status(LONG).unwrap();
+    assert_eq!((e.key, e.bytes), (143, 3));
+}
