@@ -245,17 +245,20 @@ impl OvState {
             return Err(WsaError::WSAEINVAL);
         }
         let signal = match &self.event {
-            Some(event) => event.clone(),
+            Some(event) => Some(event.clone()),
             // FILE_SKIP_SET_EVENT_ON_HANDLE (fact 140): the socket's own
-            // event is left alone; a private one serves `wait == true`.
-            None if socket.skips_set_event() => Event::with_reset(true, false),
-            None => socket.event.clone(),
+            // event is left alone (`get_overlapped_result` with `wait`
+            // installs a private one if it has to wait).
+            None if socket.skips_set_event() => None,
+            None => Some(socket.event.clone()),
         };
         // Starting an operation resets its event (fact 18).
-        signal.reset();
+        if let Some(signal) = &signal {
+            signal.reset();
+        }
         {
             let mut held = self.held();
-            held.signal = Some(signal);
+            held.signal = signal;
             held.bufs = None;
             held.socket = Some(socket.clone());
         }
@@ -375,11 +378,14 @@ pub fn get_overlapped_result(
     if !wait {
         return Err(WsaError::WSA_IO_INCOMPLETE);
     }
+    // Under the record's lock, so that a completion either sees this
+    // private event (no event to signal: FILE_SKIP_SET_EVENT_ON_HANDLE) or
+    // has already stored its result.
     let signal = state
         .held()
         .signal
-        .clone()
-        .unwrap_or_else(|| socket.event().clone());
+        .get_or_insert_with(|| Event::with_reset(true, false))
+        .clone();
     let ready = Arc::new(ReadySet::new(1));
     signal.watch(&ready, 0);
     let local = thread::current()?;

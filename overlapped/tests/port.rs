@@ -447,7 +447,10 @@ fn every_handle_of_a_socket_shares_its_association() {
     let port = CompletionPort::new(1).unwrap();
     port.associate(&server, 143).unwrap();
     let copy = server.clone();
-    assert_eq!(port.associate(&copy, 1), Err(WsaError::WSA_INVALID_PARAMETER));
+    assert_eq!(
+        port.associate(&copy, 1),
+        Err(WsaError::WSA_INVALID_PARAMETER)
+    );
     let mut ov = Overlapped::without_event();
     pending(copy.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
     send_all(&client, b"dup");

@@ -11,7 +11,8 @@
 use std::sync::{Arc, Mutex};
 
 use overlapped::{
-    BufList, CompletionEntry, CompletionPort, MsgFlags, Overlapped, Socket, WsaError,
+    BufList, CompletionEntry, CompletionPort, MsgFlags, NotificationModes, Overlapped, Socket,
+    WsaError,
 };
 use slab::Slab;
 
@@ -111,6 +112,10 @@ fn admit(port: &CompletionPort, conns: &Conns, socket: Socket, buffer: usize) {
         }),
     });
     let key = lock(conns).insert(conn.clone());
+    // As the book's servers do: nobody waits on the socket itself.
+    let _ = conn
+        .socket
+        .set_file_completion_notification_modes(NotificationModes::SKIP_SET_EVENT_ON_HANDLE);
     let started = port.associate(&conn.socket, key).is_ok() && {
         let mut io = conn.io.lock().unwrap_or_else(|e| e.into_inner());
         started(
