@@ -46,7 +46,11 @@ pub struct MsgSpace {
     /// Bytes for the source address (`namelen`): 0 asks for none; from 1 to
     /// less than the socket's address size is `WSAEFAULT` ([fact 73](crate::semantics#fact-73)).
     pub name_len: usize,
-    /// Bytes for control data (`Control.len`); see [`Control::space`]. Too
+    /// Bytes for control data (`Control.len`), counted the Windows way: a
+    /// message takes `WSA_CMSG_SPACE` of its Windows data size, so 24 bytes
+    /// hold an `IN_PKTINFO` as on Windows, although Linux's `in_pktinfo` is
+    /// larger (the kernel is given the room it needs, [fact 80](crate::semantics#fact-80)).
+    /// [`Control::space`] (the Linux size) is always enough. Too
     /// few, and the receive ends with `WSAEMSGSIZE` and `MsgFlags::CTRUNC` ([fact 81](crate::semantics#fact-81)).
     pub control_len: usize,
 }

@@ -163,23 +163,27 @@ impl OpSlot {
                     flags: MsgFlags::empty(),
                 },
             },
-            OpKind::RecvMsg { .. } => match res {
-                // Datagram truncation (data: MSG_TRUNC, control: MSG_CTRUNC) is
-                // WSAEMSGSIZE with the bytes that fit (facts 32, 46, 78, 81).
-                n if n >= 0 => Step::Done {
-                    error: if self.mem.msg.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+            OpKind::RecvMsg { .. } if res >= 0 => {
+                // Control data is cut to the caller's (Windows-sized) length first.
+                self.mem.fit_control();
+                let m = self.mem.msg.msg_flags;
+                Step::Done {
+                    // Datagram truncation (data: MSG_TRUNC, control:
+                    // MSG_CTRUNC) is WSAEMSGSIZE with the bytes that fit
+                    // (facts 32, 46, 78, 81).
+                    error: if m & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
                         WsaError::WSAEMSGSIZE
                     } else {
                         WsaError::NO_ERROR
                     },
-                    bytes: (n as usize).min(self.mem.capacity()) as u32,
-                    flags: MsgFlags::from_linux(self.mem.msg.msg_flags),
-                },
-                e => Step::Done {
-                    error: dgram_error(-e),
-                    bytes: 0,
-                    flags: MsgFlags::empty(),
-                },
+                    bytes: (res as usize).min(self.mem.capacity()) as u32,
+                    flags: MsgFlags::from_linux(m),
+                }
+            }
+            OpKind::RecvMsg { .. } => Step::Done {
+                error: dgram_error(-res),
+                bytes: 0,
+                flags: MsgFlags::empty(),
             },
             OpKind::SendMsg { .. } => Step::Done {
                 error: if res < 0 {

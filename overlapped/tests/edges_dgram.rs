@@ -244,3 +244,59 @@ fn two_thousand_buffers_in_one_stream_receive_fill_in_order() {
     let rest = common::recv_exact(&server, 4000 - n);
     assert_eq!(rest, data[n..]);
 }
+
+#[test]
+fn control_buffers_sized_the_windows_way_hold_their_messages() {
+    use udp_common::{recv, MODES};
+    for mode in MODES {
+        let rx = bound_v4();
+        rx.set_receive_control(ReceiveControl::PktInfo, true)
+            .unwrap();
+        let tx = bound_v4();
+        let to = rx.local_addr().unwrap();
+        // Fact 80: WSA_CMSG_SPACE(sizeof(IN_PKTINFO)) = 24 is what a Windows
+        // program allocates; Linux's in_pktinfo needs 28. It must fit.
+        send(&tx, b"info", &to);
+        let got = recv(mode, &rx, vec![vec![0; 16]], Some(MsgSpace::control(24)));
+        assert_eq!(got.result, Ok(4), "{mode:?}");
+        assert_eq!(got.flags, MsgFlags::empty(), "{mode:?}");
+        let msgs: Vec<_> = got.control.iter().collect();
+        assert!(
+            matches!(msgs[..], [ControlMessage::PktInfoV4 { addr, .. }] if addr.is_loopback()),
+            "{mode:?}: {msgs:?}"
+        );
+        // One byte less than Windows needs: cut, as Windows would (fact 81).
+        send(&tx, b"info", &to);
+        let got = recv(mode, &rx, vec![vec![0; 16]], Some(MsgSpace::control(23)));
+        assert_eq!(got.result, Err(WsaError::WSAEMSGSIZE), "{mode:?}");
+        assert_eq!(got.flags, MsgFlags::CTRUNC, "{mode:?}");
+        assert_eq!((got.bytes, got.data()), (4, b"info".to_vec()), "{mode:?}");
+        assert!(got.control.is_empty(), "{mode:?}");
+        // Two messages: IN_PKTINFO (24) then an INT (WSA_CMSG_LEN 20) = 44.
+        rx.set_receive_control(ReceiveControl::TtlOrHopLimit, true)
+            .unwrap();
+        send(&tx, b"both", &to);
+        let got = recv(mode, &rx, vec![vec![0; 16]], Some(MsgSpace::control(44)));
+        assert_eq!(got.result, Ok(4), "{mode:?}");
+        assert_eq!(got.control.iter().count(), 2, "{mode:?}");
+        send(&tx, b"both", &to);
+        let got = recv(mode, &rx, vec![vec![0; 16]], Some(MsgSpace::control(43)));
+        assert_eq!(got.result, Err(WsaError::WSAEMSGSIZE), "{mode:?}");
+        assert_eq!(got.flags, MsgFlags::CTRUNC, "{mode:?}");
+        let msgs: Vec<_> = got.control.iter().collect();
+        assert!(
+            matches!(msgs[..], [ControlMessage::PktInfoV4 { .. }]),
+            "{mode:?}: {msgs:?}"
+        );
+        // A Linux-sized request works too.
+        send(&tx, b"both", &to);
+        let got = recv(
+            mode,
+            &rx,
+            vec![vec![0; 16]],
+            Some(MsgSpace::control(Control::space(12) + Control::space(4))),
+        );
+        assert_eq!(got.result, Ok(4), "{mode:?}");
+        assert_eq!(got.control.iter().count(), 2, "{mode:?}");
+    }
+}

@@ -110,7 +110,8 @@ impl Socket {
         let flags = self.check_dgram_recv(buffers.len(), space, flags, msg, mode)?;
         let capacity: usize = buffers.iter().map(|b| b.len()).sum();
         let mut name = raw::zeroed_storage();
-        let mut control = vec![0u8; space.control_len];
+        // Room for what a Windows-sized buffer holds (fact 80), cut to it below.
+        let mut control = vec![0u8; raw::kernel_len(space.control_len)];
         let fd = self.inner.fd();
         let name_len = space.name_len.min(NAME_MAX) as libc::socklen_t;
         // More than 1,024 buffers: the rest through a bounce buffer (sys::iov).
@@ -126,13 +127,19 @@ impl Socket {
             stored,
         )?;
         control.truncate(got.control_len);
+        let mut msg_flags = got.flags;
+        let keep = raw::fit_windows(&control, space.control_len);
+        if keep < control.len() {
+            msg_flags |= libc::MSG_CTRUNC;
+        }
+        control.truncate(keep);
         *info = MsgInfo {
             bytes: got.bytes.min(capacity),
-            flags: MsgFlags::from_linux(got.flags),
+            flags: MsgFlags::from_linux(msg_flags),
             from: raw::read_addr(&name, got.name_len),
             control: Control::from_kernel(control),
         };
-        if got.flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+        if msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
             return Err(WsaError::WSAEMSGSIZE);
         }
         Ok(info.bytes)

@@ -29,6 +29,48 @@ const fn msg_len(len: usize) -> usize {
     HDR + len
 }
 
+/// The data length of a message in Windows' layout. `WSACMSGHDR` has the
+/// kernel's size and alignment (`SIZE_T` + two `INT`s); the data differs for
+/// `IP_PKTINFO` (`IN_PKTINFO` is 8 bytes, Linux's `in_pktinfo` 12) and
+/// `IP_TOS` (an `INT` on Windows, one byte on Linux).
+fn windows_data_len(level: i32, ty: i32, linux_len: usize) -> usize {
+    match (level, ty) {
+        (libc::IPPROTO_IP, libc::IP_PKTINFO) => 8,
+        (libc::IPPROTO_IP, libc::IP_TOS) => 4,
+        _ => linux_len,
+    }
+}
+
+/// The kernel's control buffer for a request of `windows_len` bytes: room
+/// for every message that would fit in `windows_len` bytes laid out the
+/// Windows way (no Linux message is more than 4/3 of its Windows size).
+pub(crate) fn kernel_len(windows_len: usize) -> usize {
+    if windows_len == 0 {
+        0
+    } else {
+        windows_len.saturating_mul(2).saturating_add(HDR)
+    }
+}
+
+/// How many bytes at the start of `buf` (messages in the kernel's layout)
+/// hold whole messages that fit in `windows_len` bytes laid out the Windows
+/// way (`WSA_CMSG_SPACE` for each, `WSA_CMSG_LEN` for the last, as the
+/// kernel counts). The messages past that are what Windows would cut
+/// (`MSG_CTRUNC`, fact 81).
+pub(crate) fn fit_windows(buf: &[u8], windows_len: usize) -> usize {
+    let mut walk = Walk::new(buf);
+    let (mut used, mut keep) = (0, 0);
+    while let Some((level, ty, data)) = walk.next() {
+        let len = windows_data_len(level, ty, data.len());
+        if used + msg_len(len) > windows_len {
+            break;
+        }
+        used += space(len);
+        keep = buf.len() - walk.rest.len();
+    }
+    keep
+}
+
 /// Appends one message (header, data, padding) to a control buffer.
 pub(crate) fn push(buf: &mut Vec<u8>, level: i32, ty: i32, data: &[u8]) {
     let start = buf.len();
@@ -311,6 +353,20 @@ mod tests {
         assert_eq!(Walk::new(&buf[..buf.len() - 5]).count(), 1);
         // Missing only the final padding is still whole.
         assert_eq!(Walk::new(&buf[..buf.len() - 1]).count(), 2);
+    }
+
+    #[test]
+    fn windows_sizes() {
+        let mut buf = Vec::new();
+        push(&mut buf, libc::IPPROTO_IP, libc::IP_PKTINFO, &[0; 12]);
+        push(&mut buf, libc::IPPROTO_IP, libc::IP_TTL, &[0; 4]);
+        assert_eq!(buf.len(), 32 + 24);
+        // IN_PKTINFO: WSA_CMSG_SPACE(8) = 24; then an INT: WSA_CMSG_LEN(4) = 20.
+        assert_eq!(fit_windows(&buf, 44), buf.len());
+        assert_eq!(fit_windows(&buf, 43), 32);
+        assert_eq!(fit_windows(&buf, 24), 32);
+        assert_eq!(fit_windows(&buf, 23), 0);
+        assert!(kernel_len(24) >= 28 && kernel_len(44) >= 52);
     }
 
     #[test]

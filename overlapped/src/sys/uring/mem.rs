@@ -16,6 +16,8 @@ pub(crate) struct OpMem {
     pub(crate) control: Vec<u8>,
     /// Set while `msg` asks the kernel for a source address and control data.
     receiving: bool,
+    /// The control length the caller asked for (Windows-sized, fact 80).
+    control_asked: usize,
     /// Past [`iov::IOV_MAX`] buffers, the rest goes through this (`sys::iov`).
     bounce: Vec<u8>,
     /// For a receive through `bounce`: the byte offset in `bufs` it fills.
@@ -46,6 +48,7 @@ impl OpMem {
             name: cmsg::zeroed_storage(),
             control: Vec::new(),
             receiving: false,
+            control_asked: 0,
             bounce: Vec::new(),
             scatter_at: None,
         })
@@ -85,12 +88,31 @@ impl OpMem {
             self.msg.msg_namelen =
                 name_len.min(std::mem::size_of::<libc::sockaddr_storage>() as u32);
         }
+        self.control_asked = control_len as usize;
         if control_len > 0 {
+            // Room for what a Windows-sized buffer holds (fact 80); cut to
+            // the Windows sizes at completion (`fit_control`).
             self.control.clear();
-            self.control.resize(control_len as usize, 0);
+            self.control
+                .resize(cmsg::kernel_len(control_len as usize), 0);
             self.msg.msg_control = self.control.as_mut_ptr().cast();
             self.msg.msg_controllen = self.control.len();
         }
+    }
+
+    /// At a receive's completion: keeps the control messages that fit in
+    /// the length asked for, counted the Windows way, and sets
+    /// `MSG_CTRUNC` if any did not (fact 81).
+    pub(crate) fn fit_control(&mut self) {
+        if !self.receiving || self.msg.msg_control.is_null() {
+            return;
+        }
+        let used = self.msg.msg_controllen.min(self.control.len());
+        let keep = cmsg::fit_windows(&self.control[..used], self.control_asked);
+        if keep < used {
+            self.msg.msg_flags |= libc::MSG_CTRUNC;
+        }
+        self.msg.msg_controllen = keep;
     }
 
     /// After [`OpMem::prepare`]: also name the destination and the control data.
