@@ -143,6 +143,16 @@ codes! {
     WSASYSNOTREADY = 10091, "The network subsystem is not ready: the io_uring driver could not start (see `startup`).";
     /// Graceful shutdown in progress (10101).
     WSAEDISCON = 10101, "The peer is closing the connection gracefully.";
+    /// No more results (10110): `WSALookupServiceNext` has returned them all.
+    WSA_E_NO_MORE = 10110, "No more results.";
+    /// Host not found (11001): the resolver knows no such name.
+    WSAHOST_NOT_FOUND = 11001, "No such host is known.";
+    /// Nonauthoritative host not found (11002): the name servers did not answer; try again.
+    WSATRY_AGAIN = 11002, "The name servers did not answer; try again.";
+    /// A nonrecoverable resolver error (11003).
+    WSANO_RECOVERY = 11003, "A nonrecoverable error occurred during a name lookup.";
+    /// The name is valid but has no data of the requested type (11004).
+    WSANO_DATA = 11004, "The name is valid, but no data of the requested type was found.";
 }
 
 impl WsaError {

@@ -49,13 +49,19 @@ mod cmsg;
 mod dgram;
 mod error;
 mod event;
+mod filewatch;
 mod flags;
 mod future;
+pub mod guid;
+mod ioctl;
 mod lane;
+mod notify;
+mod nsp;
 mod op;
 mod overlapped;
 mod port;
 mod port_queue;
+mod provider;
 mod ready;
 mod socket;
 mod socket_io;
@@ -75,8 +81,20 @@ pub use flags::MsgFlags;
 #[cfg(feature = "tokio")]
 pub use future::tokio;
 pub use future::{block_on, spawn_local, AsyncOp, JoinHandle};
+pub use guid::{
+    Guid, WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_DISCONNECTEX, WSAID_GETACCEPTEXSOCKADDRS,
+    WSAID_TRANSMITFILE, WSAID_TRANSMITPACKETS, WSAID_WSARECVMSG, WSAID_WSASENDMSG,
+};
+pub use ioctl::codes::*;
+pub use ioctl::extension::ExtensionFunction;
+pub use ioctl::{
+    InterfaceFlags, InterfaceInfo, Ioctl, IoctlOutput, KeepaliveVals, INTERFACE_INFO_LEN,
+};
+pub use notify::notification_result;
+pub use nsp::{LookupService, RESOLVER_FILES};
 pub use overlapped::{get_overlapped_result, Overlapped};
 pub use port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
+pub use provider::{ProviderChange, PROVIDER_FILES};
 pub use socket::Socket;
 pub use socket_io::Completion;
 pub use sys::SetupError;

@@ -35,6 +35,26 @@ pub(crate) enum OpKind {
     },
     /// `WSASendTo` / `WSASendMsg` on a datagram socket: one datagram.
     SendMsg { flags: i32, spec: Box<SendSpec> },
+    /// A change notification (`SIO_ADDRESS_LIST_CHANGE`, `SIO_NSP_NOTIFY_CHANGE`,
+    /// ...): read the slot's descriptor (an rtnetlink socket, an inotify
+    /// instance) into the buffer, again and again, until `filter` says what
+    /// was read is a change; then complete with 0 bytes.
+    Change { filter: Box<dyn ChangeFilter> },
+}
+
+/// Decides whether what a change source delivered is a change the caller
+/// asked to hear about. Runs where the completion is reaped (any thread).
+pub(crate) trait ChangeFilter: Send {
+    /// `read` is what one read of the source returned (whole messages or
+    /// events). True completes the operation.
+    fn changed(&mut self, read: &[u8]) -> bool;
+
+    /// The source lost messages (a netlink receive buffer overrun, an
+    /// inotify queue overflow): true completes the operation, since a
+    /// change may be among the lost.
+    fn overrun(&mut self) -> bool {
+        true
+    }
 }
 
 /// Where a datagram goes and the control data it carries.
@@ -124,12 +144,23 @@ pub(crate) enum Step {
     Resubmit,
 }
 
+impl Step {
+    /// A change notification hands no bytes back: its read buffer is dropped
+    /// (the kernel is done with it: this completion was reaped).
+    fn cleared(self, mem: &mut OpMem) -> Step {
+        mem.bufs = BufList::new();
+        self
+    }
+}
+
 impl OpKind {
     /// The socket lane the operation queues in.
     pub(crate) fn direction(&self) -> Direction {
         match self {
             OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. } => Direction::Receive,
             OpKind::Send { .. } | OpKind::SendMsg { .. } | OpKind::PollOut => Direction::Send,
+            // A change source carries one operation at a time.
+            OpKind::Change { .. } => Direction::Receive,
         }
     }
 }
@@ -194,6 +225,41 @@ impl OpSlot {
                 bytes: res.max(0) as u32,
                 flags: MsgFlags::empty(),
             },
+            OpKind::Change { filter } => {
+                let changed = match res {
+                    _ if ended => {
+                        return Step::Done {
+                            error: WsaError::WSA_OPERATION_ABORTED,
+                            bytes: 0,
+                            flags: MsgFlags::empty(),
+                        }
+                        .cleared(&mut self.mem);
+                    }
+                    n if n > 0 => {
+                        let n = (n as usize).min(self.mem.bufs.total_len());
+                        filter.changed(&self.mem.bufs.first()[..n])
+                    }
+                    e if e == -libc::ENOBUFS || e == 0 => filter.overrun(),
+                    e if e == -libc::EINTR || e == -libc::EAGAIN => false,
+                    e => {
+                        return Step::Done {
+                            error: WsaError::from_errno(-e),
+                            bytes: 0,
+                            flags: MsgFlags::empty(),
+                        }
+                        .cleared(&mut self.mem);
+                    }
+                };
+                if !changed {
+                    return Step::Resubmit;
+                }
+                return Step::Done {
+                    error: WsaError::NO_ERROR,
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                }
+                .cleared(&mut self.mem);
+            }
             OpKind::PollIn | OpKind::PollOut => match res {
                 n if n >= 0 => Step::Done {
                     error: WsaError::NO_ERROR,

@@ -336,7 +336,7 @@ impl OvState {
         }
     }
 
-    fn result(&self) -> Option<WsaResult<(u32, MsgFlags)>> {
+    pub(crate) fn result(&self) -> Option<WsaResult<(u32, MsgFlags)>> {
         match self.status.load(SeqCst) {
             PENDING => None,
             IDLE | 0 => Some(Ok((

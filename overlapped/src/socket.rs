@@ -74,6 +74,10 @@ pub(crate) struct SocketInner {
     port: OnceLock<PortBinding>,
     /// `SetFileCompletionNotificationModes` flags (only ever added).
     modes: AtomicU8,
+    /// Change sources (rtnetlink sockets) whose pending notification belongs
+    /// to this socket (`SIO_ADDRESS_LIST_CHANGE`, ...): closed with it, so
+    /// that closing the socket aborts them (fact 119).
+    pub(crate) attached: std::sync::Mutex<Vec<Socket>>,
 }
 
 /// A socket's completion port and the key its packets carry (fact 135).
@@ -222,8 +226,34 @@ impl Socket {
                 dgram: Default::default(),
                 port: OnceLock::new(),
                 modes: AtomicU8::new(0),
+                attached: Default::default(),
             }),
         }
+    }
+
+    /// Wraps a descriptor the ring reads change notifications from (an
+    /// rtnetlink socket or an inotify instance; see `notify.rs`). Only
+    /// operations of kind `OpKind::Change` are ever started on it.
+    pub(crate) fn from_source(fd: std::os::fd::OwnedFd) -> Socket {
+        Socket::from_socket2(socket2::Socket::from(fd), false)
+    }
+
+    /// Keeps `source` until this socket closes, which closes it too (and so
+    /// aborts its pending notification). Sources whose notification has
+    /// completed are let go here.
+    pub(crate) fn attach(&self, source: Socket) {
+        let mut attached = self
+            .inner
+            .attached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        attached.retain(|s| s.is_pending());
+        attached.push(source);
+    }
+
+    /// Whether an operation on this socket has not completed yet.
+    pub(crate) fn is_pending(&self) -> bool {
+        self.inner.lanes.pending() > 0
     }
 
     /// The socket's own event ([fact 20](crate::semantics#fact-20)): operations started with an
@@ -412,6 +442,15 @@ impl Socket {
         if self.inner.closed.swap(true, SeqCst) {
             return;
         }
+        // Change notifications of this socket end with it (fact 119).
+        let attached = std::mem::take(
+            &mut *self
+                .inner
+                .attached
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        drop(attached);
         // Pitfall 1: closing the descriptor would not stop the kernel's
         // operations on it. Cancel them on every ring that may hold one; the
         // descriptor itself closes when the last operation (and handle) lets

@@ -6,7 +6,10 @@
 
 pub(crate) mod blocking;
 pub(crate) mod cmsg;
+pub(crate) mod ioctl;
 pub(crate) mod iov;
+pub(crate) mod notify;
+pub(crate) mod resolve;
 pub(crate) mod uring;
 
 pub(crate) use uring::mem::OpMem;

@@ -52,6 +52,17 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
                 .flags((flags | libc::MSG_NOSIGNAL) as u32)
                 .build()
         }
+        OpKind::Change { .. } => {
+            slot.mem.prepare(0, Way::Receive { whole: false });
+            let (buf, len) = match slot.mem.iov.as_slice() {
+                [one] => (
+                    one.iov_base.cast::<u8>(),
+                    one.iov_len.min(u32::MAX as usize) as u32,
+                ),
+                _ => (std::ptr::null_mut(), 0),
+            };
+            opcode::Read::new(fd, buf, len).build()
+        }
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
         OpKind::PollOut => opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(),
         OpKind::Send { flags, done } => {

@@ -1,0 +1,135 @@
+//! The kernel's change sources: rtnetlink sockets subscribed to address and
+//! route groups, and inotify instances. Each is handed up as an `OwnedFd`
+//! that the ring reads like any socket (`OpKind::Change`).
+
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::Path;
+
+use inotify::{Inotify, WatchMask};
+
+/// `RTMGRP_LINK`.
+pub(crate) const RTMGRP_LINK: u32 = 0x1;
+/// `RTMGRP_IPV4_IFADDR`.
+pub(crate) const RTMGRP_IPV4_IFADDR: u32 = 0x10;
+/// `RTMGRP_IPV4_ROUTE`.
+pub(crate) const RTMGRP_IPV4_ROUTE: u32 = 0x40;
+/// `RTMGRP_IPV6_IFADDR`.
+pub(crate) const RTMGRP_IPV6_IFADDR: u32 = 0x100;
+/// `RTMGRP_IPV6_ROUTE`.
+pub(crate) const RTMGRP_IPV6_ROUTE: u32 = 0x400;
+
+/// A `NETLINK_ROUTE` socket bound to the multicast `groups`: from now on
+/// the kernel queues a message on it for every change in those groups.
+pub(crate) fn route_socket(groups: u32) -> io::Result<OwnedFd> {
+    let mut sock = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+    sock.bind(&netlink_sys::SocketAddr::new(0, groups))?;
+    // A large receive buffer makes an overrun (ENOBUFS) unlikely; one would
+    // complete the notification anyway (a change may have been lost).
+    let _ = sock.set_rx_buf_sz(256 * 1024);
+    let raw = sock.into_raw_fd();
+    // SAFETY: `into_raw_fd` gave up ownership of this open descriptor, so
+    // nothing else will close it.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// What an inotify watch on a directory reports: a file written and closed
+/// (`IN_CLOSE_WRITE`: an editor, `>`), moved in or out (a resolv.conf
+/// manager writes a new file and renames it over the old one:
+/// `IN_MOVED_TO`), deleted, and the directory itself going away. Not
+/// `IN_MODIFY` or `IN_CREATE`: they come while a file is still being written.
+pub(crate) fn watch_mask() -> WatchMask {
+    WatchMask::CLOSE_WRITE
+        | WatchMask::MOVED_TO
+        | WatchMask::MOVED_FROM
+        | WatchMask::DELETE
+        | WatchMask::DELETE_SELF
+        | WatchMask::MOVE_SELF
+}
+
+/// The event bits that mean the directory's watch is gone or events were
+/// lost (`IN_DELETE_SELF`, `IN_MOVE_SELF`, `IN_IGNORED`, `IN_Q_OVERFLOW`).
+pub(crate) const IN_WATCH_LOST: u32 = 0x400 | 0x800 | IN_IGNORED | IN_Q_OVERFLOW;
+
+/// An inotify instance watching `dirs`; returns the descriptor and each
+/// directory's watch descriptor (in the order of `dirs`; `None` where the
+/// directory does not exist).
+pub(crate) fn inotify_watching(dirs: &[&Path]) -> io::Result<(OwnedFd, Vec<Option<i32>>)> {
+    let inotify = Inotify::init()?;
+    let mut wds = Vec::with_capacity(dirs.len());
+    for dir in dirs {
+        match inotify.watches().add(dir, watch_mask()) {
+            Ok(wd) => wds.push(Some(wd.get_watch_descriptor_id())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => wds.push(None),
+            Err(e) => return Err(e),
+        }
+    }
+    let raw = inotify.into_raw_fd();
+    // SAFETY: `into_raw_fd` gave up ownership of this open descriptor.
+    Ok((unsafe { OwnedFd::from_raw_fd(raw) }, wds))
+}
+
+/// `IN_Q_OVERFLOW`: events were lost.
+pub(crate) const IN_Q_OVERFLOW: u32 = 0x4000;
+/// `IN_IGNORED`: the watch was removed (its directory is gone).
+pub(crate) const IN_IGNORED: u32 = 0x8000;
+
+/// One `struct inotify_event` as read from an inotify descriptor.
+#[derive(Debug)]
+pub(crate) struct InotifyEvent {
+    pub(crate) wd: i32,
+    pub(crate) mask: u32,
+    pub(crate) name: OsString,
+}
+
+/// Splits what one read of an inotify descriptor returned into its events
+/// (`wd`, `mask`, `cookie`, `len`, then `len` bytes of NUL-padded name).
+/// The inotify crate parses only buffers it read itself; ours come from the
+/// ring, so the fixed 16-byte header is decoded here.
+pub(crate) fn inotify_events(mut read: &[u8]) -> Vec<InotifyEvent> {
+    let mut out = Vec::new();
+    while read.len() >= 16 {
+        let word = |i: usize| [read[i], read[i + 1], read[i + 2], read[i + 3]];
+        let wd = i32::from_ne_bytes(word(0));
+        let mask = u32::from_ne_bytes(word(4));
+        let len = u32::from_ne_bytes(word(12)) as usize;
+        let end = (16 + len).min(read.len());
+        let name = read[16..end].split(|b| *b == 0).next().unwrap_or(&[]);
+        out.push(InotifyEvent {
+            wd,
+            mask,
+            name: OsString::from_vec(name.to_vec()),
+        });
+        read = &read[end..];
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inotify_events_are_split_with_their_names() {
+        let mut buf = Vec::new();
+        for (wd, mask, name) in [(1i32, 0x80u32, &b"hosts"[..]), (2, 0x100, b"")] {
+            let padded = if name.is_empty() { 0 } else { 16 };
+            buf.extend_from_slice(&wd.to_ne_bytes());
+            buf.extend_from_slice(&mask.to_ne_bytes());
+            buf.extend_from_slice(&0u32.to_ne_bytes());
+            buf.extend_from_slice(&(padded as u32).to_ne_bytes());
+            let mut n = name.to_vec();
+            n.resize(padded, 0);
+            buf.extend_from_slice(&n);
+        }
+        let ev = inotify_events(&buf);
+        assert_eq!(ev.len(), 2);
+        assert_eq!(
+            (ev[0].wd, ev[0].mask, ev[0].name.to_str()),
+            (1, 0x80, Some("hosts"))
+        );
+        assert_eq!((ev[1].wd, ev[1].mask, ev[1].name.len()), (2, 0x100, 0));
+    }
+}

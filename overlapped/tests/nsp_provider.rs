@@ -1,0 +1,238 @@
+//! WSANSPIoctl(SIO_NSP_NOTIFY_CHANGE) and WSAProviderConfigChange against
+//! real file changes in a temporary directory (facts 123, 124), including
+//! the replace-by-rename that resolv.conf managers do.
+
+use std::cell::Cell;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use overlapped::{
+    notification_result, sleep_ex, wait_for_multiple_events, Event, LookupService, Overlapped,
+    ProviderChange, WaitResult, WsaError,
+};
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!(
+            "overlapped-{tag}-{}-{:?}",
+            std::process::id(),
+            Instant::now()
+        ));
+        let p = PathBuf::from(p.to_string_lossy().replace([' ', '{', '}', ':', '.'], "_"));
+        fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        fs::write(&p, text).unwrap();
+        p
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// What a resolv.conf manager does: write a new file, rename it over the old.
+fn replace_by_rename(path: &Path, text: &str) {
+    let tmp = path.with_extension("new");
+    fs::write(&tmp, text).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+fn signalled(e: &Event, wait: Option<Duration>) -> bool {
+    wait_for_multiple_events(std::slice::from_ref(e), false, wait, false).unwrap()
+        == WaitResult::Signaled(0)
+}
+
+const BOUND: Option<Duration> = Some(Duration::from_secs(20));
+
+fn alertable_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "routine did not run within 20 s");
+        let _ = sleep_ex(Some(Duration::from_millis(50)), true).unwrap();
+    }
+}
+
+#[test]
+fn lookup_resolves_localhost_with_the_system_resolver() {
+    let mut q = LookupService::begin("localhost").unwrap();
+    let mut all = Vec::new();
+    loop {
+        match q.next() {
+            Ok(ip) => all.push(ip),
+            Err(e) => {
+                assert_eq!(e, WsaError::WSA_E_NO_MORE);
+                break;
+            }
+        }
+    }
+    assert!(all.iter().any(|ip| ip.is_loopback()), "{all:?}");
+    assert_eq!(
+        LookupService::begin("").map(|_| ()),
+        Err(WsaError::WSAEINVAL)
+    );
+}
+
+#[test]
+fn nsp_poll_says_wouldblock_until_a_watched_file_changes() {
+    let dir = TempDir::new("poll");
+    let hosts = dir.file("hosts", "127.0.0.1 localhost\n");
+    let q = LookupService::begin_watching("localhost", &[&hosts]).unwrap();
+    assert_eq!(q.notify_change_poll(), Err(WsaError::WSAEWOULDBLOCK));
+    dir.file("unrelated", "x");
+    assert_eq!(q.notify_change_poll(), Err(WsaError::WSAEWOULDBLOCK));
+    dir.file("hosts", "127.0.0.1 localhost\n192.0.2.1 example\n");
+    assert_eq!(
+        q.notify_change_poll(),
+        Ok(()),
+        "NO_ERROR: the query set changed"
+    );
+    assert_eq!(q.notify_change_poll(), Ok(()), "and stays changed");
+}
+
+#[test]
+fn nsp_notify_with_a_record_fires_once_on_replace_by_rename() {
+    let dir = TempDir::new("rename");
+    let resolv = dir.file("resolv.conf", "nameserver 192.0.2.53\n");
+    let q = LookupService::begin_watching("localhost", &[&resolv]).unwrap();
+    let e = Event::new();
+    let mut ov = Overlapped::new(&e);
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    dir.file("resolv.conf.unrelated", "x");
+    assert!(!signalled(&e, Some(Duration::from_millis(100))));
+    replace_by_rename(&resolv, "nameserver 198.51.100.53\n");
+    assert!(signalled(&e, BOUND));
+    assert_eq!(notification_result(&ov), Ok(()));
+    // A busy record cannot start another; a completed one can.
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSAEINVAL));
+    replace_by_rename(&resolv, "nameserver 203.0.113.53\n");
+    assert!(signalled(&e, BOUND));
+    e.reset();
+    replace_by_rename(&resolv, "nameserver 192.0.2.54\n");
+    assert!(
+        !signalled(&e, Some(Duration::from_millis(100))),
+        "one completion per request"
+    );
+}
+
+#[test]
+fn nsp_notify_follows_a_symlinked_resolv_conf() {
+    let dir = TempDir::new("symlink");
+    fs::create_dir_all(dir.0.join("run")).unwrap();
+    let target = dir.file("run/stub-resolv.conf", "nameserver 127.0.0.53\n");
+    let link = dir.0.join("resolv.conf");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let q = LookupService::begin_watching("localhost", &[&link]).unwrap();
+    assert!(q.watched_files().contains(&target));
+    let e = Event::new();
+    let mut ov = Overlapped::new(&e);
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    replace_by_rename(&target, "nameserver 127.0.0.54\n");
+    assert!(signalled(&e, BOUND));
+}
+
+#[test]
+fn nsp_notify_with_a_routine_and_end_aborts_a_pending_one() {
+    let dir = TempDir::new("routine");
+    let hosts = dir.file("hosts", "127.0.0.1 localhost\n");
+    let q = LookupService::begin_watching("localhost", &[&hosts]).unwrap();
+    let got = Rc::new(Cell::new(Vec::new()));
+    let g = got.clone();
+    let r = q.notify_change_with(move |c| {
+        let mut v = g.take();
+        v.push(c.error);
+        g.set(v);
+    });
+    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    dir.file("hosts", "127.0.0.1 localhost\n192.0.2.7 seven\n");
+    let seen = || {
+        let v = got.take();
+        let n = v.len();
+        got.set(v);
+        n
+    };
+    alertable_until(|| seen() == 1);
+    let g = got.clone();
+    let r = q.notify_change_with(move |c| {
+        let mut v = g.take();
+        v.push(c.error);
+        g.set(v);
+    });
+    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    // Record pending too; ending the query aborts both (fact 123).
+    let e = Event::new();
+    let mut ov = Overlapped::new(&e);
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    q.end().unwrap();
+    assert!(signalled(&e, BOUND));
+    assert_eq!(
+        notification_result(&ov),
+        Err(WsaError::WSA_OPERATION_ABORTED)
+    );
+    alertable_until(|| seen() == 2);
+    assert_eq!(
+        got.take(),
+        vec![WsaError::NO_ERROR, WsaError::WSA_OPERATION_ABORTED]
+    );
+}
+
+#[test]
+fn provider_change_handle_at_once_then_completions_on_change() {
+    let dir = TempDir::new("provider");
+    let protocols = dir.file("protocols", "tcp 6 TCP\n");
+    let services = dir.file("services", "echo 7/tcp\n");
+    let h = ProviderChange::watching(&[&protocols, &services]).unwrap();
+    let e = Event::new();
+    let mut ov = Overlapped::new(&e);
+    assert_eq!(h.wait_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    assert_eq!(notification_result(&ov), Err(WsaError::WSA_IO_INCOMPLETE));
+    replace_by_rename(&services, "echo 7/tcp\ndiscard 9/tcp\n");
+    assert!(signalled(&e, BOUND));
+    assert_eq!(notification_result(&ov), Ok(()));
+    // Routine.
+    let ran = Rc::new(Cell::new(None));
+    let r2 = ran.clone();
+    assert_eq!(
+        h.wait_change_with(move |c| r2.set(Some(c.error))),
+        Err(WsaError::WSA_IO_PENDING)
+    );
+    fs::write(&protocols, "tcp 6 TCP\nudp 17 UDP\n").unwrap();
+    alertable_until(|| ran.get().is_some());
+    assert_eq!(ran.get(), Some(WsaError::NO_ERROR));
+    // Synchronous: blocks until a change (another thread keeps changing).
+    let done = Arc::new(AtomicBool::new(false));
+    let d = done.clone();
+    let p = protocols.clone();
+    let writer = std::thread::spawn(move || {
+        for i in 0..200 {
+            if d.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            fs::write(&p, format!("tcp 6 TCP\n# {i}\n")).unwrap();
+        }
+    });
+    let r = h.wait_change_sync();
+    done.store(true, Ordering::SeqCst);
+    writer.join().unwrap();
+    assert_eq!(r, Ok(()));
+    // Closing the handle aborts a pending call.
+    assert_eq!(h.wait_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    drop(h);
+    assert!(signalled(&e, BOUND));
+    assert_eq!(
+        notification_result(&ov),
+        Err(WsaError::WSA_OPERATION_ABORTED)
+    );
+}
