@@ -47,6 +47,9 @@ codes! {
     WSA_INVALID_PARAMETER = 87, "A parameter is not valid (for example, an empty list of events).";
     /// Nothing matched: `CancelIoEx` found no pending operation to cancel (1168).
     ERROR_NOT_FOUND = 1168, "Nothing matched: no pending operation was found to cancel.";
+    /// The file ended before the bytes asked for were sent (38): a file
+    /// truncated while `TransmitFile` / `TransmitPackets` was sending it.
+    ERROR_HANDLE_EOF = 38, "The file ended before the bytes asked for were sent (it was truncated while being sent).";
     /// `WAIT_TIMEOUT` (258): a completion-port wait timed out with no packet.
     WAIT_TIMEOUT = 258, "The wait ended because its time ran out.";
     /// `WAIT_IO_COMPLETION` (0xC0): an alertable completion-port wait ran APCs instead.

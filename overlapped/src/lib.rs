@@ -68,6 +68,8 @@ mod socket_io;
 mod sync_wait;
 mod sys;
 mod thread;
+mod transmit;
+mod transmit_op;
 mod wait;
 
 pub use apc::{queue_user_apc, ThreadHandle};
@@ -98,6 +100,10 @@ pub use provider::{ProviderChange, PROVIDER_FILES};
 pub use socket::Socket;
 pub use socket_io::Completion;
 pub use sys::SetupError;
+pub use transmit::{
+    TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE,
+    TP_ELEMENT_MEMORY,
+};
 pub use wait::{
     sleep_ex, wait_for_multiple_events, wait_for_single_object_ex, EventSet, WaitResult,
     WSA_INFINITE,

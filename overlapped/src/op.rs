@@ -14,6 +14,7 @@ use crate::overlapped::OvState;
 use crate::socket::SocketInner;
 use crate::sys::OpMem;
 use crate::thread::ThreadShared;
+use crate::transmit_op::{Conclusion, TransmitOp};
 use crate::{BufList, Control, MsgFlags, WsaError};
 
 /// What an operation does.
@@ -40,6 +41,10 @@ pub(crate) enum OpKind {
     /// instance) into the buffer, again and again, until `filter` says what
     /// was read is a change; then complete with 0 bytes.
     Change { filter: Box<dyn ChangeFilter> },
+    /// `TransmitFile` / `TransmitPackets`: memory and file ranges, in order,
+    /// through a pipe (see `transmit_op.rs`). Each step is a chain of linked
+    /// requests that share the operation's `user_data`.
+    Transmit(Box<TransmitOp>),
 }
 
 /// Decides whether what a change source delivered is a change the caller
@@ -158,7 +163,10 @@ impl OpKind {
     pub(crate) fn direction(&self) -> Direction {
         match self {
             OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. } => Direction::Receive,
-            OpKind::Send { .. } | OpKind::SendMsg { .. } | OpKind::PollOut => Direction::Send,
+            OpKind::Send { .. }
+            | OpKind::SendMsg { .. }
+            | OpKind::PollOut
+            | OpKind::Transmit(_) => Direction::Send,
             // A change source carries one operation at a time.
             OpKind::Change { .. } => Direction::Receive,
         }
@@ -166,6 +174,22 @@ impl OpKind {
 }
 
 impl OpSlot {
+    /// Takes one result of a chain of linked requests (transmits); true
+    /// while more of the chain's results are to come. Other operations have
+    /// one request per step: false.
+    pub(crate) fn absorb(&mut self, res: i32) -> bool {
+        match &mut self.kind {
+            OpKind::Transmit(t) => t.absorb(res),
+            _ => false,
+        }
+    }
+
+    /// Whether the operation's requests name descriptors other than its
+    /// socket (a cancel by descriptor would miss them).
+    pub(crate) fn spans_descriptors(&self) -> bool {
+        matches!(self.kind, OpKind::Transmit(_))
+    }
+
     fn is_receive(&self) -> bool {
         matches!(
             self.kind,
@@ -271,6 +295,19 @@ impl OpSlot {
                     bytes: 0,
                     flags: MsgFlags::empty(),
                 },
+            },
+            OpKind::Transmit(t) => match t.conclude(ended) {
+                Conclusion::Again => return Step::Resubmit,
+                Conclusion::Done(error, bytes) => {
+                    if t.disconnected() {
+                        self.socket.mark_send_shut();
+                    }
+                    return Step::Done {
+                        error,
+                        bytes,
+                        flags: MsgFlags::empty(),
+                    };
+                }
             },
             OpKind::Send { done, .. } => {
                 let total = self.mem.bufs.total_len();

@@ -32,6 +32,8 @@ pub struct Overlapped {
     /// False for the copies a completion port hands out: dropping one never
     /// cancels anything.
     owner: bool,
+    /// The file offset a file operation starts at (`Offset`/`OffsetHigh`).
+    offset: u64,
 }
 
 #[derive(Default)]
@@ -114,12 +116,14 @@ impl Overlapped {
         Overlapped {
             state,
             owner: false,
+            offset: 0,
         }
     }
 
     fn make(event: Option<Event>, no_packet: bool) -> Overlapped {
         Overlapped {
             owner: true,
+            offset: 0,
             state: Arc::new(OvState {
                 no_packet,
                 status: AtomicI32::new(IDLE),
@@ -131,6 +135,23 @@ impl Overlapped {
                 has_dgram: AtomicBool::new(false),
             }),
         }
+    }
+
+    /// Sets the file offset at which a file operation started with this
+    /// record begins (`Offset` = low 32 bits, `OffsetHigh` = high 32 bits):
+    /// [`Socket::transmit_file`] sends the file from here, not from the
+    /// file's current position ([fact 111](crate::semantics#fact-111)). Offsets past 4 GiB work.
+    #[doc(alias = "Offset")]
+    #[doc(alias = "OffsetHigh")]
+    pub fn set_offset(&mut self, offset: u64) {
+        self.offset = offset;
+    }
+
+    /// The file offset set by [`Overlapped::set_offset`] (0 by default).
+    #[doc(alias = "Offset")]
+    #[doc(alias = "OffsetHigh")]
+    pub fn offset(&self) -> u64 {
+        self.offset
     }
 
     /// The event named by the record, if any (`hEvent`).

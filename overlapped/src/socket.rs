@@ -144,6 +144,12 @@ impl SocketInner {
         Ok(())
     }
 
+    /// The sending side was shut down by an operation (`TF_DISCONNECT`):
+    /// later sends fail with `WSAESHUTDOWN`, as after `shutdown(SD_SEND)`.
+    pub(crate) fn mark_send_shut(&self) {
+        self.shut.fetch_or(SHUT_SEND, SeqCst);
+    }
+
     /// Whether this is a connected stream socket (for [fact 127](crate::semantics#fact-127)); once
     /// closed, whether it was one at the close.
     pub(crate) fn is_stream_connected(&self) -> bool {

@@ -10,8 +10,10 @@ pub(crate) mod ioctl;
 pub(crate) mod iov;
 pub(crate) mod notify;
 pub(crate) mod resolve;
+pub(crate) mod pipe;
 pub(crate) mod uring;
 
+pub(crate) use pipe::{page_size, Pipe};
 pub(crate) use uring::mem::OpMem;
 #[cfg(feature = "tokio")]
 pub(crate) use uring::reactor::RingSource;

@@ -7,6 +7,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 use slab::Slab;
 
 use super::mem::OpMem;
+use super::prep::Sqes;
 use super::WAKER;
 use crate::op::OpSlot;
 
@@ -38,6 +39,27 @@ impl Core {
                 return;
             }
             self.submit();
+        }
+    }
+
+    /// Pushes an operation's entries: one, or a chain of linked entries that
+    /// must reach the kernel in one submission (a chain split across two
+    /// would be cut in two).
+    pub(super) fn push_all(&mut self, sqes: Sqes) {
+        match sqes {
+            Sqes::One(sqe) => self.push(&sqe),
+            Sqes::Chain(chain) => {
+                let room = {
+                    let sq = self.uring.submission();
+                    sq.capacity() - sq.len()
+                };
+                if room < chain.len() {
+                    self.submit();
+                }
+                for sqe in &chain {
+                    self.push(sqe);
+                }
+            }
         }
     }
 

@@ -81,11 +81,20 @@ impl Ring {
                         continue;
                     };
                     let mut in_kernel = false;
-                    for (_, (_, slot)) in core.slots.iter_mut() {
+                    let mut by_data = Vec::new();
+                    for (_, (ud, slot)) in core.slots.iter_mut() {
                         if Arc::ptr_eq(&slot.socket, &socket) {
                             slot.cancelled = true;
                             in_kernel |= slot.submitted;
+                            if slot.submitted && slot.spans_descriptors() {
+                                by_data.push(*ud);
+                            }
                         }
+                    }
+                    // A transmit's requests on its pipe do not name the
+                    // socket: cancel those by `user_data`.
+                    for ud in by_data {
+                        core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
                     }
                     self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
                     if in_kernel {
@@ -138,8 +147,8 @@ impl Ring {
                     }
                     return;
                 }
-                let sqe = prep::sqe(slot, ud);
-                core.push(&sqe);
+                let sqes = prep::sqes(slot, ud);
+                core.push_all(sqes);
             }
             _ => {}
         }

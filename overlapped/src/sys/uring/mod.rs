@@ -17,6 +17,7 @@ mod prep;
 pub(crate) mod reactor;
 pub(crate) mod registry;
 pub(crate) mod setup;
+mod splice;
 
 use self::core::Core;
 use mail::Mail;
@@ -181,8 +182,8 @@ impl Ring {
             .enter(direction, Arc::downgrade(self), user_data)
         {
             slot.submitted = true;
-            let sqe = prep::sqe(slot, user_data);
-            core.push(&sqe);
+            let sqes = prep::sqes(slot, user_data);
+            core.push_all(sqes);
         }
         let op = OpRef {
             ring: Arc::downgrade(self),
@@ -341,6 +342,10 @@ impl Ring {
         }
         let retiring = core.retiring;
         let (_, slot) = &mut core.slots[key];
+        if slot.absorb(res) {
+            // More results of this operation's chain are on their way.
+            return None;
+        }
         // Park only what someone still waits for: not a record that was
         // dropped, nor an operation whose cancel was asked for.
         let parks =
@@ -357,8 +362,8 @@ impl Ring {
                 None
             }
             Step::Resubmit => {
-                let sqe = prep::sqe(slot, ud);
-                core.push(&sqe);
+                let sqes = prep::sqes(slot, ud);
+                core.push_all(sqes);
                 None
             }
             Step::Done {

@@ -5,9 +5,30 @@ use io_uring::{opcode, squeue, types};
 use super::mem::Way;
 use crate::op::{OpKind, OpSlot};
 
+/// The entries of one step of an operation.
+pub(super) enum Sqes {
+    One(squeue::Entry),
+    /// Linked entries (transmits), all with the operation's `user_data`.
+    Chain(Vec<squeue::Entry>),
+}
+
+/// The entries for `slot`'s next step.
+pub(super) fn sqes(slot: &mut OpSlot, user_data: u64) -> Sqes {
+    if let OpKind::Transmit(t) = &mut slot.kind {
+        let socket = slot.socket.fd();
+        return Sqes::Chain(super::splice::chain(
+            t,
+            &mut slot.mem.bufs,
+            socket,
+            user_data,
+        ));
+    }
+    Sqes::One(sqe(slot, user_data))
+}
+
 /// The entry for `slot`'s next step. The entry points into `slot.mem`, which
 /// is boxed and stays owned by the ring until the completion is reaped.
-pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
+fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
     let fd = types::Fd(slot.socket.fd());
     // Receives started in a batch (or by a routine) usually find no data
     // yet: arm the poll first instead of trying the receive in vain.
@@ -63,6 +84,7 @@ pub(super) fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
             };
             opcode::Read::new(fd, buf, len).build()
         }
+        OpKind::Transmit(_) => unreachable!("transmits are chains (see `sqes`)"),
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
         OpKind::PollOut => opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(),
         OpKind::Send { flags, done } => {
