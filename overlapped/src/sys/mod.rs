@@ -9,8 +9,8 @@ pub(crate) mod cmsg;
 pub(crate) mod ioctl;
 pub(crate) mod iov;
 pub(crate) mod notify;
-pub(crate) mod resolve;
 pub(crate) mod pipe;
+pub(crate) mod resolve;
 pub(crate) mod uring;
 
 pub(crate) use pipe::{page_size, Pipe};
