@@ -8,6 +8,7 @@ mod process;
 mod serve;
 mod soak;
 mod tokio_echo;
+mod watch;
 
 use clap::{Parser, Subcommand};
 
@@ -33,6 +34,8 @@ enum Command {
     Demo,
     /// Both echo servers under a churn of misbehaving clients; fails on a wrong byte or a leak.
     Soak(soak::SoakArgs),
+    /// Print address, route, resolver and provider changes as they happen (WSAIoctl, WSANSPIoctl, WSAProviderConfigChange).
+    Watch(watch::WatchArgs),
 }
 
 fn main() {
@@ -44,6 +47,7 @@ fn main() {
         Command::Compare(args) => compare::run(args),
         Command::Demo => demo::run(),
         Command::Soak(args) => soak::run(args),
+        Command::Watch(args) => watch::run(args),
     };
     if let Err(e) = result {
         eprintln!("overlapped: {e}");

@@ -1,0 +1,190 @@
+//! `overlapped watch` in a fresh network namespace: it shows address, route
+//! and resolver changes made there (with ip(8) through nsenter(1), and a
+//! resolver file in a temporary directory replaced by rename), and
+//! `--count N` exits after N notifications.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::EXE;
+
+fn unavailable() -> Option<String> {
+    for tool in ["unshare", "nsenter", "ip"] {
+        let ok = Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            return Some(format!("{tool} not installed"));
+        }
+    }
+    match Command::new("unshare").args(["-n", "true"]).output() {
+        Ok(o) if o.status.success() => None,
+        Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_string()),
+        Err(e) => Some(e.to_string()),
+    }
+}
+
+struct Watcher {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+}
+
+impl Watcher {
+    /// `overlapped watch ARGS` as the first process of a new network
+    /// namespace (loopback up); returns once it says what it watches.
+    fn start(args: &[&str]) -> Watcher {
+        let mut child = Command::new("unshare")
+            .args([
+                "-n",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec \"$0\" \"$@\"",
+                EXE,
+                "watch",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let out = BufReader::new(child.stdout.take().unwrap());
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in out.lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let w = Watcher { child, lines };
+        let first = w.next_line().expect("a first line");
+        assert!(first.contains("watching"), "{first}");
+        w
+    }
+
+    fn next_line(&self) -> Option<String> {
+        self.lines.recv_timeout(Duration::from_secs(20)).ok()
+    }
+
+    /// Runs `ip ARGS` in the watcher's namespace.
+    fn ip(&self, args: &[&str]) {
+        let pid = self.child.id().to_string();
+        let out = Command::new("nsenter")
+            .args(["-t", &pid, "-n", "ip"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ip {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Reads lines until one satisfies `want` (20 s at most).
+    fn expect(&self, what: &str, want: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let Some(line) = self.next_line() else { break };
+            let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+            if want(&v) {
+                return v;
+            }
+        }
+        panic!("watch never reported {what}");
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("overlapped-watch-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn watch_shows_address_route_and_resolver_changes() {
+    if let Some(why) = unavailable() {
+        eprintln!("SKIPPED watch_shows_address_route_and_resolver_changes: no network namespace here ({why})");
+        return;
+    }
+    let dir = temp_dir("all");
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let files = hosts.to_string_lossy().into_owned();
+    let w = Watcher::start(&[
+        "--json",
+        "--what",
+        "addresses,routes,resolver",
+        "--host",
+        "localhost",
+        "--resolver-files",
+        &files,
+        "--route-to",
+        "198.51.100.7:0",
+    ]);
+    w.ip(&["addr", "add", "192.0.2.44/32", "dev", "lo"]);
+    let a = w.expect("the new address", |v| {
+        v["kind"] == "addresses"
+            && v["addresses"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "192.0.2.44"))
+    });
+    assert_eq!(a["family"], "ipv4");
+    w.ip(&[
+        "route",
+        "add",
+        "198.51.100.0/24",
+        "dev",
+        "lo",
+        "src",
+        "192.0.2.44",
+    ]);
+    w.expect("the new route", |v| {
+        v["kind"] == "routes" && v["local"] == "192.0.2.44"
+    });
+    // What a resolv.conf manager does: a new file renamed over the old.
+    let tmp = dir.join("hosts.new");
+    std::fs::write(&tmp, "127.0.0.1 localhost\n192.0.2.80 watched.test\n").unwrap();
+    std::fs::rename(&tmp, &hosts).unwrap();
+    w.expect("the resolver change", |v| v["kind"] == "resolver");
+    drop(w);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn watch_count_exits_after_that_many_notifications() {
+    if let Some(why) = unavailable() {
+        eprintln!("SKIPPED watch_count_exits_after_that_many_notifications: no network namespace here ({why})");
+        return;
+    }
+    let mut w = Watcher::start(&["--what", "addresses", "--count", "1"]);
+    w.ip(&["addr", "add", "127.0.0.9/32", "dev", "lo"]);
+    let line = w.next_line().expect("one notification");
+    assert!(
+        line.starts_with("addresses ipv4:") && line.contains("127.0.0.9"),
+        "{line}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = w.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "watch --count 1 did not exit");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
