@@ -1,5 +1,5 @@
 //! `WSAIoctl` in its three modes: synchronous, overlapped with an event
-//! record, and with a completion routine (semantics facts 113–122).
+//! record, and with a completion routine (semantics facts [113](crate::semantics#fact-113)–[122](crate::semantics#fact-122)).
 //!
 //! The control codes are a typed enum, [`Ioctl`], each variant with its
 //! typed input; the answers are an [`IoctlOutput`]. The numeric codes keep
@@ -79,7 +79,7 @@ pub enum Ioctl {
     /// [`IoctlOutput::InterfaceList`] (76-byte `INTERFACE_INFO`s).
     #[doc(alias = "SIO_GET_INTERFACE_LIST")]
     GetInterfaceList,
-    /// Any other code (`FIOASYNC`, `SIO_FLUSH`, ...): not supported (fact 115).
+    /// Any other code (`FIOASYNC`, `SIO_FLUSH`, ...): not supported ([fact 115](crate::semantics#fact-115)).
     Unsupported(u32),
 }
 
@@ -155,14 +155,14 @@ impl Socket {
     /// * `WSAEFAULT` if `out_len` is too small: for `FIONREAD`/`SIOCATMARK`
     ///   (< 4) and the extension lookup (< 8) the count is left as it was;
     ///   for the address list and the routing query it is set to the size
-    ///   needed (fact 121); for the interface list to 0 (fact 122);
-    /// * `WSAEINVAL` for an unknown GUID (fact 116);
-    /// * `WSAEOPNOTSUPP` for an unsupported code, count 0 (fact 115);
+    ///   needed ([fact 121](crate::semantics#fact-121)); for the interface list to 0 ([fact 122](crate::semantics#fact-122));
+    /// * `WSAEINVAL` for an unknown GUID ([fact 116](crate::semantics#fact-116));
+    /// * `WSAEOPNOTSUPP` for an unsupported code, count 0 ([fact 115](crate::semantics#fact-115));
     /// * `WSAEWOULDBLOCK` for a change request on a non-blocking socket; on a
     ///   blocking socket a change request waits, alertably, for the change
-    ///   (fact 119): APCs and routines run meanwhile;
+    ///   ([fact 119](crate::semantics#fact-119)): APCs and routines run meanwhile;
     /// * `WSAENETUNREACH` (or the kernel's other routing error) when no route
-    ///   leads to a queried destination (fact 121);
+    ///   leads to a queried destination ([fact 121](crate::semantics#fact-121));
     /// * `WSAENOTSOCK` on a closed socket.
     ///
     /// ```
@@ -223,13 +223,13 @@ impl Socket {
     /// Winsock call that completes at once does. Errors found at the call
     /// (a too-small `out_len`, an unknown GUID) are returned and nothing is
     /// signalled. `Err(WSA_IO_PENDING)`, completion to come, for:
-    /// * the change requests (facts 119, 120): the record completes, 0 bytes,
+    /// * the change requests (facts [119](crate::semantics#fact-119), [120](crate::semantics#fact-120)): the record completes, 0 bytes,
     ///   when the change happens; `WSA_OPERATION_ABORTED` if the socket is
     ///   closed first, or the request cancelled (`CancelIoEx` with the record);
-    /// * `SIO_GET_INTERFACE_LIST`, always (fact 122): the record's buffers
+    /// * `SIO_GET_INTERFACE_LIST`, always ([fact 122](crate::semantics#fact-122)): the record's buffers
     ///   hold the `INTERFACE_INFO`s ([`InterfaceInfo::decode_list`]);
     ///   `WSAEFAULT`, 0 bytes, if `out_len` is too small;
-    /// * unsupported codes and `SIO_BASE_HANDLE` (fact 115): completion
+    /// * unsupported codes and `SIO_BASE_HANDLE` ([fact 115](crate::semantics#fact-115)): completion
     ///   `WSAEOPNOTSUPP`, 0 bytes; `bytes_returned` untouched.
     ///
     /// ```
@@ -264,7 +264,7 @@ impl Socket {
     /// routine's [`Completion`] carries the error, the output size
     /// (`bytes`), and, for `SIO_GET_INTERFACE_LIST`, the `INTERFACE_INFO`s in
     /// its buffers. A too-small interface list completes with `WSAEFAULT`
-    /// (fact 122).
+    /// ([fact 122](crate::semantics#fact-122)).
     #[doc(alias = "WSAIoctl")]
     pub fn ioctl_with<F>(
         &self,
@@ -352,7 +352,7 @@ impl Socket {
     }
 
     /// A query whose output must fit `out_len`; the too-small rules of
-    /// facts 117 and 121 (count unchanged, or set to the size needed).
+    /// facts [117](crate::semantics#fact-117) and [121](crate::semantics#fact-121) (count unchanged, or set to the size needed).
     fn query_sized(
         &self,
         ioctl: &Ioctl,

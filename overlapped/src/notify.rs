@@ -9,7 +9,7 @@
 //! which reads are changes. The source belongs to an *owner* (the socket
 //! the ioctl was issued on, the lookup handle, the provider handle):
 //! closing the owner closes the source and aborts the request with
-//! `WSA_OPERATION_ABORTED` (fact 119).
+//! `WSA_OPERATION_ABORTED` ([fact 119](crate::semantics#fact-119)).
 
 use std::sync::Arc;
 
@@ -85,7 +85,7 @@ pub(crate) fn outcome(error: WsaError, bufs: BufList) -> Outcome {
 /// Completes a request at once through its notification (the event is set,
 /// the routine queued, the port's packet queued) and reports
 /// `WSA_IO_PENDING`, as Windows does for requests that are always
-/// asynchronous (facts 115, 119, 122).
+/// asynchronous (facts [115](crate::semantics#fact-115), [119](crate::semantics#fact-119), [122](crate::semantics#fact-122)).
 pub(crate) fn complete_now(mode: Mode<'_>, outcome: Outcome) -> WsaResult<u32> {
     let (notify, _) = mode.notify(None)?;
     crate::op::deliver(notify, outcome);
@@ -143,8 +143,8 @@ pub(crate) fn start(change: Change, mode: Mode<'_>, owner: &dyn Fn(Socket)) -> W
 }
 
 /// Waits, alertably, for `change` (the blocking form without a record:
-/// `SIO_ADDRESS_LIST_CHANGE` on a blocking socket, fact 119). APCs and
-/// routines run while it waits, then it goes on waiting (fact 7).
+/// `SIO_ADDRESS_LIST_CHANGE` on a blocking socket, [fact 119](crate::semantics#fact-119)). APCs and
+/// routines run while it waits, then it goes on waiting ([fact 7](crate::semantics#fact-7)).
 pub(crate) fn wait(
     change: Change,
     owner: &dyn Fn(Socket),

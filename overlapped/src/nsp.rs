@@ -1,6 +1,6 @@
 //! `WSALookupServiceBegin` / `Next` / `End` for host names over the system
 //! resolver, and `WSANSPIoctl(SIO_NSP_NOTIFY_CHANGE)`: hear when the
-//! results of the query may have changed (fact 123).
+//! results of the query may have changed ([fact 123](crate::semantics#fact-123)).
 //!
 //! On Linux the results of a host-name query change when the resolver's
 //! configuration or the hosts database changes: `/etc/resolv.conf`,
@@ -117,7 +117,7 @@ impl LookupService {
     /// `WSANSPIoctl(SIO_NSP_NOTIFY_CHANGE)` without a completion: polls.
     /// `Ok(())` (`NO_ERROR`) if the query's results may have changed since
     /// [`LookupService::begin`] (a watched file changed; it stays so),
-    /// `Err(WSAEWOULDBLOCK)` while they are still valid (fact 123).
+    /// `Err(WSAEWOULDBLOCK)` while they are still valid ([fact 123](crate::semantics#fact-123)).
     #[doc(alias = "WSANSPIoctl")]
     #[doc(alias = "SIO_NSP_NOTIFY_CHANGE")]
     pub fn notify_change_poll(&self) -> WsaResult<()> {

@@ -1,5 +1,5 @@
 //! `WSAProviderConfigChange`: hear when the set of protocols and services
-//! the library can offer changes (fact 124).
+//! the library can offer changes ([fact 124](crate::semantics#fact-124)).
 //!
 //! Windows signals the installation or removal of a transport or namespace
 //! provider. Linux has no providers; what changes the protocols and services

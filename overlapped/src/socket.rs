@@ -76,7 +76,7 @@ pub(crate) struct SocketInner {
     modes: AtomicU8,
     /// Change sources (rtnetlink sockets) whose pending notification belongs
     /// to this socket (`SIO_ADDRESS_LIST_CHANGE`, ...): closed with it, so
-    /// that closing the socket aborts them (fact 119).
+    /// that closing the socket aborts them ([fact 119](crate::semantics#fact-119)).
     pub(crate) attached: std::sync::Mutex<Vec<Socket>>,
 }
 

@@ -12,13 +12,13 @@ const IOC_VENDOR: u32 = 0x1800_0000;
 pub const FIONREAD: u32 = 0x4004_667f;
 /// `FIONBIO` (`_IOW('f', 126, u_long)`).
 pub const FIONBIO: u32 = 0x8004_667e;
-/// `FIOASYNC` (`_IOW('f', 125, u_long)`): not supported (fact 115).
+/// `FIOASYNC` (`_IOW('f', 125, u_long)`): not supported ([fact 115](crate::semantics#fact-115)).
 pub const FIOASYNC: u32 = 0x8004_667d;
 /// `SIOCATMARK` (`_IOR('s', 7, u_long)`).
 pub const SIOCATMARK: u32 = 0x4004_7307;
 /// `SIO_GET_INTERFACE_LIST` (`_IOR('t', 127, u_long)`).
 pub const SIO_GET_INTERFACE_LIST: u32 = 0x4004_747f;
-/// `SIO_FLUSH` (`_WSAIO(IOC_WS2, 4)`): not supported (fact 115).
+/// `SIO_FLUSH` (`_WSAIO(IOC_WS2, 4)`): not supported ([fact 115](crate::semantics#fact-115)).
 pub const SIO_FLUSH: u32 = IOC_VOID | IOC_WS2 | 4;
 /// `SIO_GET_EXTENSION_FUNCTION_POINTER` (`_WSAIORW(IOC_WS2, 6)`).
 pub const SIO_GET_EXTENSION_FUNCTION_POINTER: u32 = IOC_INOUT | IOC_WS2 | 6;

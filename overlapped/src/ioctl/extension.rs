@@ -4,7 +4,7 @@
 use crate::guid::*;
 
 /// The extension functions `SIO_GET_EXTENSION_FUNCTION_POINTER` hands out
-/// (fact 116). In Rust each is a method of [`crate::Socket`] (or a free
+/// ([fact 116](crate::semantics#fact-116)). In Rust each is a method of [`crate::Socket`] (or a free
 /// function); the lookup says which, so a program that looks functions up
 /// by GUID (and the C interface, which returns real pointers) can check that
 /// the provider offers them.
