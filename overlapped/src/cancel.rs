@@ -19,11 +19,14 @@ use crate::{Overlapped, Socket, WsaError, WsaResult};
 /// operations on the calling thread's ring only.
 #[doc(alias = "CancelIo")]
 pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
-    if socket.inner.lanes.pending() == 0 {
+    let pending = socket.pending_parts();
+    if pending.is_empty() {
         return Ok(());
     }
     let local = thread::current()?;
-    local.shared.ring.cancel_socket(&socket.inner);
+    for inner in &pending {
+        local.shared.ring.cancel_socket(inner);
+    }
     Ok(())
 }
 
@@ -53,20 +56,27 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 /// ```
 #[doc(alias = "CancelIoEx")]
 pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResult<()> {
-    let inner = &socket.inner;
+    // The socket's own operations, and its pending change notifications
+    // (`SIO_ADDRESS_LIST_CHANGE`, ...), which run on sources it keeps.
+    let pending = socket.pending_parts();
     match overlapped {
         None => {
-            if inner.lanes.pending() == 0 {
+            if pending.is_empty() {
                 return Err(WsaError::ERROR_NOT_FOUND);
             }
             for ring in crate::sys::registry::with_ops() {
-                ring.cancel_socket(inner);
+                for inner in &pending {
+                    ring.cancel_socket(inner);
+                }
             }
             Ok(())
         }
         Some(ov) => {
             let op = ov.state.op().ok_or(WsaError::ERROR_NOT_FOUND)?;
-            if !inner.lanes.holds(&op.ring, op.user_data) {
+            if !pending
+                .iter()
+                .any(|inner| inner.lanes.holds(&op.ring, op.user_data))
+            {
                 return Err(WsaError::ERROR_NOT_FOUND);
             }
             let ring = op.ring.upgrade().ok_or(WsaError::ERROR_NOT_FOUND)?;

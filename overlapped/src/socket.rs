@@ -257,6 +257,27 @@ impl Socket {
         attached.push(source);
     }
 
+    /// The socket and the change sources it keeps, those of them with an
+    /// operation not yet completed (for `CancelIo`/`CancelIoEx`).
+    pub(crate) fn pending_parts(&self) -> Vec<Arc<SocketInner>> {
+        let mut out = Vec::new();
+        if self.is_pending() {
+            out.push(self.inner.clone());
+        }
+        let attached = self
+            .inner
+            .attached
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        out.extend(
+            attached
+                .iter()
+                .filter(|s| s.is_pending())
+                .map(|s| s.inner.clone()),
+        );
+        out
+    }
+
     /// Whether an operation on this socket has not completed yet.
     pub(crate) fn is_pending(&self) -> bool {
         self.inner.lanes.pending() > 0

@@ -306,3 +306,76 @@ fn interface_and_address_lists_show_a_dummy_link() {
         assert_eq!(n, need, "the size needed (fact 121's rule)");
     });
 }
+
+#[test]
+fn cancel_io_ex_ends_a_change_request_and_a_port_gets_its_completion() {
+    run(
+        "cancel_io_ex_ends_a_change_request_and_a_port_gets_its_completion",
+        || {
+            let s = udp("0.0.0.0:0");
+            let e = Event::new();
+            let mut ov = Overlapped::new(&e);
+            // CancelIoEx with the record, then with none (fact 126).
+            post(&s, &mut ov, Ioctl::AddressListChange);
+            assert_eq!(overlapped::cancel_io_ex(&s, Some(&ov)), Ok(()));
+            wait_signalled(&e);
+            assert_eq!(
+                get_overlapped_result(&s, &ov, false),
+                Err(WsaError::WSA_OPERATION_ABORTED)
+            );
+            assert_eq!(
+                overlapped::cancel_io_ex(&s, None),
+                Err(WsaError::ERROR_NOT_FOUND)
+            );
+            post(&s, &mut ov, Ioctl::AddressListChange);
+            assert_eq!(overlapped::cancel_io_ex(&s, None), Ok(()));
+            wait_signalled(&e);
+            assert_eq!(
+                get_overlapped_result(&s, &ov, false),
+                Err(WsaError::WSA_OPERATION_ABORTED)
+            );
+            // A socket bound to a completion port: the notification is a packet
+            // with the socket's key, and routines are refused (fact 39).
+            let port = overlapped::CompletionPort::new(1).unwrap();
+            port.associate(&s, 42).unwrap();
+            post(
+                &s,
+                &mut ov,
+                Ioctl::RoutingInterfaceChange("0.0.0.0:0".parse().unwrap()),
+            );
+            ip(&["addr", "add", "192.0.2.99/32", "dev", "lo"]);
+            let entry = port.get_queued_completion_status(BOUND).unwrap();
+            assert_eq!(
+                (entry.key, entry.bytes, entry.error),
+                (42, 0, WsaError::NO_ERROR)
+            );
+            assert!(entry.overlapped.as_ref().unwrap().same(&ov));
+            let mut n = 0;
+            let r = s.ioctl_with(&Ioctl::AddressListChange, 0, &mut n, |_| {});
+            assert_eq!(r, Err(WsaError::WSAEINVAL));
+        },
+    );
+}
+
+#[test]
+fn a_change_request_outlives_the_thread_that_posted_it() {
+    run(
+        "a_change_request_outlives_the_thread_that_posted_it",
+        || {
+            // Fact 133: a thread's exit does not end its event-notified operations.
+            let s = Arc::new(udp("0.0.0.0:0"));
+            let e = Event::new();
+            let (s2, e2) = (s.clone(), e.clone());
+            let ov = std::thread::spawn(move || {
+                let mut ov = Overlapped::new(&e2);
+                post(&s2, &mut ov, Ioctl::AddressListChange);
+                ov
+            })
+            .join()
+            .unwrap();
+            ip(&["addr", "add", "192.0.2.123/32", "dev", "lo"]);
+            wait_signalled(&e);
+            assert_eq!(get_overlapped_result(&s, &ov, false).map(|r| r.0), Ok(0));
+        },
+    );
+}
