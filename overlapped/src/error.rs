@@ -45,6 +45,9 @@ codes! {
     WSA_INVALID_HANDLE = 6, "The handle given is not valid.";
     /// An invalid parameter (87), e.g. an empty event array.
     WSA_INVALID_PARAMETER = 87, "A parameter is not valid (for example, an empty list of events).";
+    /// A buffer was too small (122): an `AcceptEx` address area shorter than
+    /// the address plus 16 bytes ([fact 87](crate::semantics#fact-87)); the connection stays queued.
+    ERROR_INSUFFICIENT_BUFFER = 122, "A buffer was too small: an address area needs the address size plus 16 bytes.";
     /// Nothing matched: `CancelIoEx` found no pending operation to cancel (1168).
     ERROR_NOT_FOUND = 1168, "Nothing matched: no pending operation was found to cancel.";
     /// The file ended before the bytes asked for were sent (38): a file

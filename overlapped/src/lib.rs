@@ -42,11 +42,17 @@
 #[doc = include_str!("../../docs/winsock-semantics.md")]
 pub mod semantics {}
 
+mod accept;
+mod accept_addrs;
 mod apc;
 mod buf;
 mod cancel;
 mod cmsg;
+mod conn;
+mod conn_ops;
+mod connect;
 mod dgram;
+mod disconnect;
 mod error;
 mod event;
 mod filewatch;
@@ -72,11 +78,17 @@ mod transmit;
 mod transmit_op;
 mod wait;
 
+pub use accept_addrs::{
+    get_accept_ex_sockaddrs, AcceptExSockaddrs, ACCEPT_EX_ADDRESS_LEN, SOCKADDR_IN6_LEN,
+    SOCKADDR_IN_LEN,
+};
 pub use apc::{queue_user_apc, ThreadHandle};
 pub use buf::BufList;
 pub use cancel::{cancel_io, cancel_io_ex};
 pub use cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
+pub use connect::CONNECT_TIME_NOT_CONNECTED;
 pub use dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
+pub use disconnect::TransmitFlags;
 pub use error::{WsaError, WsaResult};
 pub use event::Event;
 pub use flags::MsgFlags;

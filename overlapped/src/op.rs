@@ -36,6 +36,13 @@ pub(crate) enum OpKind {
     },
     /// `WSASendTo` / `WSASendMsg` on a datagram socket: one datagram.
     SendMsg { flags: i32, spec: Box<SendSpec> },
+    /// `AcceptEx` (issued on the listener), or a blocking `accept`: see `conn_ops.rs`.
+    Accept(Box<AcceptSpec>),
+    /// `ConnectEx`, or a blocking `connect`.
+    Connect(Box<ConnectSpec>),
+    /// `DisconnectEx`: the send side's shutdown, then (with
+    /// `TF_REUSE_SOCKET`) a fresh endpoint behind the same socket.
+    Disconnect { reuse: bool },
     /// A change notification (`SIO_ADDRESS_LIST_CHANGE`, `SIO_NSP_NOTIFY_CHANGE`,
     /// ...): read the slot's descriptor (an rtnetlink socket, an inotify
     /// instance) into the buffer, again and again, until `filter` says what
@@ -61,6 +68,8 @@ pub(crate) trait ChangeFilter: Send {
         true
     }
 }
+
+pub(crate) use crate::conn_ops::{AcceptSpec, ConnectSpec};
 
 /// Where a datagram goes and the control data it carries.
 pub(crate) struct SendSpec {
@@ -163,13 +172,31 @@ impl OpKind {
     pub(crate) fn direction(&self) -> Direction {
         match self {
             OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. } => Direction::Receive,
+            // A change source carries one operation at a time.
+            OpKind::Change { .. } => Direction::Receive,
             OpKind::Send { .. }
             | OpKind::SendMsg { .. }
             | OpKind::PollOut
-            | OpKind::Transmit(_) => Direction::Send,
-            // A change source carries one operation at a time.
-            OpKind::Change { .. } => Direction::Receive,
+            | OpKind::Transmit(_)
+            | OpKind::Connect(_)
+            | OpKind::Disconnect { .. } => Direction::Send,
+            OpKind::Accept(_) => Direction::Unordered,
         }
+    }
+
+    /// Whether a failure found while starting is still reported through the
+    /// notification (after `WSA_IO_PENDING`), as the connection calls do.
+    pub(crate) fn notifies_failures(&self) -> bool {
+        matches!(
+            self,
+            OpKind::Accept(_) | OpKind::Connect(_) | OpKind::Disconnect { .. }
+        )
+    }
+
+    /// Whether the operation names `socket` as its target without being
+    /// issued on it (the accept socket of an `AcceptEx`).
+    pub(crate) fn targets(&self, socket: &Arc<SocketInner>) -> bool {
+        matches!(self, OpKind::Accept(spec) if spec.targets(socket))
     }
 }
 
@@ -187,7 +214,7 @@ impl OpSlot {
     /// Whether the operation's requests name descriptors other than its
     /// socket (a cancel by descriptor would miss them).
     pub(crate) fn spans_descriptors(&self) -> bool {
-        matches!(self.kind, OpKind::Transmit(_))
+        matches!(self.kind, OpKind::Transmit(_) | OpKind::Accept(_))
     }
 
     fn is_receive(&self) -> bool {
@@ -199,6 +226,9 @@ impl OpSlot {
 
     /// Interprets a completion result (`res`: bytes, or `-errno`).
     pub(crate) fn step(&mut self, res: i32) -> Step {
+        if let Some(step) = self.step_connection(res) {
+            return step;
+        }
         let closed = self.socket.is_closed();
         let ended = closed || self.cancelled;
         let step = match &mut self.kind {
@@ -309,6 +339,14 @@ impl OpSlot {
                     };
                 }
             },
+            OpKind::Accept(_) | OpKind::Connect(_) | OpKind::Disconnect { .. } => {
+                // Handled by `step_connection` above.
+                Step::Done {
+                    error: WsaError::WSAEINVAL,
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                }
+            }
             OpKind::Send { done, .. } => {
                 let total = self.mem.bufs.total_len();
                 if res > 0 && *done + (res as usize) < total && !ended {

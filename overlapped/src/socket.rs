@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, Type};
 
+use crate::conn::{self, ConnState};
 use crate::lane::{Direction, Lanes};
 use crate::port_queue::PortQueue;
 use crate::{Event, WsaError, WsaResult};
@@ -60,7 +61,7 @@ pub(crate) struct SocketInner {
     stream: bool,
     closed: AtomicBool,
     /// Directions shut down by [`Socket::shutdown`] (`SHUT_RECEIVE`, `SHUT_SEND`).
-    shut: AtomicU8,
+    pub(crate) shut: AtomicU8,
     /// Whether it was a connected stream when it was closed (for [fact 127](crate::semantics#fact-127)).
     connected_at_close: AtomicBool,
     /// Known to have been connected (by `connect`, `accept`, or a
@@ -68,6 +69,8 @@ pub(crate) struct SocketInner {
     connected: AtomicBool,
     pub(crate) event: Event,
     pub(crate) lanes: Lanes,
+    /// Connection calls in progress, update-context, connect time (`conn.rs`).
+    pub(crate) conn: ConnState,
     /// What datagram calls learn once (family, bound): see `dgram.rs`.
     pub(crate) dgram: crate::dgram::Learned,
     /// The completion port and key, once associated (for the socket's life).
@@ -98,6 +101,39 @@ impl SocketInner {
 
     pub(crate) fn is_stream(&self) -> bool {
         self.stream
+    }
+
+    /// The socket2 socket underneath.
+    pub(crate) fn sock(&self) -> &socket2::Socket {
+        &self.sock
+    }
+
+    /// New sends fail with `WSAESHUTDOWN` (after `shutdown(SD_SEND)` or `DisconnectEx`).
+    pub(crate) fn mark_send_shut(&self) {
+        self.shut.fetch_or(SHUT_SEND, SeqCst);
+    }
+
+    /// Records whether the socket is connected (a connection call finished,
+    /// or `TF_REUSE_SOCKET` gave it a fresh endpoint).
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, SeqCst);
+    }
+
+    /// Whether a connection is being made (`ConnectEx`, or a non-blocking
+    /// `connect` not yet seen to finish): then sends and receives fail with
+    /// `WSAENOTCONN` ([fact 101](crate::semantics#fact-101)).
+    pub(crate) fn connecting(&self) -> bool {
+        match self.conn.state() {
+            conn::CONNECTING => true,
+            conn::CONNECTING_NB => {
+                if crate::sys::fd::tcp_state(self.fd()) == Some(crate::sys::fd::TCP_SYN_SENT) {
+                    return true;
+                }
+                self.conn.end(conn::CONNECTING_NB);
+                false
+            }
+            _ => false,
+        }
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -134,9 +170,13 @@ impl SocketInner {
         if self.is_closed() {
             return Err(WsaError::WSAENOTSOCK);
         }
+        if self.stream && self.conn.state() != conn::IDLE && self.connecting() {
+            return Err(WsaError::WSAENOTCONN);
+        }
         let bit = match d {
             Direction::Receive => SHUT_RECEIVE,
             Direction::Send => SHUT_SEND,
+            Direction::Unordered => 0,
         };
         if self.shut.load(SeqCst) & bit != 0 {
             return Err(WsaError::WSAESHUTDOWN);
@@ -217,7 +257,7 @@ impl Socket {
         Ok(s)
     }
 
-    fn from_socket2(sock: socket2::Socket, stream: bool) -> Socket {
+    pub(crate) fn from_socket2(sock: socket2::Socket, stream: bool) -> Socket {
         Socket {
             inner: Arc::new(SocketInner {
                 sock,
@@ -229,6 +269,7 @@ impl Socket {
                 connected: AtomicBool::new(false),
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
+                conn: ConnState::default(),
                 dgram: Default::default(),
                 port: OnceLock::new(),
                 modes: AtomicU8::new(0),
@@ -299,39 +340,6 @@ impl Socket {
         self.inner.sock.listen(backlog).map_err(wsa)
     }
 
-    /// Accepts a connection, blocking until one arrives (`accept`), as the
-    /// book's accepting thread does. The new socket is overlapped-capable.
-    #[doc(alias = "WSAAccept")]
-    pub fn accept(&self) -> WsaResult<(Socket, SocketAddr)> {
-        loop {
-            if self.is_closed() {
-                return Err(WsaError::WSAENOTSOCK);
-            }
-            match crate::thread::Local::blocking(|| self.inner.sock.accept()) {
-                Ok((sock, addr)) => {
-                    let addr = addr.as_socket().ok_or(WsaError::WSAEAFNOSUPPORT)?;
-                    let socket = Socket::from_socket2(sock, true);
-                    socket.inner.connected.store(true, SeqCst);
-                    return Ok((socket, addr));
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // Closed (by another handle) while blocked: as Windows reports
-                // a blocking call that `closesocket` ends.
-                Err(_) if self.is_closed() => return Err(WsaError::WSAEINTR),
-                Err(e) => return Err(wsa(e)),
-            }
-        }
-    }
-
-    /// Connects, blocking until the connection is made or fails (`connect`).
-    #[doc(alias = "WSAConnect")]
-    pub fn connect(&self, addr: &SocketAddr) -> WsaResult<()> {
-        let addr = SockAddr::from(*addr);
-        crate::thread::Local::blocking(|| self.inner.sock.connect(&addr)).map_err(wsa)?;
-        self.inner.connected.store(true, SeqCst);
-        Ok(())
-    }
-
     /// Sends without a destination need a connected socket: `WSAENOTCONN`
     /// otherwise, at the call, before anything starts (fact 15 for TCP,
     /// fact 76 for UDP; Linux would say `EPIPE` or `EDESTADDRREQ`). Costs a
@@ -385,6 +393,7 @@ impl Socket {
     /// blocked in [`Socket::accept`] (how the servers stop); Windows would
     /// fail with `WSAENOTCONN` instead (a deviation, see DESIGN.md).
     pub fn shutdown(&self, how: Shutdown) -> WsaResult<()> {
+        self.inner.conn.require_context()?;
         let sock = &self.inner.sock;
         if self.inner.stream && sock.peer_addr().is_err() {
             // Unconnected (`WSAENOTCONN`), or listening (see above).
@@ -402,16 +411,27 @@ impl Socket {
         Ok(())
     }
 
-    /// The local address (`getsockname`).
+    /// The local address (`getsockname`). On a socket accepted by
+    /// [`Socket::accept_ex`], `WSAENOTCONN` until
+    /// [`Socket::update_accept_context`] ([fact 92](crate::semantics#fact-92)).
     #[doc(alias = "getsockname")]
     pub fn local_addr(&self) -> WsaResult<SocketAddr> {
+        if self.inner.conn.require_context().is_err()
+            && self.inner.conn.origin() == conn::Origin::Accepted
+        {
+            return Err(WsaError::WSAENOTCONN);
+        }
         let a = self.inner.sock.local_addr().map_err(wsa)?;
         a.as_socket().ok_or(WsaError::WSAEINVAL)
     }
 
-    /// The peer's address (`getpeername`).
+    /// The peer's address (`getpeername`). After [`Socket::accept_ex`] or
+    /// [`Socket::connect_ex`], `WSAENOTCONN` until the update-context call
+    /// ([`Socket::update_accept_context`], [`Socket::update_connect_context`];
+    /// facts [92](crate::semantics#fact-92), [102](crate::semantics#fact-102)).
     #[doc(alias = "getpeername")]
     pub fn peer_addr(&self) -> WsaResult<SocketAddr> {
+        self.inner.conn.require_context()?;
         let a = self.inner.sock.peer_addr().map_err(wsa)?;
         a.as_socket().ok_or(WsaError::WSAENOTCONN)
     }
@@ -506,7 +526,7 @@ impl Socket {
                 let _ = self.inner.sock.shutdown(how);
             }
             for ring in crate::sys::registry::with_ops() {
-                ring.cancel_socket(&self.inner);
+                ring.close_socket(&self.inner);
             }
         }
     }

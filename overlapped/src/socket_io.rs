@@ -248,12 +248,13 @@ impl Socket {
         let local = thread::current()?;
         ov.state.begin(&self.inner)?;
         let notify = Notify::Overlapped(ov.state.clone());
+        let always = kind.notifies_failures();
         match start(&local, self, kind, bufs, notify) {
             Ok(Started::Pending(op)) => {
                 ov.state.set_op(op);
                 Err(WsaError::WSA_IO_PENDING)
             }
-            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome),
+            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome, always),
             Err(e) => {
                 ov.state.fail(e, BufList::new());
                 Err(e)
@@ -277,9 +278,10 @@ impl Socket {
             thread: local.shared.clone(),
             key,
         };
+        let always = kind.notifies_failures();
         match start(&local, self, kind, bufs, notify) {
             Ok(Started::Pending(_)) => Err(WsaError::WSA_IO_PENDING),
-            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome),
+            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome, always),
             Err(e) => {
                 local.forget_routine(key);
                 Err(e)
@@ -307,10 +309,14 @@ fn start(
 /// notified too and reported as pending, as Windows does (facts [78](crate::semantics#fact-78), [81](crate::semantics#fact-81)), so
 /// that "any error but `WSA_IO_PENDING` means no notification" ([fact 1](crate::semantics#fact-1))
 /// holds; a hard error means it never started: no notification at all.
-fn finish_immediate(notify: Notify, outcome: Outcome) -> WsaResult<u32> {
+/// With `always` (the connection calls, whose failures Windows reports
+/// through the completion: a refused `ConnectEx`, [fact 100](crate::semantics#fact-100);
+/// a short `AcceptEx` address area, [fact 87](crate::semantics#fact-87)),
+/// every result is notified.
+fn finish_immediate(notify: Notify, outcome: Outcome, always: bool) -> WsaResult<u32> {
     let error = outcome.error;
     let bytes = outcome.bytes;
-    if error.is_ok() || error == WsaError::WSAEMSGSIZE {
+    if error.is_ok() || error == WsaError::WSAEMSGSIZE || always {
         match notify {
             // Fact 140: a success during the call may skip the port.
             Notify::Overlapped(state) => state.complete(outcome, error.is_ok()),

@@ -35,7 +35,7 @@ impl Socket {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if alertable && e.kind() == io::ErrorKind::WouldBlock => match direction {
                     Direction::Receive => self.wait_readable()?,
-                    Direction::Send => self.wait_writable()?,
+                    Direction::Send | Direction::Unordered => self.wait_writable()?,
                 },
                 Err(e) => return Err(wsa(&e)),
             }
@@ -58,25 +58,44 @@ impl Socket {
 
     fn wait_ready(&self, poll: OpKind, timeout: Option<std::time::Duration>) -> WsaResult<()> {
         let deadline = thread::deadline_after(timeout);
+        self.run_alertable(poll, BufList::new(), deadline)
+            .map(|_| ())
+    }
+
+    /// Runs one operation as a synchronous call: starts it, and if it does
+    /// not complete at once, waits alertably (APCs run, then the wait goes
+    /// on, [fact 7](crate::semantics#fact-7)) until it completes or
+    /// `deadline` passes (`WSAETIMEDOUT`; the operation is then cancelled).
+    /// Returns its byte count or error. Used by readiness waits and by the
+    /// blocking calls that are operations underneath (`accept`, `connect`, a
+    /// synchronous `DisconnectEx`).
+    pub(crate) fn run_alertable(
+        &self,
+        kind: OpKind,
+        bufs: BufList,
+        deadline: Option<std::time::Instant>,
+    ) -> WsaResult<u32> {
         // A private event: the socket's own event (fact 20) must not fire,
         // nor its completion port get a packet (the low-bit rule, fact 22).
         let event = Event::with_reset(true, false);
         let mut ov = Overlapped::new_event_only(&event);
-        match self.start_overlapped(&mut ov, poll, BufList::new()) {
-            Ok(_) => return Ok(()),
+        match self.start_overlapped(&mut ov, kind, bufs) {
+            Ok(n) => return Ok(n),
             Err(WsaError::WSA_IO_PENDING) => {}
             Err(e) => return Err(e),
         }
         let local = thread::current()?;
-        loop {
+        // Completed during the call (a failure the connection calls report
+        // through the record): no wait, so no APC runs.
+        while !ov.state.done() {
             match local.park(&mut || ov.state.done(), deadline, true) {
                 Wake::Satisfied => break,
                 // APCs ran inside the call: keep waiting (fact 7).
                 Wake::Apc => continue,
-                // Dropping the record cancels the poll.
+                // Dropping the record cancels the operation.
                 Wake::Timeout => return Err(WsaError::WSAETIMEDOUT),
             }
         }
-        crate::get_overlapped_result(self, &ov, false).map(|_| ())
+        crate::get_overlapped_result(self, &ov, false).map(|(n, _)| n)
     }
 }

@@ -247,27 +247,6 @@ impl Local {
         self.port_running.set(true);
     }
 
-    /// Runs a call that blocks in the kernel outside the ring (a blocking
-    /// `accept` or `connect`): a port's running thread stops counting
-    /// meanwhile, as in any other wait.
-    pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
-        let local = LOCAL
-            .try_with(|l| l.try_borrow().ok().and_then(|l| l.clone()))
-            .ok()
-            .flatten();
-        let Some(local) = local else {
-            return f();
-        };
-        local.block_for_port();
-        let out = f();
-        if local.port_blocked.replace(false) {
-            if let Some(port) = local.port.borrow().as_ref() {
-                port.resume_running();
-            }
-        }
-        out
-    }
-
     fn park_loop(
         &self,
         cond: &mut dyn FnMut() -> bool,

@@ -18,6 +18,11 @@ pub(super) enum Mail {
     /// is gone, so are its operations, and its descriptor number may already
     /// name another socket that must not be touched.
     CancelSocket(Weak<SocketInner>),
+    /// The socket is being closed: as `CancelSocket`, and also the
+    /// operations that name it without being issued on it (an `AcceptEx`
+    /// whose accept socket it is: closing that cancels the accept, fact 93,
+    /// while `CancelIo` on it does not).
+    CloseSocket(Weak<SocketInner>),
     /// Submit an operation that was queued behind another in its socket lane.
     Submit(u64),
 }
@@ -31,6 +36,12 @@ impl Ring {
     /// Cancels every operation of this ring on `socket`, from any thread.
     pub(crate) fn cancel_socket(&self, socket: &Arc<SocketInner>) {
         self.post(Mail::CancelSocket(Arc::downgrade(socket)));
+    }
+
+    /// `socket` is closing: cancels its operations on this ring, and those
+    /// that name it as their target (see [`Mail::CloseSocket`]).
+    pub(crate) fn close_socket(&self, socket: &Arc<SocketInner>) {
+        self.post(Mail::CloseSocket(Arc::downgrade(socket)));
     }
 
     pub(super) fn post(&self, mail: Mail) {
@@ -76,38 +87,47 @@ impl Ring {
                         self.withdraw(core, |slot_ud, _| slot_ud == ud);
                     }
                 }
-                Mail::CancelSocket(socket) => {
-                    let Some(socket) = socket.upgrade() else {
-                        continue;
-                    };
-                    let mut in_kernel = false;
-                    let mut by_data = Vec::new();
-                    for (_, (ud, slot)) in core.slots.iter_mut() {
-                        if Arc::ptr_eq(&slot.socket, &socket) {
-                            slot.cancelled = true;
-                            in_kernel |= slot.submitted;
-                            if slot.submitted && slot.spans_descriptors() {
-                                by_data.push(*ud);
-                            }
-                        }
-                    }
-                    // A transmit's requests on its pipe do not name the
-                    // socket: cancel those by `user_data`.
-                    for ud in by_data {
-                        core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
-                    }
-                    self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
-                    if in_kernel {
-                        // The descriptor stays open while `socket` lives (we
-                        // hold it here, and each slot holds it), so the number
-                        // names this socket when the kernel runs the cancel.
-                        let fd = types::Fd(socket.fd());
-                        let cancel = types::CancelBuilder::fd(fd).all();
-                        core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
-                    }
-                }
+                Mail::CancelSocket(socket) => self.cancel_on(core, socket, false),
+                Mail::CloseSocket(socket) => self.cancel_on(core, socket, true),
                 Mail::Submit(ud) => self.submit_queued(core, ud),
             }
+        }
+    }
+
+    /// Cancels this ring's operations on `socket` (and, when `closing`,
+    /// those that name it as their target).
+    fn cancel_on(&self, core: &mut Core, socket: Weak<SocketInner>, closing: bool) {
+        let Some(socket) = socket.upgrade() else {
+            return;
+        };
+        let mut in_kernel = false;
+        let mut by_data = Vec::new();
+        for (_, (ud, slot)) in core.slots.iter_mut() {
+            let issued_on = Arc::ptr_eq(&slot.socket, &socket);
+            let targets = closing && slot.kind.targets(&socket);
+            if issued_on || targets {
+                slot.cancelled = true;
+                // An operation whose requests name another descriptor (an
+                // accept's receive runs on the accept socket, a transmit's on
+                // its pipe) is cancelled by its own `user_data`.
+                if slot.submitted && (targets || slot.spans_descriptors()) {
+                    by_data.push(*ud);
+                } else {
+                    in_kernel |= slot.submitted;
+                }
+            }
+        }
+        self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
+        for ud in by_data {
+            core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
+        }
+        if in_kernel {
+            // The descriptor stays open while `socket` lives (we hold it
+            // here, and each slot holds it), so the number names this
+            // socket when the kernel runs the cancel.
+            let fd = types::Fd(socket.fd());
+            let cancel = types::CancelBuilder::fd(fd).all();
+            core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
         }
     }
 
@@ -167,8 +187,9 @@ impl Ring {
 
     /// The head of a socket lane completed: start the next operation queued
     /// there, on whichever ring holds it.
-    pub(super) fn next_in_lane(&self, core: &mut Core, done: &OpSlot) {
-        let Some((ring, ud)) = done.socket.lanes.leave(done.kind.direction()) else {
+    pub(super) fn next_in_lane(&self, core: &mut Core, done: &OpSlot, user_data: u64) {
+        let direction = done.kind.direction();
+        let Some((ring, ud)) = done.socket.lanes.leave(direction, self, user_data) else {
             return;
         };
         match ring.upgrade() {

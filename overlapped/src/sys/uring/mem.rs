@@ -142,6 +142,17 @@ impl OpMem {
         }
     }
 
+    /// A connect's destination, written into the operation's own memory:
+    /// the address and length to hand the kernel.
+    pub(crate) fn prepare_connect(
+        &mut self,
+        to: &std::net::SocketAddr,
+    ) -> (*const libc::sockaddr, libc::socklen_t) {
+        self.receiving = false;
+        let len = cmsg::write_addr(to, &mut self.name);
+        ((&self.name as *const libc::sockaddr_storage).cast(), len)
+    }
+
     /// The data length the buffers can hold.
     pub(crate) fn capacity(&self) -> usize {
         self.bufs.total_len()

@@ -373,7 +373,7 @@ impl Ring {
             } => {
                 let (_, mut slot) = core.slots.remove(key);
                 if slot.submitted {
-                    self.next_in_lane(core, &slot);
+                    self.next_in_lane(core, &slot, ud);
                 }
                 slot.mem.finish(bytes as usize);
                 let bufs = std::mem::take(&mut slot.mem.bufs);

@@ -3,6 +3,7 @@
 use io_uring::{opcode, squeue, types};
 
 use super::mem::Way;
+use crate::conn_ops::{AcceptPhase, ConnectPhase};
 use crate::op::{OpKind, OpSlot};
 
 /// The entries of one step of an operation.
@@ -87,24 +88,53 @@ fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
         OpKind::Transmit(_) => unreachable!("transmits are chains (see `sqes`)"),
         OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
         OpKind::PollOut => opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(),
-        OpKind::Send { flags, done } => {
-            slot.mem.prepare(done, Way::Send);
-            let mut flags = flags | libc::MSG_NOSIGNAL;
-            if slot.socket.is_stream() {
-                // The kernel then retries short stream sends itself; a send
-                // that still comes back short is resubmitted by `OpSlot::step`.
-                flags |= libc::MSG_WAITALL;
-            }
-            if let Some((buf, len)) = single_stream_buffer(slot) {
-                opcode::Send::new(fd, buf, len).flags(flags).build()
-            } else {
-                opcode::SendMsg::new(fd, &slot.mem.msg)
-                    .flags(flags as u32)
+        OpKind::Send { flags, done } => send(slot, fd, flags, done),
+        OpKind::Accept(ref spec) => match spec.phase {
+            // Wait for a connection without taking it (it stays queued).
+            AcceptPhase::Short => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
+            AcceptPhase::Accepting => {
+                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
+                    .flags(libc::SOCK_CLOEXEC)
                     .build()
             }
-        }
+            AcceptPhase::Receiving => {
+                // The first `receive_len` bytes of the output buffer, on the
+                // accepted connection (now behind the accept socket's number).
+                let target = types::Fd(spec.target.fd());
+                let len = spec.receive_len;
+                let buf = slot.mem.bufs.buffers_mut()[0].as_mut_ptr();
+                opcode::Recv::new(target, buf, len).build()
+            }
+        },
+        OpKind::Connect(ref spec) => match spec.phase {
+            ConnectPhase::Connecting => {
+                let addr = spec.addr;
+                let (name, len) = slot.mem.prepare_connect(&addr);
+                opcode::Connect::new(fd, name, len).build()
+            }
+            ConnectPhase::Sending { done } => send(slot, fd, 0, done),
+        },
+        OpKind::Disconnect { .. } => opcode::Shutdown::new(fd, libc::SHUT_WR).build(),
     };
     entry.user_data(user_data)
+}
+
+/// A stream (or datagram) send of the buffers from byte `done` on.
+fn send(slot: &mut OpSlot, fd: types::Fd, flags: i32, done: usize) -> squeue::Entry {
+    slot.mem.prepare(done, Way::Send);
+    let mut flags = flags | libc::MSG_NOSIGNAL;
+    if slot.socket.is_stream() {
+        // The kernel then retries short stream sends itself; a send
+        // that still comes back short is resubmitted by `OpSlot::step`.
+        flags |= libc::MSG_WAITALL;
+    }
+    if let Some((buf, len)) = single_stream_buffer(slot) {
+        opcode::Send::new(fd, buf, len).flags(flags).build()
+    } else {
+        opcode::SendMsg::new(fd, &slot.mem.msg)
+            .flags(flags as u32)
+            .build()
+    }
 }
 
 const IORING_RECVSEND_POLL_FIRST: u16 = 1;

@@ -72,6 +72,9 @@ fn check_opcodes(ring: &IoUring) -> Result<(), SetupError> {
             (opcode::PollAdd::CODE, "POLL_ADD"),
             (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
             (opcode::Read::CODE, "READ"),
+            (opcode::Accept::CODE, "ACCEPT"),
+            (opcode::Connect::CODE, "CONNECT"),
+            (opcode::Shutdown::CODE, "SHUTDOWN"),
         ];
         for (code, name) in needed {
             if !probe.is_supported(code) {
