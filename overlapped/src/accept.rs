@@ -63,7 +63,7 @@ impl Socket {
     /// use std::io::Write;
     /// let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8)?;
     /// let accept = Socket::tcp_for(&listener.local_addr()?)?;
-    /// let mut ov = Overlapped::new(&Event::new()?);
+    /// let mut ov = Overlapped::new(&Event::new());
     /// let out = vec![0u8; 64 + 2 * N as usize];
     /// assert_eq!(listener.accept_ex(&accept, &mut ov, out, 64, N, N), Err(WsaError::WSA_IO_PENDING));
     /// let mut client = std::net::TcpStream::connect(listener.local_addr()?).unwrap();

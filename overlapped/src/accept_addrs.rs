@@ -132,7 +132,7 @@ pub struct AcceptExSockaddrs {
 ///                  WsaError, ACCEPT_EX_ADDRESS_LEN};
 /// let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8)?;
 /// let accept = Socket::tcp_for(&listener.local_addr()?)?;
-/// let mut ov = Overlapped::new(&Event::new()?);
+/// let mut ov = Overlapped::new(&Event::new());
 /// let n = ACCEPT_EX_ADDRESS_LEN;
 /// match listener.accept_ex(&accept, &mut ov, vec![0; 2 * n as usize], 0, n, n) {
 ///     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}

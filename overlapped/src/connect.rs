@@ -48,7 +48,7 @@ impl Socket {
     /// let to = server.local_addr().unwrap();
     /// let s = Socket::tcp_for(&to)?;
     /// s.bind(&"127.0.0.1:0".parse().unwrap())?;               // ConnectEx needs a bound socket
-    /// let mut ov = Overlapped::new(&Event::new()?);
+    /// let mut ov = Overlapped::new(&Event::new());
     /// match s.connect_ex(&to, &mut ov, BufList::from(b"123".to_vec())) {
     ///     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
     ///     Err(e) => return Err(e),

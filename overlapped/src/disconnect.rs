@@ -64,7 +64,7 @@ impl Socket {
     /// let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8)?;
     /// let s = Socket::tcp_for(&listener.local_addr()?)?;
     /// s.connect(&listener.local_addr()?)?;
-    /// let mut ov = Overlapped::new(&Event::new()?);
+    /// let mut ov = Overlapped::new(&Event::new());
     /// match s.disconnect_ex(&mut ov, TransmitFlags::REUSE_SOCKET) {
     ///     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
     ///     Err(e) => return Err(e),

@@ -31,7 +31,7 @@ fn completes_on_the_listener_when_a_connection_arrives_with_both_addresses() {
     // Facts 85, 91.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, N, N));
     assert!(!event.is_set());
@@ -66,7 +66,7 @@ fn receive_with_accept_waits_for_the_first_data_and_returns_what_came() {
     // Fact 86: connecting is not enough; 1 byte of 2 asked for completes it.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(l.accept_ex(&acc, &mut ov, out(2), 2, N, N));
     let mut client = TcpStream::connect(addr).unwrap();
@@ -96,7 +96,7 @@ fn receive_with_accept_waits_for_the_first_data_and_returns_what_came() {
 fn a_client_that_closes_before_sending_completes_it_with_zero_bytes() {
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(l.accept_ex(&acc, &mut ov, out(16), 16, N, N));
     drop(TcpStream::connect(addr).unwrap());
     assert_eq!(
@@ -110,7 +110,7 @@ fn address_area_rules() {
     // Fact 87.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     assert_eq!(
         l.accept_ex(&acc, &mut ov, out(0), 0, N, 0),
         Err(WsaError::WSAEFAULT)
@@ -135,7 +135,7 @@ fn a_too_small_area_fails_with_insufficient_buffer_and_leaves_the_connection_que
     // Fact 87: pending, then ERROR_INSUFFICIENT_BUFFER, 0 bytes; accept() gets it.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, 3, N));
     let client = TcpStream::connect(addr).unwrap();
     assert_eq!(
@@ -156,7 +156,7 @@ fn a_too_small_area_fails_with_insufficient_buffer_and_leaves_the_connection_que
 fn accept_socket_preconditions() {
     // Fact 88.
     let (l, addr) = listener();
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let udp = Socket::udp_for(&addr).unwrap();
     assert_eq!(
         l.accept_ex(&udp, &mut ov, out(0), 0, N, N),
@@ -192,7 +192,7 @@ fn accept_socket_preconditions() {
     // connect/ConnectEx on it (fact 89).
     let acc = fresh(&addr);
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, N, N));
-    let mut ov2 = Overlapped::new(&Event::new().unwrap());
+    let mut ov2 = Overlapped::new(&Event::new());
     assert_eq!(
         l.accept_ex(&acc, &mut ov2, out(0), 0, N, N),
         Err(WsaError::WSAEINVAL)
@@ -211,7 +211,7 @@ fn the_accepted_socket_needs_update_accept_context() {
     // Fact 92.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, N, N));
     let client = TcpStream::connect(addr).unwrap();
     get_overlapped_result(&l, &ov, true).unwrap();
@@ -240,7 +240,7 @@ fn closing_the_accept_socket_cancels_but_cancel_io_on_it_does_not() {
     // Fact 93.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, N, N));
     cancel_io(&acc).unwrap();
@@ -266,7 +266,7 @@ fn closing_the_listener_cancels_every_accept_pending_on_it() {
     let accs: Vec<Socket> = (0..4).map(|_| fresh(&addr)).collect();
     let mut ovs: Vec<Overlapped> = accs
         .iter()
-        .map(|_| Overlapped::new(&Event::new().unwrap()))
+        .map(|_| Overlapped::new(&Event::new()))
         .collect();
     for (acc, ov) in accs.iter().zip(ovs.iter_mut()) {
         pending(l.accept_ex(acc, ov, out(8), 8, N, N));
@@ -291,7 +291,7 @@ fn closing_the_listener_cancels_every_accept_pending_on_it() {
 fn cancel_io_ex_on_the_listener_cancels_one_accept() {
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, N, N));
     cancel_io_ex(&l, Some(&ov)).unwrap();
     assert_eq!(
@@ -306,7 +306,7 @@ fn closing_the_accept_socket_while_the_first_data_is_awaited_aborts_with_zero_by
     // Fact 95.
     let (l, addr) = listener();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(l.accept_ex(&acc, &mut ov, out(8), 8, N, N));
     let mut client = TcpStream::connect(addr).unwrap();
     std::thread::sleep(Duration::from_millis(50));
@@ -333,7 +333,7 @@ fn dozens_of_accepts_posted_at_once_each_get_one_client() {
     let mut events = EventSet::new();
     let mut ovs = Vec::new();
     for acc in &accs {
-        let ev = Event::new().unwrap();
+        let ev = Event::new();
         let mut ov = Overlapped::new(&ev);
         pending(l.accept_ex(acc, &mut ov, out(8), 8, N, N));
         events.push(ev);
@@ -392,7 +392,7 @@ fn connect_time_tells_silent_clients() {
     let (l, addr) = listener();
     let acc = fresh(&addr);
     assert_eq!(acc.connect_time().unwrap(), CONNECT_TIME_NOT_CONNECTED);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(l.accept_ex(&acc, &mut ov, out(8), 8, N, N));
     let _silent = TcpStream::connect(addr).unwrap();
     // The accept is pending (no data) but the connection is there.
@@ -412,7 +412,7 @@ fn ipv6_listener_and_addresses() {
     let l = Socket::listen_tcp(&"[::1]:0".parse().unwrap(), 8).unwrap();
     let addr = l.local_addr().unwrap();
     let acc = fresh(&addr);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     // 32 bytes fit an IPv4 address, not an IPv6 one.
     pending(l.accept_ex(&acc, &mut ov, out(0), 0, 32, N));
     let client = TcpStream::connect(addr).unwrap();

@@ -33,7 +33,7 @@ fn the_send_data_goes_with_the_connection_and_is_counted() {
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let to = server.local_addr().unwrap();
     let s = bound_for(&to);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let r = s.connect_ex(&to, &mut ov, BufList::from(b"123".to_vec()));
     assert!(matches!(r, Ok(3) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
     assert_eq!(get_overlapped_result(&s, &ov, true).unwrap().0, 3);
@@ -44,7 +44,7 @@ fn the_send_data_goes_with_the_connection_and_is_counted() {
     assert_eq!(&got, b"123");
     // No send data: 0 bytes.
     let s2 = bound_for(&to);
-    let mut ov2 = Overlapped::new(&Event::new().unwrap());
+    let mut ov2 = Overlapped::new(&Event::new());
     let r = s2.connect_ex(&to, &mut ov2, BufList::new());
     assert!(matches!(r, Ok(0) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
     assert_eq!(get_overlapped_result(&s2, &ov2, true).unwrap().0, 0);
@@ -61,7 +61,7 @@ fn a_large_send_with_the_connection_arrives_whole() {
     let to = server.local_addr().unwrap();
     let s = bound_for(&to);
     let data: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let r = s.connect_ex(&to, &mut ov, BufList::from(data.clone()));
     assert!(matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
     let reader = std::thread::spawn(move || {
@@ -86,7 +86,7 @@ fn refused_is_reported_through_the_completion_and_the_socket_may_retry() {
         l.local_addr().unwrap()
     };
     let s = bound_for(&port);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     // A loopback refusal may arrive during the call: still pending + notified.
     pending(s.connect_ex(&port, &mut ov, BufList::from(b"x".to_vec())));
@@ -112,7 +112,7 @@ fn preconditions() {
     // Fact 98.
     let server = TcpListener::bind("127.0.0.1:0").unwrap();
     let to = server.local_addr().unwrap();
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let unbound = Socket::tcp_for(&to).unwrap();
     assert_eq!(
         unbound.connect_ex(&to, &mut ov, BufList::new()),
@@ -150,11 +150,11 @@ fn while_connecting_the_socket_is_busy_and_not_connected() {
     // Fact 101, with a connection held in SYN_SENT by a full accept queue.
     let (server, to, _fillers) = full_listener();
     let s = bound_for(&to);
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     pending(s.connect_ex(&to, &mut ov, BufList::from(b"hi".to_vec())));
     std::thread::sleep(Duration::from_millis(20));
     assert!(!ov.is_completed());
-    let mut ov2 = Overlapped::new(&Event::new().unwrap());
+    let mut ov2 = Overlapped::new(&Event::new());
     assert_eq!(s.connect(&to), Err(WsaError::WSAEINVAL));
     assert_eq!(
         s.connect_ex(&to, &mut ov2, BufList::new()),
@@ -183,7 +183,7 @@ fn while_connecting_the_socket_is_busy_and_not_connected() {
 fn closing_a_connecting_socket_aborts_its_connect() {
     let (_server, to, _fillers) = full_listener();
     let s = bound_for(&to);
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     pending(s.connect_ex(&to, &mut ov, BufList::new()));
     drop(s);
@@ -200,7 +200,7 @@ fn peer_addr_and_shutdown_need_update_connect_context() {
     let to = server.local_addr().unwrap();
     let s = bound_for(&to);
     assert_eq!(s.update_connect_context(), Err(WsaError::WSAENOTCONN));
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let _ = s.connect_ex(&to, &mut ov, BufList::new());
     get_overlapped_result(&s, &ov, true).unwrap();
     assert_eq!(s.peer_addr(), Err(WsaError::WSAENOTCONN));
@@ -267,7 +267,7 @@ fn a_non_blocking_connect_in_progress() {
     s.set_nonblocking(true).unwrap();
     assert_eq!(s.connect(&to), Err(WsaError::WSAEWOULDBLOCK));
     assert_eq!(s.connect(&to), Err(WsaError::WSAEALREADY));
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     assert_eq!(
         s.connect_ex(&to, &mut ov, BufList::new()),
         Err(WsaError::WSAEINVAL)

@@ -14,7 +14,7 @@ const N: u32 = ACCEPT_EX_ADDRESS_LEN;
 #[test]
 fn errors() {
     // Fact 104.
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let addr: SocketAddr = "127.0.0.1:9".parse().unwrap();
     let unconnected = Socket::tcp_for(&addr).unwrap();
     assert_eq!(
@@ -41,7 +41,7 @@ fn errors() {
 fn without_reuse_it_is_a_send_side_shutdown() {
     // Facts 105, 106.
     let (c, s) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov = Overlapped::new(&event);
     let r = c.disconnect_ex(&mut ov, TransmitFlags::empty());
     assert!(matches!(r, Ok(0) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
@@ -76,9 +76,9 @@ fn it_waits_for_the_sends_before_it() {
     // Queued in the send lane: the peer gets every byte, then the end.
     let (c, s) = tcp_pair();
     let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 253) as u8).collect();
-    let mut ov_send = Overlapped::new(&Event::new().unwrap());
+    let mut ov_send = Overlapped::new(&Event::new());
     let _ = c.send(&mut ov_send, BufList::from(data.clone()), MsgFlags::empty());
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let _ = c.disconnect_ex(&mut ov, TransmitFlags::empty());
     let fd = s.as_raw_fd();
     let reader = std::thread::spawn(move || {
@@ -101,7 +101,7 @@ fn it_waits_for_the_sends_before_it() {
 
 /// Accepts one client into `acc` with `AcceptEx` (with a first receive).
 fn accept_into(l: &Socket, acc: &Socket, client: &mut TcpStream, msg: &[u8]) {
-    let mut ov = Overlapped::new(&Event::new().unwrap());
+    let mut ov = Overlapped::new(&Event::new());
     let out = vec![0u8; 64 + 2 * N as usize];
     let r = l.accept_ex(acc, &mut ov, out, 64, N, N);
     assert!(matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
@@ -127,7 +127,7 @@ fn an_accepted_socket_is_reused_for_accept_ex_with_the_same_descriptor() {
         let mut got = [0u8; 3];
         client.read_exact(&mut got).unwrap();
         assert_eq!(got, msg);
-        let mut ov = Overlapped::new(&Event::new().unwrap());
+        let mut ov = Overlapped::new(&Event::new());
         let r = acc.disconnect_ex(&mut ov, TransmitFlags::REUSE_SOCKET);
         assert!(matches!(r, Ok(0) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
         get_overlapped_result(&acc, &ov, true).unwrap();
@@ -148,7 +148,7 @@ fn a_connected_socket_is_reused_for_connect_ex() {
     let s = Socket::tcp_for(&to).unwrap();
     s.bind(&"127.0.0.1:0".parse().unwrap()).unwrap();
     for round in 0..3u8 {
-        let mut ov = Overlapped::new(&Event::new().unwrap());
+        let mut ov = Overlapped::new(&Event::new());
         let r = s.connect_ex(&to, &mut ov, BufList::from(vec![round; 2]));
         assert!(matches!(r, Ok(2) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
         assert_eq!(get_overlapped_result(&s, &ov, true).unwrap().0, 2);
@@ -166,7 +166,7 @@ fn a_connected_socket_is_reused_for_connect_ex() {
 #[test]
 fn a_receive_pending_at_reuse_ends_with_zero_bytes() {
     let (c, _s) = tcp_pair();
-    let mut ov_recv = Overlapped::new(&Event::new().unwrap());
+    let mut ov_recv = Overlapped::new(&Event::new());
     pending(c.recv(&mut ov_recv, BufList::zeroed(16), MsgFlags::empty()));
     c.disconnect_ex_sync(TransmitFlags::REUSE_SOCKET).unwrap();
     assert_eq!(get_overlapped_result(&c, &ov_recv, true).unwrap().0, 0);
