@@ -1,13 +1,15 @@
 //! `overlapped serve`: echo servers in the Winsock overlapped models.
 //!
-//! Both follow the book's shape: an accepting thread that blocks in
-//! `accept` and hands each new client to one worker thread, which does all
-//! the I/O. `--model event` is Overlapped (1): the worker waits on every
+//! One worker thread does all the I/O. By default (`--accept ex`) it also
+//! takes the connections, with `AcceptEx` posted on the listener: there is
+//! no accepting thread. `--accept thread` is the book's shape: a thread
+//! blocked in `accept` hands each new client to the worker. `--model event` is Overlapped (1): the worker waits on every
 //! client's event at once. `--model routine` is Overlapped (2): the worker
 //! sits in an alertable wait and completion routines do the echoing.
 //! `--model port` is the I/O completion port server: `--threads` workers
 //! on one port, any of them serving any client.
 
+mod acceptor;
 mod event;
 mod port;
 mod routine;
@@ -21,6 +23,8 @@ use clap::ValueEnum;
 use overlapped::Socket;
 
 use crate::cli::{int_in, usage_error};
+pub use acceptor::AcceptMode;
+use acceptor::Acceptor;
 
 /// The notification model a server uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -69,6 +73,19 @@ pub struct ServeArgs {
     /// to 1024).
     #[arg(long, value_parser = int_in(1usize, 1024))]
     pub threads: Option<usize>,
+    /// How connections are taken: `ex` (`AcceptEx` posted by the worker, no
+    /// accepting thread) or `thread` (the book's accepting thread) [default:
+    /// ex; `--model port` uses thread].
+    #[arg(long, value_enum)]
+    pub accept: Option<AcceptMode>,
+    /// `AcceptEx` kept posted on the listener (`--accept ex` only) (from 1 to
+    /// 4096) [default: 64].
+    #[arg(long, value_parser = int_in(1usize, 4096))]
+    pub backlog_posts: Option<usize>,
+    /// Each `AcceptEx` also receives the client's first message
+    /// (receive-with-accept; `--accept ex` only).
+    #[arg(long)]
+    pub first_data: bool,
 }
 
 /// The largest `--buffer`: 1 MiB per receive (the TCP server holds one per
@@ -92,6 +109,17 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     if args.model == Model::Port && args.proto == Proto::Udp {
         usage_error("--model port serves TCP only (--proto tcp)");
     }
+    let accept = match (args.model, args.proto, args.accept) {
+        (_, Proto::Udp, Some(_)) => usage_error("--accept applies to TCP only"),
+        (Model::Port, _, Some(AcceptMode::Ex)) => usage_error(
+            "--accept ex serves --model event or routine (the port server accepts with a thread)",
+        ),
+        (Model::Port, _, _) => AcceptMode::Thread,
+        (_, _, mode) => mode.unwrap_or(AcceptMode::Ex),
+    };
+    if accept != AcceptMode::Ex && (args.backlog_posts.is_some() || args.first_data) {
+        usage_error("--backlog-posts and --first-data need --accept ex");
+    }
     if crate::cli::only_checking() {
         return Ok(());
     }
@@ -109,9 +137,19 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         writeln!(out, "listening on {local}")?;
         out.flush()?;
     }
+    if args.model == Model::Port {
+        return port::serve(listener, threads, buffer);
+    }
+    let (shared, acceptor) = match accept {
+        AcceptMode::Thread => (shared::Shared::start(listener)?, None),
+        AcceptMode::Ex => {
+            let posts = args.backlog_posts.unwrap_or(64);
+            let acceptor = Acceptor::new(listener, posts, args.first_data, buffer);
+            (shared::Shared::start_signals_only()?, Some(acceptor))
+        }
+    };
     match args.model {
-        Model::Event => event::serve(shared::Shared::start(listener)?, buffer),
-        Model::Routine => routine::serve(shared::Shared::start(listener)?, buffer),
-        Model::Port => port::serve(listener, threads, buffer),
+        Model::Event => event::serve(shared, acceptor, buffer),
+        _ => routine::serve(shared, acceptor, buffer),
     }
 }

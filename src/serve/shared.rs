@@ -1,5 +1,6 @@
-//! What both servers share: the accepting thread, the hand-off of new
-//! clients to the worker, and the clean stop on SIGINT/SIGTERM.
+//! What the servers share: the accepting thread (`--accept thread`), the
+//! hand-off of new clients to the worker, and the clean stop on
+//! SIGINT/SIGTERM (the only thread besides the workers with `--accept ex`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,7 +17,7 @@ pub struct Shared {
     pub queue: Mutex<Vec<Socket>>,
     /// Set once a stop was asked for.
     pub stop: AtomicBool,
-    listener: Arc<Socket>,
+    listener: Option<Arc<Socket>>,
     /// Called after new clients were queued and on stop (the port model
     /// posts a packet to its port).
     on_news: Option<Box<dyn Fn() + Send + Sync>>,
@@ -26,6 +27,33 @@ impl Shared {
     /// Starts the accepting thread and the signal watcher.
     pub fn start(listener: Socket) -> std::io::Result<Arc<Shared>> {
         Shared::start_with(listener, None)
+    }
+
+    /// Starts the signal watcher only: the worker takes connections itself
+    /// (`--accept ex`); a stop sets `accept_event`.
+    pub fn start_signals_only() -> std::io::Result<Arc<Shared>> {
+        let shared = Arc::new(Shared {
+            accept_event: Event::new(),
+            queue: Mutex::new(Vec::new()),
+            stop: AtomicBool::new(false),
+            listener: None,
+            on_news: None,
+        });
+        Shared::watch_signals(&shared)?;
+        Ok(shared)
+    }
+
+    fn watch_signals(shared: &Arc<Shared>) -> std::io::Result<()> {
+        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let s = shared.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if signals.forever().next().is_some() {
+                    s.request_stop();
+                }
+            })?;
+        Ok(())
     }
 
     /// Like [`Shared::start`], calling `on_news` (besides setting the
@@ -38,18 +66,10 @@ impl Shared {
             accept_event: Event::new(),
             queue: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
-            listener: Arc::new(listener),
+            listener: Some(Arc::new(listener)),
             on_news,
         });
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
-        let s = shared.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                if signals.forever().next().is_some() {
-                    s.request_stop();
-                }
-            })?;
+        Shared::watch_signals(&shared)?;
         let s = shared.clone();
         std::thread::Builder::new()
             .name("accept".into())
@@ -58,8 +78,11 @@ impl Shared {
     }
 
     fn accept_loop(&self) {
+        let Some(listener) = &self.listener else {
+            return;
+        };
         while !self.stop.load(Ordering::SeqCst) {
-            match self.listener.accept() {
+            match listener.accept() {
                 Ok((client, _)) => {
                     let _ = client.as_socket2().set_tcp_nodelay(true);
                     self.queue
@@ -86,7 +109,9 @@ impl Shared {
         self.stop.store(true, Ordering::SeqCst);
         self.accept_event.set();
         self.news();
-        let _ = self.listener.shutdown(std::net::Shutdown::Both);
+        if let Some(listener) = &self.listener {
+            let _ = listener.shutdown(std::net::Shutdown::Both);
+        }
     }
 
     fn news(&self) {
