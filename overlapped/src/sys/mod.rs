@@ -6,8 +6,8 @@
 
 pub(crate) mod blocking;
 pub(crate) mod cmsg;
-pub(crate) mod ioctl;
 pub(crate) mod fd;
+pub(crate) mod ioctl;
 pub(crate) mod iov;
 pub(crate) mod notify;
 pub(crate) mod pipe;
