@@ -1,5 +1,5 @@
-//! `DisconnectEx` (facts [104](crate::semantics#fact-104)–[107](crate::semantics#fact-107)) and the `TF_*` flags it shares with
-//! `TransmitFile` / `TransmitPackets`.
+//! `DisconnectEx` (facts [104](crate::semantics#fact-104)–[107](crate::semantics#fact-107)); its flags are the `TF_*`
+//! [`TransmitFlags`] it shares with `TransmitFile` / `TransmitPackets`.
 //!
 //! Without `TF_REUSE_SOCKET` it is the send side's shutdown. With it, the
 //! socket gets a fresh, unconnected endpoint behind the same descriptor
@@ -8,31 +8,9 @@
 //! recycles sockets never creates or closes one in steady state (see
 //! DESIGN.md, "Connections").
 
-use bitflags::bitflags;
-
 use crate::op::OpKind;
 use crate::socket_io::Completion;
-use crate::{BufList, Overlapped, Socket, WsaError, WsaResult};
-
-bitflags! {
-    /// The `dwFlags` of `DisconnectEx`, `TransmitFile` and `TransmitPackets`
-    /// (`TF_*`), with Winsock's values.
-    #[doc(alias = "TF_REUSE_SOCKET")]
-    #[doc(alias = "TF_DISCONNECT")]
-    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-    pub struct TransmitFlags: u32 {
-        /// `TF_DISCONNECT`: shut the connection down after the transfer.
-        const DISCONNECT = 0x01;
-        /// `TF_REUSE_SOCKET`: make the socket reusable by `AcceptEx` or `ConnectEx`.
-        const REUSE_SOCKET = 0x02;
-        /// `TF_WRITE_BEHIND`: complete before the data is acknowledged (a hint).
-        const WRITE_BEHIND = 0x04;
-        /// `TF_USE_SYSTEM_THREAD` (a hint).
-        const USE_SYSTEM_THREAD = 0x10;
-        /// `TF_USE_KERNEL_APC` (a hint).
-        const USE_KERNEL_APC = 0x20;
-    }
-}
+use crate::{BufList, Overlapped, Socket, TransmitFlags, WsaError, WsaResult};
 
 impl Socket {
     /// Closes the connection and, with [`TransmitFlags::REUSE_SOCKET`],

@@ -88,7 +88,6 @@ pub use cancel::{cancel_io, cancel_io_ex};
 pub use cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
 pub use connect::CONNECT_TIME_NOT_CONNECTED;
 pub use dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
-pub use disconnect::TransmitFlags;
 pub use error::{WsaError, WsaResult};
 pub use event::Event;
 pub use flags::MsgFlags;

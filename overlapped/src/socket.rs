@@ -108,11 +108,6 @@ impl SocketInner {
         &self.sock
     }
 
-    /// New sends fail with `WSAESHUTDOWN` (after `shutdown(SD_SEND)` or `DisconnectEx`).
-    pub(crate) fn mark_send_shut(&self) {
-        self.shut.fetch_or(SHUT_SEND, SeqCst);
-    }
-
     /// Records whether the socket is connected (a connection call finished,
     /// or `TF_REUSE_SOCKET` gave it a fresh endpoint).
     pub(crate) fn set_connected(&self, connected: bool) {
