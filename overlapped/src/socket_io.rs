@@ -166,16 +166,34 @@ impl Socket {
         // More than 1,024 buffers: the rest through a bounce buffer (sys::iov).
         let whole = flags & libc::MSG_WAITALL != 0 && self.is_stream();
         let stored = |r: &WsaResult<usize>| *r.as_ref().unwrap_or(&0);
-        iov::recv_sync(
-            buffers,
-            whole,
-            |buffers| {
-                self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
-                    crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
-                })
-            },
-            stored,
-        )
+        let total: usize = buffers.iter().map(|b| b.len()).sum();
+        let mut done = 0;
+        let mut rest = buffers;
+        loop {
+            let r = iov::recv_sync(
+                rest,
+                whole,
+                |buffers| {
+                    self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
+                        crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
+                    })
+                },
+                stored,
+            );
+            match r {
+                // A blocking `MSG_WAITALL` receive can come back short when
+                // the kernel interrupts the thread for io_uring task work
+                // (`TIF_NOTIFY_SIGNAL`); it is complete only when the buffers
+                // are full, the stream ended, or an error came: go on.
+                Ok(n) if whole && n > 0 && done + n < total => {
+                    done += n;
+                    IoSliceMut::advance_slices(&mut rest, n);
+                }
+                Ok(n) => return Ok(done + n),
+                Err(_) if done > 0 => return Ok(done),
+                Err(e) => return Err(e),
+            }
+        }
     }
 
     /// A synchronous send (`WSASend` with neither an overlapped record nor a
