@@ -13,7 +13,7 @@
 //! wait returns. See `port_queue.rs` for the machinery.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bitflags::bitflags;
 
@@ -21,6 +21,15 @@ use crate::port_queue::{Packet, PortQueue, Taken};
 use crate::socket::{PortBinding, SKIP_PORT_ON_SUCCESS, SKIP_SET_EVENT};
 use crate::thread::{self, Wake};
 use crate::{Overlapped, Socket, WsaError, WsaResult};
+
+/// Packets a batching thread may take without waiting before what it
+/// started meanwhile is pushed to the kernel.
+const FLUSH_EVERY: u32 = 64;
+
+thread_local! {
+    /// Packets taken in a row without waiting (see [`FLUSH_EVERY`]).
+    static STREAK: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
 
 /// An I/O completion port (`HANDLE` from `CreateIoCompletionPort`).
 ///
@@ -326,15 +335,25 @@ impl CompletionPort {
         let waiter = match queue.arrive(&local.shared, was_running, max) {
             Ok(Taken::Packets(packets)) => {
                 local.run_for_port();
-                // What this thread started since its last wait goes to the
-                // kernel now (a batching thread would otherwise hold it).
-                local.shared.ring.flush();
+                // A batching thread's operations go to the kernel with its
+                // next sleeping wait, one system call for the whole burst;
+                // but a thread that keeps finding packets must not hold
+                // them back for long.
+                let streak = STREAK.with(|s| {
+                    let n = s.get() + 1;
+                    s.set(if n >= FLUSH_EVERY { 0 } else { n });
+                    n
+                });
+                if streak >= FLUSH_EVERY || !local.shared.ring.batching() {
+                    local.shared.ring.flush();
+                }
                 return Ok(packets);
             }
             Ok(Taken::Closed) => return Err(WsaError::ERROR_ABANDONED_WAIT_0),
             Err(waiter) => waiter,
         };
-        let deadline = timeout.map(|t| Instant::now() + t);
+        let deadline = thread::deadline_after(timeout);
+        STREAK.with(|s| s.set(0));
         let woke = local.park(&mut || waiter.ready(), deadline, alertable);
         match queue.leave(&waiter, max) {
             Some(Taken::Packets(packets)) => {
