@@ -15,6 +15,7 @@ use common::EXE;
 /// under test. A new subcommand with a required option goes here.
 fn base_args(sub: &str, opt: &str) -> &'static [&'static str] {
     match (sub, opt) {
+        ("bench", "connections") => &["--connect-rate", "--addr", "127.0.0.1:9"],
         ("bench", _) => &["--addr", "127.0.0.1:9"],
         ("serve", "threads") => &["--model", "port"],
         _ => &[],

@@ -3,6 +3,7 @@
 //! One thread, one io_uring, fixed buffers: see [`ring`] (all the unsafe code), [`tcp`] (the
 //! load), [`pattern`] (what is sent and checked) and [`stats`] (what is reported).
 
+pub mod connect_rate;
 mod driver;
 mod pattern;
 mod progress;
@@ -42,9 +43,11 @@ pub const MAX_UDP_SIZE: usize = 65_000;
 /// Arguments of `overlapped bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Echo server to load, HOST:PORT (loopback only unless --allow-remote).
-    #[arg(long)]
-    pub addr: String,
+    /// Echo server to load, HOST:PORT (loopback only unless --allow-remote);
+    /// with `--connect-rate` it may be left out: then the servers are
+    /// started and compared.
+    #[arg(long, required_unless_present = "connect_rate")]
+    pub addr: Option<String>,
     /// Connections (UDP: sockets); with UDP, connections × (depth + 1) must
     /// be at most 65000 (from 1 to 32500).
     #[arg(long, default_value_t = 50, value_parser = int_in(1usize, MAX_CONNS))]
@@ -85,6 +88,17 @@ pub struct BenchArgs {
     /// UDP: seconds after which an unanswered datagram counts as lost (from 0.001 to 86400).
     #[arg(long, default_value_t = 1.0, value_parser = secs_in(0.001, MAX_SECS))]
     pub loss_timeout: f64,
+    /// Measure connections per second instead of messages: each connection
+    /// is made with `ConnectEx` carrying one `--size` message, receives its
+    /// echo (every byte checked) and closes; `--conns` of them in flight,
+    /// from one thread. Without `--addr`, compares `serve --accept ex`,
+    /// `serve --accept thread` (event and routine models) and `serve-tokio`.
+    #[arg(long)]
+    pub connect_rate: bool,
+    /// Connections to make with `--connect-rate` (from 1 to 1000000)
+    /// [default: 10000].
+    #[arg(long, value_parser = int_in(1usize, 1_000_000))]
+    pub connections: Option<usize>,
     /// Print `overlapped-bench: measure start|end` to stderr around the measured window.
     #[arg(long, hide = true)]
     pub markers: bool,
@@ -172,7 +186,16 @@ fn marker(cfg: &Config, what: &str) {
 /// window, or stalled, is an error), 130 if SIGINT or SIGTERM ended it early; the report
 /// is printed in every case.
 pub fn run(args: BenchArgs) -> std::io::Result<()> {
-    let addr = match target::resolve(&args.addr, args.allow_remote) {
+    if args.connections.is_some() && !args.connect_rate {
+        usage_error("--connections needs --connect-rate");
+    }
+    if args.connect_rate {
+        return run_connect_rate(&args);
+    }
+    let Some(addr) = args.addr.as_deref() else {
+        usage_error("--addr is required (HOST:PORT of the echo server)");
+    };
+    let addr = match target::resolve(addr, args.allow_remote) {
         Ok(a) => a,
         Err(e) => usage_error(&e.to_string()),
     };
@@ -213,6 +236,66 @@ pub fn run(args: BenchArgs) -> std::io::Result<()> {
         std::process::exit(130); // as a shell reports a program ended by SIGINT
     }
     if report.errors > 0 || report.error.is_some() {
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+/// `bench --connect-rate`: one server (`--addr`) or the comparison.
+fn run_connect_rate(args: &BenchArgs) -> std::io::Result<()> {
+    if args.proto != Proto::Tcp {
+        usage_error("--connect-rate measures TCP connections (--proto tcp)");
+    }
+    let addr = match args
+        .addr
+        .as_deref()
+        .map(|a| target::resolve(a, args.allow_remote))
+    {
+        None => None,
+        Some(Ok(a)) => Some(a),
+        Some(Err(e)) => usage_error(&e.to_string()),
+    };
+    if crate::cli::only_checking() {
+        return Ok(());
+    }
+    let _ = ring::raise_nofile_limit();
+    overlapped::startup().map_err(std::io::Error::other)?;
+    let total = args.connections.unwrap_or(10_000);
+    let stall = Duration::from_secs_f64(args.stall_timeout);
+    let reports = match addr {
+        Some(addr) => {
+            let r = connect_rate::measure(addr, total, args.conns, args.size, stall);
+            vec![(addr.to_string(), r)]
+        }
+        None => connect_rate::compare(total, args.conns, args.size, stall),
+    };
+    if args.json {
+        let line = if addr.is_some() {
+            serde_json::to_string(&reports[0].1)
+        } else {
+            serde_json::to_string(&reports.iter().map(|(n, r)| (n, r)).collect::<Vec<_>>())
+        }
+        .map_err(std::io::Error::other)?;
+        println!("{line}");
+    } else if addr.is_some() {
+        let r = &reports[0].1;
+        println!(
+            "connect rate {}: {} connections in {:.2} s = {:.0} connections/s, {} errors, {} mismatches{}",
+            r.addr,
+            r.connections,
+            r.secs,
+            r.conns_per_sec,
+            r.errors,
+            r.mismatches,
+            r.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
+        );
+    } else {
+        connect_rate::print_comparison(&reports, total, args.conns, args.size);
+    }
+    if reports
+        .iter()
+        .any(|(_, r)| r.errors > 0 || r.mismatches > 0 || r.error.is_some())
+    {
         std::process::exit(1);
     }
     Ok(())

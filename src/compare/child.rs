@@ -57,10 +57,19 @@ impl Launcher {
 
 /// The arguments that start server `name` on a free loopback port.
 pub fn server_args(name: &str) -> Vec<String> {
-    let mut args: Vec<String> = match name {
+    // `MODEL-thread`, `MODEL-ex`, `MODEL-first`: the model with `--accept
+    // thread`, `--accept ex`, or `--accept ex --first-data`.
+    let (model, accept) = name.split_once('-').unwrap_or((name, ""));
+    let mut args: Vec<String> = match model {
         "tokio" => vec!["serve-tokio".into()],
         model => vec!["serve".into(), "--model".into(), model.into()],
     };
+    match accept {
+        "thread" => args.extend(["--accept", "thread"].map(String::from)),
+        "ex" => args.extend(["--accept", "ex"].map(String::from)),
+        "first" => args.extend(["--accept", "ex", "--first-data"].map(String::from)),
+        _ => {}
+    }
     args.extend(["--addr", "127.0.0.1", "--port", "0"].map(String::from));
     args
 }

@@ -60,6 +60,11 @@ impl ServerProcess {
 }
 
 impl ServerProcess {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// SIGTERM; the server must exit with success.
     pub fn stop_cleanly(self) {
         let status = self.stop();
