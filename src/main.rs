@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod compare;
 mod demo;
+mod http;
 mod process;
 mod serve;
 mod soak;
@@ -32,6 +33,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// A short comparison, no arguments.
     Demo,
+    /// A static-file HTTP/1.1 server: every answer is one TransmitFile.
+    Http(http::HttpArgs),
     /// Both echo servers under a churn of misbehaving clients; fails on a wrong byte or a leak.
     Soak(soak::SoakArgs),
     /// Print address, route, resolver and provider changes as they happen (WSAIoctl, WSANSPIoctl, WSAProviderConfigChange).
@@ -48,6 +51,7 @@ fn main() {
         Command::Demo => demo::run(),
         Command::Soak(args) => soak::run(args),
         Command::Watch(args) => watch::run(args),
+        Command::Http(args) => http::run(args),
     };
     if let Err(e) = result {
         eprintln!("overlapped: {e}");

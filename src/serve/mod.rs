@@ -13,7 +13,7 @@ mod acceptor;
 mod event;
 mod port;
 mod routine;
-mod shared;
+pub(crate) mod shared;
 mod udp;
 
 use std::io::Write;

@@ -1,0 +1,281 @@
+//! One connection's HTTP/1.1 state, whatever the notification model: the
+//! bytes received and not yet parsed, what to answer next, keep-alive.
+//! Requests are parsed with `httparse`; a pipelined request waits in
+//! `pending` until the answer before it has been sent.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::resolve::{resolve, Refusal};
+use super::response::{content_type, parse_range, write_head, Clock, Head, Status};
+
+/// Limits of one connection.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    /// Bytes of request line and headers at most (431 beyond).
+    pub max_header: usize,
+    /// Requests per connection at most (the last answer closes it).
+    pub max_requests: u32,
+}
+
+/// What the server serves.
+pub struct Site {
+    /// The root directory, canonical.
+    pub root: PathBuf,
+    pub limits: Limits,
+}
+
+/// An answer: the head (status line, headers and any small body) and the
+/// file range that follows it.
+pub struct Reply {
+    pub head: Vec<u8>,
+    pub file: Option<(File, u64, u64)>,
+    /// Close the connection once it is sent.
+    pub close: bool,
+}
+
+/// What the connection needs next: an answer to send, or more bytes.
+pub enum Next {
+    Send(Reply),
+    Receive,
+}
+
+/// One connection.
+pub struct Conn {
+    pending: Vec<u8>,
+    /// Body bytes of the current request still to be skipped.
+    skip: u64,
+    served: u32,
+    peer: Option<SocketAddr>,
+}
+
+impl Conn {
+    pub fn new(peer: Option<SocketAddr>) -> Conn {
+        Conn {
+            pending: Vec::new(),
+            skip: 0,
+            served: 0,
+            peer,
+        }
+    }
+
+    /// Takes bytes just received.
+    pub fn received(&mut self, mut bytes: &[u8]) {
+        if self.skip > 0 {
+            let n = (self.skip as usize).min(bytes.len());
+            self.skip -= n as u64;
+            bytes = &bytes[n..];
+        }
+        self.pending.extend_from_slice(bytes);
+    }
+
+    /// The next step: an answer to the next complete request, a receive
+    /// for more bytes, or close. `head` is a buffer to reuse for the head.
+    pub fn next(&mut self, site: &Site, clock: &mut Clock, head: Vec<u8>) -> Next {
+        if self.pending.is_empty() {
+            return Next::Receive;
+        }
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        let parsed = req.parse(&self.pending);
+        let used = match parsed {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                if self.pending.len() > site.limits.max_header {
+                    return self.refuse(clock, head, Status::HeaderTooLarge, "headers too large");
+                }
+                return Next::Receive;
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return self.refuse(clock, head, Status::HeaderTooLarge, "too many headers");
+            }
+            Err(e) => return self.refuse(clock, head, Status::BadRequest, &e.to_string()),
+        };
+        if used > site.limits.max_header {
+            return self.refuse(clock, head, Status::HeaderTooLarge, "headers too large");
+        }
+        let method = req.method.unwrap_or("").to_string();
+        let target = req.path.unwrap_or("").to_string();
+        let http10 = req.version == Some(0);
+        let header = |name: &str| {
+            req.headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .and_then(|h| std::str::from_utf8(h.value).ok())
+        };
+        let connection = header("connection").map(str::to_ascii_lowercase);
+        let mut keep_alive = match &connection {
+            Some(c) if c.contains("close") => false,
+            Some(c) if c.contains("keep-alive") => true,
+            _ => !http10,
+        };
+        if header("transfer-encoding").is_some() {
+            // A body we cannot frame: answer and close.
+            return self.refuse(clock, head, Status::BadRequest, "transfer-encoding");
+        }
+        let body = match header("content-length").map(|v| v.trim().parse::<u64>()) {
+            None => 0,
+            Some(Ok(n)) => n,
+            Some(Err(_)) => {
+                return self.refuse(clock, head, Status::BadRequest, "bad content-length")
+            }
+        };
+        let range = header("range").map(str::to_string);
+        let ims = header("if-modified-since").and_then(|v| httpdate::parse_http_date(v).ok());
+        drop(req);
+        self.pending.drain(..used);
+        let in_buffer = (body as usize).min(self.pending.len());
+        self.pending.drain(..in_buffer);
+        self.skip = body - in_buffer as u64;
+        self.served += 1;
+        if self.served >= site.limits.max_requests {
+            keep_alive = false;
+        }
+        let is_head = method == "HEAD";
+        if method != "GET" && !is_head {
+            return self.error(clock, head, Status::MethodNotAllowed, keep_alive, is_head, &method, &target);
+        }
+        let found = match resolve(&site.root, &target) {
+            Ok(f) => f,
+            Err(refusal) => {
+                let (status, keep) = match refusal {
+                    Refusal::BadRequest => (Status::BadRequest, false),
+                    Refusal::Forbidden => (Status::Forbidden, keep_alive),
+                    Refusal::NotFound => (Status::NotFound, keep_alive),
+                };
+                return self.error(clock, head, status, keep, is_head, &method, &target);
+            }
+        };
+        let mut out = head;
+        let modified = found.modified.map(whole_seconds);
+        let base = Head {
+            status: Status::Ok,
+            content_type: content_type(&found.path),
+            length: found.size,
+            last_modified: modified,
+            range: None,
+            unsatisfiable_size: None,
+            keep_alive,
+            http10,
+        };
+        if let (Some(ims), Some(m)) = (ims, modified) {
+            if m <= ims {
+                let h = Head {
+                    status: Status::NotModified,
+                    ..base
+                };
+                write_head(&mut out, clock, &h);
+                return self.send(out, None, keep_alive);
+            }
+        }
+        match parse_range(range.as_deref(), found.size) {
+            Err(()) => {
+                self.log(Status::RangeNotSatisfiable, &method, &target);
+                let h = Head {
+                    status: Status::RangeNotSatisfiable,
+                    length: 0,
+                    unsatisfiable_size: Some(found.size),
+                    ..base
+                };
+                write_head(&mut out, clock, &h);
+                self.send(out, None, keep_alive)
+            }
+            Ok(Some((first, last))) => {
+                let len = last - first + 1;
+                let h = Head {
+                    status: Status::PartialContent,
+                    length: len,
+                    range: Some((first, last, found.size)),
+                    ..base
+                };
+                write_head(&mut out, clock, &h);
+                let file = (!is_head).then_some((found.file, first, len));
+                self.send(out, file, keep_alive)
+            }
+            Ok(None) => {
+                write_head(&mut out, clock, &base);
+                let file = (!is_head).then_some((found.file, 0, found.size));
+                self.send(out, file, keep_alive)
+            }
+        }
+    }
+
+    fn send(&mut self, head: Vec<u8>, file: Option<(File, u64, u64)>, keep_alive: bool) -> Next {
+        let file = file.filter(|f| f.2 > 0);
+        Next::Send(Reply {
+            head,
+            file,
+            close: !keep_alive,
+        })
+    }
+
+    /// A malformed request: answer and close (what follows cannot be trusted).
+    fn refuse(&mut self, clock: &mut Clock, head: Vec<u8>, status: Status, why: &str) -> Next {
+        eprintln!("http: {} {} {}: {why}", self.who(), status.code(), status.reason());
+        self.pending.clear();
+        let mut out = head;
+        error_page(&mut out, clock, status, false, false);
+        self.send(out, None, false)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn error(
+        &mut self,
+        clock: &mut Clock,
+        head: Vec<u8>,
+        status: Status,
+        keep_alive: bool,
+        is_head: bool,
+        method: &str,
+        target: &str,
+    ) -> Next {
+        self.log(status, method, target);
+        let mut out = head;
+        error_page(&mut out, clock, status, keep_alive, is_head);
+        self.send(out, None, keep_alive)
+    }
+
+    fn log(&self, status: Status, method: &str, target: &str) {
+        let shown: String = target.chars().take(200).collect();
+        eprintln!(
+            "http: {} \"{method} {}\" {} {}",
+            self.who(),
+            shown.escape_debug(),
+            status.code(),
+            status.reason()
+        );
+    }
+
+    fn who(&self) -> String {
+        self.peer.map_or_else(|| "-".to_string(), |p| p.to_string())
+    }
+}
+
+/// A short text body for an error status, in the head buffer itself.
+fn error_page(out: &mut Vec<u8>, clock: &mut Clock, status: Status, keep_alive: bool, is_head: bool) {
+    let body = format!("{} {}\n", status.code(), status.reason());
+    let h = Head {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        length: body.len() as u64,
+        last_modified: None,
+        range: None,
+        unsatisfiable_size: None,
+        keep_alive,
+        http10: false,
+    };
+    write_head(out, clock, &h);
+    if !is_head {
+        out.extend_from_slice(body.as_bytes());
+    }
+}
+
+/// HTTP dates have whole seconds: compare modification times so.
+fn whole_seconds(t: SystemTime) -> SystemTime {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
+        Err(_) => t,
+    }
+}

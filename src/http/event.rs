@@ -1,0 +1,153 @@
+//! `http --model event`: one event per connection in an `EventSet`; the
+//! worker waits for any, reads the result, and receives or transmits next.
+
+use std::os::fd::AsFd;
+use std::sync::Arc;
+
+use overlapped::{
+    get_overlapped_result, BufList, Event, EventSet, MsgFlags, Overlapped, Socket, WaitResult,
+    WsaError,
+};
+
+use super::conn::{Conn, Next, Site};
+use super::response::Clock;
+use super::{Outgoing, RECV_BUFFER};
+use crate::serve::shared::Shared;
+
+enum State {
+    Receiving,
+    Transmitting,
+}
+
+struct Client {
+    socket: Socket,
+    ov: Overlapped,
+    conn: Conn,
+    state: State,
+    out: Outgoing,
+    /// A head buffer to reuse.
+    spare: Vec<u8>,
+    recv: Option<BufList>,
+}
+
+/// Serves until a stop is requested.
+pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
+    overlapped::set_batching(true).map_err(std::io::Error::other)?;
+    let mut clock = Clock::new();
+    let mut events = EventSet::new();
+    events.push(shared.accept_event.clone());
+    let mut clients: Vec<Client> = Vec::new();
+    loop {
+        let first = match events.wait(false, None, false) {
+            Ok(WaitResult::Signaled(i)) => i,
+            Ok(_) => continue,
+            Err(e) => return Err(std::io::Error::other(e)),
+        };
+        let mut next = Some(first);
+        while let Some(index) = next {
+            if index == 0 {
+                shared.accept_event.reset();
+                if shared.stopping() {
+                    return Ok(());
+                }
+                for socket in shared.take_new() {
+                    let event = Event::new();
+                    let mut client = Client {
+                        conn: Conn::new(socket.peer_addr().ok()),
+                        socket,
+                        ov: Overlapped::new(&event),
+                        state: State::Receiving,
+                        out: Outgoing::default(),
+                        spare: Vec::with_capacity(512),
+                        recv: Some(BufList::zeroed(RECV_BUFFER)),
+                    };
+                    if post_recv(&mut client).is_ok() {
+                        events.push(event);
+                        clients.push(client);
+                    }
+                }
+                next = events.next_signaled(1);
+                continue;
+            }
+            events.events()[index].reset();
+            if step(&mut clients[index - 1], &site, &mut clock) {
+                next = events.next_signaled(index + 1);
+            } else {
+                events.swap_remove(index);
+                clients.swap_remove(index - 1);
+                next = events.next_signaled(index);
+            }
+        }
+    }
+}
+
+/// Handles one completion; false when the connection is done.
+fn step(client: &mut Client, site: &Site, clock: &mut Clock) -> bool {
+    let result = get_overlapped_result(&client.socket, &client.ov, false);
+    let bufs = client.ov.take_buffers();
+    let Ok((bytes, _)) = result else {
+        return false;
+    };
+    match client.state {
+        State::Receiving => {
+            let Some(bufs) = bufs else { return false };
+            if bytes == 0 {
+                return false;
+            }
+            client.conn.received(&bufs.first()[..bytes as usize]);
+            client.recv = Some(bufs);
+        }
+        State::Transmitting => {
+            if let Some(mut b) = bufs.map(BufList::into_inner) {
+                if let Some(head) = b.drain(..).next() {
+                    client.spare = head;
+                }
+            }
+            if client.out.advance() {
+                return post_transmit(client, Vec::new()).is_ok();
+            }
+            if client.out.close {
+                return false;
+            }
+        }
+    }
+    drive(client, site, clock)
+}
+
+/// Answers the next complete request, or receives more.
+fn drive(client: &mut Client, site: &Site, clock: &mut Clock) -> bool {
+    let head = std::mem::take(&mut client.spare);
+    match client.conn.next(site, clock, head) {
+        Next::Receive => post_recv(client).is_ok(),
+        Next::Send(reply) => {
+            client.out = Outgoing::new(reply.file, reply.close);
+            post_transmit(client, reply.head).is_ok()
+        }
+    }
+}
+
+fn post_recv(client: &mut Client) -> Result<(), WsaError> {
+    client.state = State::Receiving;
+    let bufs = client
+        .recv
+        .take()
+        .unwrap_or_else(|| BufList::zeroed(super::RECV_BUFFER));
+    match client.socket.recv(&mut client.ov, bufs, MsgFlags::empty()) {
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+fn post_transmit(client: &mut Client, head: Vec<u8>) -> Result<(), WsaError> {
+    client.state = State::Transmitting;
+    let c = client.out.chunk(head);
+    client.ov.set_offset(c.offset);
+    let fd = c.file.as_deref().map(AsFd::as_fd);
+    match client
+        .socket
+        .transmit_file(&mut client.ov, fd, c.len, 0, c.buffers, c.flags)
+    {
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

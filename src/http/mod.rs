@@ -1,0 +1,170 @@
+//! `overlapped http`: a static-file HTTP/1.1 server whose every response is
+//! one `TransmitFile` (head = the response headers, then the file; nothing
+//! of the file is read into the program's memory).
+//!
+//! The shape is the echo servers': an accepting thread hands new clients to
+//! one worker, which does all the I/O in the chosen model. `--model event`
+//! waits on every client's event (Overlapped (1)); `--model routine` runs
+//! completion routines in an alertable wait (Overlapped (2)).
+
+mod conn;
+mod event;
+mod resolve;
+mod response;
+mod routine;
+
+use std::fs::File;
+use std::io::Write;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use overlapped::{Socket, TransmitFileBuffers, TransmitFlags};
+
+use crate::cli::int_in;
+use crate::serve::shared::Shared;
+use conn::{Limits, Site};
+
+/// The notification model of the HTTP server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum HttpModel {
+    /// Overlapped (1): event objects and wait-for-multiple-events.
+    Event,
+    /// Overlapped (2): completion routines and alertable waits.
+    Routine,
+}
+
+/// Arguments of `overlapped http`.
+#[derive(clap::Args, Debug)]
+pub struct HttpArgs {
+    /// The directory to serve (no path ever leads outside it).
+    #[arg(long)]
+    pub root: PathBuf,
+    /// The notification model.
+    #[arg(long, value_enum, default_value = "event")]
+    pub model: HttpModel,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub addr: IpAddr,
+    /// Port to listen on (0 picks a free one; the first line of output says
+    /// which) (from 0 to 65535).
+    #[arg(long, default_value_t = 8080, value_parser = int_in(0u16, u16::MAX))]
+    pub port: u16,
+    /// Bytes of request line and headers per request at most; more is
+    /// answered 431 and the connection closed (from 256 to 1048576).
+    #[arg(long, default_value_t = 8192, value_parser = int_in(256usize, 1 << 20))]
+    pub max_header: usize,
+    /// Requests per connection at most; the last one's answer closes it
+    /// (from 1 to 1000000).
+    #[arg(long, default_value_t = 1000, value_parser = int_in(1u32, 1_000_000))]
+    pub max_requests: u32,
+}
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: HttpArgs) -> std::io::Result<()> {
+    let root = args.root.canonicalize().map_err(|e| {
+        std::io::Error::other(format!("--root {}: {e}", args.root.display()))
+    })?;
+    if !root.is_dir() {
+        return Err(std::io::Error::other(format!(
+            "--root {}: not a directory",
+            args.root.display()
+        )));
+    }
+    if crate::cli::only_checking() {
+        return Ok(());
+    }
+    overlapped::startup().map_err(std::io::Error::other)?;
+    let _ = crate::bench::ring::raise_nofile_limit();
+    let bind = SocketAddr::new(args.addr, args.port);
+    let listener = Socket::listen_tcp(&bind, 4096)
+        .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
+    let local = listener.local_addr().map_err(std::io::Error::other)?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {local}")?;
+        out.flush()?;
+    }
+    let site = Arc::new(Site {
+        root,
+        limits: Limits {
+            max_header: args.max_header,
+            max_requests: args.max_requests,
+        },
+    });
+    let shared = Shared::start(listener)?;
+    match args.model {
+        HttpModel::Event => event::serve(shared, site),
+        HttpModel::Routine => routine::serve(shared, site),
+    }
+}
+
+/// Receive buffer per connection.
+const RECV_BUFFER: usize = 4096;
+/// File bytes per `TransmitFile` call at most (it takes up to 2,147,483,646).
+const CHUNK: u64 = 1 << 30;
+
+/// What is left to send of an answer: the file range, and whether the
+/// connection closes after it.
+#[derive(Default)]
+struct Outgoing {
+    file: Option<(Rc<File>, u64, u64)>,
+    close: bool,
+}
+
+/// The arguments of the next `TransmitFile` of an answer.
+struct Chunk {
+    file: Option<Rc<File>>,
+    offset: u64,
+    len: u32,
+    buffers: Option<TransmitFileBuffers>,
+    flags: TransmitFlags,
+}
+
+impl Outgoing {
+    /// The next call: `head` (empty after the first) and up to `CHUNK` file
+    /// bytes; `TF_DISCONNECT` on the last one of a closing answer.
+    fn chunk(&self, head: Vec<u8>) -> Chunk {
+        let (file, offset, len, last) = match &self.file {
+            Some((f, off, left)) => (Some(f.clone()), *off, (*left).min(CHUNK), *left <= CHUNK),
+            None => (None, 0, 0, true),
+        };
+        Chunk {
+            file,
+            offset,
+            len: len as u32,
+            buffers: (!head.is_empty()).then_some(TransmitFileBuffers {
+                head,
+                tail: Vec::new(),
+            }),
+            flags: if self.close && last {
+                TransmitFlags::DISCONNECT
+            } else {
+                TransmitFlags::empty()
+            },
+        }
+    }
+
+    /// A new answer's file range.
+    fn new(file: Option<(File, u64, u64)>, close: bool) -> Outgoing {
+        Outgoing {
+            file: file.map(|(f, off, len)| (Rc::new(f), off, len)),
+            close,
+        }
+    }
+
+    /// A call completed: true while file bytes remain.
+    fn advance(&mut self) -> bool {
+        if let Some((_, off, left)) = &mut self.file {
+            let n = (*left).min(CHUNK);
+            *off += n;
+            *left -= n;
+            if *left > 0 {
+                return true;
+            }
+        }
+        self.file = None;
+        false
+    }
+}
