@@ -124,7 +124,6 @@ impl Conn {
         };
         let range = header("range").map(str::to_string);
         let ims = header("if-modified-since").and_then(|v| httpdate::parse_http_date(v).ok());
-        drop(req);
         self.pending.drain(..used);
         let in_buffer = (body as usize).min(self.pending.len());
         self.pending.drain(..in_buffer);
@@ -135,7 +134,15 @@ impl Conn {
         }
         let is_head = method == "HEAD";
         if method != "GET" && !is_head {
-            return self.error(clock, head, Status::MethodNotAllowed, keep_alive, is_head, &method, &target);
+            return self.error(
+                clock,
+                head,
+                Status::MethodNotAllowed,
+                keep_alive,
+                is_head,
+                &method,
+                &target,
+            );
         }
         let found = match resolve(&site.root, &target) {
             Ok(f) => f,
@@ -213,7 +220,12 @@ impl Conn {
 
     /// A malformed request: answer and close (what follows cannot be trusted).
     fn refuse(&mut self, clock: &mut Clock, head: Vec<u8>, status: Status, why: &str) -> Next {
-        eprintln!("http: {} {} {}: {why}", self.who(), status.code(), status.reason());
+        eprintln!(
+            "http: {} {} {}: {why}",
+            self.who(),
+            status.code(),
+            status.reason()
+        );
         self.pending.clear();
         let mut out = head;
         error_page(&mut out, clock, status, false, false);
@@ -254,7 +266,13 @@ impl Conn {
 }
 
 /// A short text body for an error status, in the head buffer itself.
-fn error_page(out: &mut Vec<u8>, clock: &mut Clock, status: Status, keep_alive: bool, is_head: bool) {
+fn error_page(
+    out: &mut Vec<u8>,
+    clock: &mut Clock,
+    status: Status,
+    keep_alive: bool,
+    is_head: bool,
+) {
     let body = format!("{} {}\n", status.code(), status.reason());
     let h = Head {
         status,

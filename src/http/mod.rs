@@ -63,9 +63,10 @@ pub struct HttpArgs {
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: HttpArgs) -> std::io::Result<()> {
-    let root = args.root.canonicalize().map_err(|e| {
-        std::io::Error::other(format!("--root {}: {e}", args.root.display()))
-    })?;
+    let root = args
+        .root
+        .canonicalize()
+        .map_err(|e| std::io::Error::other(format!("--root {}: {e}", args.root.display())))?;
     if !root.is_dir() {
         return Err(std::io::Error::other(format!(
             "--root {}: not a directory",

@@ -53,10 +53,13 @@ pub fn resolve(root: &Path, target: &str) -> Result<Found, Refusal> {
         return Err(Refusal::Forbidden);
     }
     if real.is_dir() {
-        real = real.join("index.html").canonicalize().map_err(|e| match e.kind() {
-            ErrorKind::NotFound => Refusal::Forbidden,
-            _ => refusal(e),
-        })?;
+        real = real
+            .join("index.html")
+            .canonicalize()
+            .map_err(|e| match e.kind() {
+                ErrorKind::NotFound => Refusal::Forbidden,
+                _ => refusal(e),
+            })?;
         if !real.starts_with(root) {
             return Err(Refusal::Forbidden);
         }

@@ -1,0 +1,325 @@
+//! `overlapped http` judged by a real client (curl) and by raw requests:
+//! every byte of a generated tree, ranges, conditional requests,
+//! keep-alive and pipelining, malformed requests, and every way a path
+//! could try to leave the root.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use common::ServerProcess;
+
+/// A generated root, removed on drop.
+struct Tree {
+    dir: PathBuf,
+}
+
+impl Tree {
+    fn new(name: &str) -> Tree {
+        let dir = std::env::temp_dir().join(format!("ovl-http-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("root/sub/deeper")).unwrap();
+        let files: [(&str, usize); 5] = [
+            ("empty.txt", 0),
+            ("one.bin", 1),
+            ("sub/page.html", 4096),
+            ("sub/deeper/mib.bin", 1 << 20),
+            ("big.bin", 64 << 20),
+        ];
+        for (i, (path, len)) in files.iter().enumerate() {
+            let data: Vec<u8> = (0..*len)
+                .map(|k| {
+                    (k as u32)
+                        .wrapping_mul(2_654_435_761)
+                        .rotate_left(i as u32 + 3) as u8
+                })
+                .collect();
+            std::fs::write(dir.join("root").join(path), data).unwrap();
+        }
+        std::fs::write(dir.join("secret.txt"), b"outside the root").unwrap();
+        std::os::unix::fs::symlink(dir.join("secret.txt"), dir.join("root/escape.txt")).unwrap();
+        std::os::unix::fs::symlink(dir.join("root/one.bin"), dir.join("root/sub/link.bin"))
+            .unwrap();
+        Tree { dir }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn start(tree: &Tree, model: &str, extra: &[&str]) -> ServerProcess {
+    let root = tree.root();
+    let mut args = vec![
+        "http",
+        "--root",
+        root.to_str().unwrap(),
+        "--port",
+        "0",
+        "--model",
+        model,
+    ];
+    args.extend_from_slice(extra);
+    ServerProcess::start(&args)
+}
+
+/// Every file of the tree fetched by curl over one keep-alive connection,
+/// compared byte for byte.
+fn fetch_tree(model: &str) {
+    let tree = Tree::new(&format!("tree-{model}"));
+    let server = start(&tree, model, &[]);
+    let out = tree.dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let files = [
+        "empty.txt",
+        "one.bin",
+        "sub/page.html",
+        "sub/deeper/mib.bin",
+        "big.bin",
+        "sub/link.bin",
+    ];
+    let mut cmd = Command::new("curl");
+    cmd.args(["--silent", "--show-error", "--fail", "--max-time", "120"]);
+    for (i, f) in files.iter().enumerate() {
+        cmd.arg("-o").arg(out.join(i.to_string()));
+        cmd.arg(format!("http://{}/{f}", server.addr));
+    }
+    let status = cmd.status().expect("curl runs");
+    assert!(status.success(), "curl failed: {status}");
+    for (i, f) in files.iter().enumerate() {
+        let want = std::fs::read(tree.root().join(f)).unwrap();
+        let got = std::fs::read(out.join(i.to_string())).unwrap();
+        assert!(got == want, "{f}: {} bytes, want {}", got.len(), want.len());
+    }
+    server.stop_cleanly();
+}
+
+#[test]
+fn curl_fetches_every_file_of_a_tree_event_model() {
+    fetch_tree("event");
+}
+
+#[test]
+fn curl_fetches_every_file_of_a_tree_routine_model() {
+    fetch_tree("routine");
+}
+
+/// Sends `request` (raw bytes) and reads until the server closes.
+fn exchange(addr: &str, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut out = Vec::new();
+    s.read_to_end(&mut out).unwrap();
+    out
+}
+
+fn status_of(response: &[u8]) -> u16 {
+    let text = String::from_utf8_lossy(&response[..response.len().min(64)]).to_string();
+    text.split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+fn get(addr: &str, target: &str) -> Vec<u8> {
+    exchange(
+        addr,
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+}
+
+fn body(response: &[u8]) -> &[u8] {
+    let at = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head")
+        + 4;
+    &response[at..]
+}
+
+#[test]
+fn no_path_leaves_the_root() {
+    for model in ["event", "routine"] {
+        let tree = Tree::new(&format!("traversal-{model}"));
+        let server = start(&tree, model, &[]);
+        let a = server.addr.as_str();
+        for target in [
+            "/../secret.txt",
+            "/sub/../../secret.txt",
+            "/%2e%2e/secret.txt",
+            "/%2E%2E/secret.txt",
+            "/sub/%2e%2e/%2e%2e/secret.txt",
+            "/.%2e/secret.txt",
+            "/escape.txt",
+        ] {
+            let r = get(a, target);
+            assert_eq!(status_of(&r), 403, "{model} {target}");
+            assert!(
+                !r.windows(7).any(|w| w == b"outside"),
+                "{target} leaked the file"
+            );
+        }
+        for target in ["/one%00.bin", "/%00", "/sub/%zz"] {
+            assert_eq!(status_of(&get(a, target)), 400, "{model} {target}");
+        }
+        // A raw NUL byte in the request line: malformed.
+        assert_eq!(
+            status_of(&exchange(a, b"GET /one\0.bin HTTP/1.1\r\nHost: x\r\n\r\n")),
+            400
+        );
+        assert_eq!(status_of(&get(a, "/nothing-here")), 404);
+        assert_eq!(status_of(&get(a, "http://example.com/one.bin")), 400);
+        // A symlink that stays inside the root is served.
+        let r = get(a, "/sub/link.bin");
+        assert_eq!(status_of(&r), 200);
+        assert_eq!(
+            body(&r),
+            std::fs::read(tree.root().join("one.bin")).unwrap()
+        );
+        server.stop_cleanly();
+    }
+}
+
+#[test]
+fn malformed_and_refused_requests() {
+    let tree = Tree::new("malformed");
+    let server = start(&tree, "event", &["--max-header", "1024"]);
+    let a = server.addr.as_str();
+    assert_eq!(status_of(&exchange(a, b"GARBAGE\r\n\r\n")), 400);
+    assert_eq!(
+        status_of(&exchange(a, b"GET / HTTP/1.1\r\nBad Header\r\n\r\n")),
+        400
+    );
+    let mut big = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..100 {
+        big.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(20)).as_bytes());
+    }
+    big.extend_from_slice(b"\r\n");
+    assert_eq!(status_of(&exchange(a, &big)), 431);
+    let r = exchange(
+        a,
+        b"POST /one.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+    );
+    assert_eq!(status_of(&r), 405);
+    assert!(String::from_utf8_lossy(&r).contains("Allow: GET, HEAD"));
+    server.stop_cleanly();
+}
+
+#[test]
+fn ranges_conditional_requests_and_head() {
+    let tree = Tree::new("range");
+    let server = start(&tree, "routine", &[]);
+    let a = server.addr.as_str();
+    let data = std::fs::read(tree.root().join("sub/deeper/mib.bin")).unwrap();
+    let r = exchange(a, b"GET /sub/deeper/mib.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=1000-1999\r\nConnection: close\r\n\r\n");
+    assert_eq!(status_of(&r), 206);
+    assert!(String::from_utf8_lossy(&r).contains("Content-Range: bytes 1000-1999/1048576"));
+    assert_eq!(body(&r), &data[1000..2000]);
+    let r = exchange(a, b"GET /sub/deeper/mib.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=-10\r\nConnection: close\r\n\r\n");
+    assert_eq!(body(&r), &data[data.len() - 10..]);
+    let r = exchange(
+        a,
+        b"GET /one.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=5-\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&r), 416);
+    assert!(String::from_utf8_lossy(&r).contains("Content-Range: bytes */1"));
+    // If-Modified-Since: not modified since a later date; modified since an older one.
+    let later = httpdate_in(3600);
+    let r = exchange(a, format!("GET /one.bin HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: {later}\r\nConnection: close\r\n\r\n").as_bytes());
+    assert_eq!(status_of(&r), 304);
+    assert!(body(&r).is_empty());
+    let r = exchange(a, b"GET /one.bin HTTP/1.1\r\nHost: x\r\nIf-Modified-Since: Thu, 01 Jan 1970 00:00:01 GMT\r\nConnection: close\r\n\r\n");
+    assert_eq!(status_of(&r), 200);
+    let r = exchange(
+        a,
+        b"HEAD /sub/page.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&r);
+    assert!(text.contains("Content-Length: 4096"), "{text}");
+    assert!(text.contains("Content-Type: text/html"), "{text}");
+    assert!(text.contains("Last-Modified: "), "{text}");
+    assert!(body(&r).is_empty());
+    server.stop_cleanly();
+}
+
+/// The bodies of consecutive responses, each as long as its Content-Length.
+fn bodies(mut rest: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(at) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&rest[..at]).to_string();
+        let len: usize = head
+            .lines()
+            .find_map(|l| l.strip_prefix("Content-Length: "))
+            .expect("Content-Length")
+            .parse()
+            .unwrap();
+        out.extend_from_slice(&rest[at + 4..at + 4 + len]);
+        rest = &rest[at + 4 + len..];
+    }
+    out
+}
+
+fn httpdate_in(secs: u64) -> String {
+    // RFC 1123 date `secs` from now, via `date` (no extra dependency in tests).
+    let out = Command::new("date")
+        .args([
+            "-u",
+            "-d",
+            &format!("+{secs} seconds"),
+            "+%a, %d %b %Y %H:%M:%S GMT",
+        ])
+        .env("LC_ALL", "C")
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+#[test]
+fn keep_alive_pipelining_and_the_request_limit() {
+    let tree = Tree::new("pipeline");
+    let server = start(&tree, "event", &["--max-requests", "3"]);
+    let a = server.addr.as_str();
+    let one = std::fs::read(tree.root().join("one.bin")).unwrap();
+    let page = std::fs::read(tree.root().join("sub/page.html")).unwrap();
+    // Three requests in one write; the third reaches the limit and closes.
+    let r = exchange(
+        a,
+        b"GET /one.bin HTTP/1.1\r\nHost: x\r\n\r\nGET /sub/page.html HTTP/1.1\r\nHost: x\r\n\r\nGET /one.bin HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let text = String::from_utf8_lossy(&r).to_string();
+    assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 3, "{text}");
+    assert_eq!(text.matches("Connection: close").count(), 1);
+    let mut want = Vec::new();
+    for b in [&one, &page, &one] {
+        want.extend_from_slice(b);
+    }
+    let bodies = bodies(&r);
+    assert_eq!(bodies, want, "answers in request order");
+    // HTTP/1.0 without keep-alive: one answer, then the end of the stream.
+    let r = exchange(a, b"GET /one.bin HTTP/1.0\r\n\r\n");
+    assert_eq!(status_of(&r), 200);
+    assert_eq!(body(&r), &one[..]);
+    server.stop_cleanly();
+}
+
+#[test]
+fn a_missing_root_is_a_clear_error() {
+    let out = Command::new(common::EXE)
+        .args(["http", "--root", "/definitely/not/here", "--port", "0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--root /definitely/not/here"), "{err}");
+}
