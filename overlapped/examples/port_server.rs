@@ -29,10 +29,7 @@ type Table = Arc<Mutex<Vec<Option<Arc<PerHandleData>>>>>;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     startup()?; // WSAStartup
-    let port_number: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(5150);
+    let port_number = port_argument();
     // CreateIoCompletionPort(INVALID_HANDLE_VALUE, NULL, 0, 0): one running thread per CPU.
     let port = CompletionPort::new(0)?;
     let table: Table = Arc::default();
@@ -97,4 +94,24 @@ fn server_worker_thread(port: CompletionPort, table: Table) -> Result<(), WsaErr
             }
         }
     }
+}
+
+/// The port to listen on: the first argument (from 0 to 65535; 0 picks a
+/// free one), 5150 without one. Anything else is a usage error (exit 2).
+fn port_argument() -> u16 {
+    let mut args = std::env::args().skip(1);
+    let port = match args.next() {
+        None => return 5150,
+        Some(arg) => arg.parse::<u16>().map_err(|_| arg),
+    };
+    match (port, args.next()) {
+        (Ok(port), None) => port,
+        (Err(arg), _) => usage(&format!("{arg:?} is not a port (from 0 to 65535)")),
+        (Ok(_), Some(extra)) => usage(&format!("unexpected argument {extra:?}")),
+    }
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("port_server: {msg}\nusage: port_server [PORT]   (default 5150)");
+    std::process::exit(2);
 }

@@ -59,7 +59,7 @@ pub(crate) enum FlagMode {
 /// The flag-validity table: where each input flag may be used, by call and
 /// socket type (`[stream, datagram]`). Any flag outside it, and any flag
 /// in a cell marked `false`, fails the call with `WSAEOPNOTSUPP` before
-/// anything starts (fact 1).
+/// anything starts ([fact 1](crate::semantics#fact-1)).
 ///
 /// | flag        | receive       | `WSARecvMsg` | send          | `WSASendMsg` | facts |
 /// |-------------|---------------|--------------|---------------|--------------|-------|
@@ -71,7 +71,7 @@ pub(crate) enum FlagMode {
 /// | output-only (`TRUNC`, `CTRUNC`, `BCAST`, `MCAST`), unknown bits | — | — | — | — | |
 ///
 /// ¹ Not with `OOB` or `PEEK`, nor in a synchronous call on a non-blocking
-/// socket (fact 61). ² Accepted and ignored (it only concerns sending).
+/// socket ([fact 61](crate::semantics#fact-61)). ² Accepted and ignored (it only concerns sending).
 /// `WSARecvMsg` and `WSASendMsg` take datagram sockets only; that is checked
 /// (`WSAEINVAL`) before the flags.
 const TABLE: [(MsgFlags, [[bool; 2]; 4]); 5] = [

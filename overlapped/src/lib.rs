@@ -14,35 +14,145 @@
 //!   to the *issuing thread* and runs only while that thread is in an
 //!   alertable wait ([`sleep_ex`], or a wait with `alertable = true`).
 //!
+//! A [`Socket`] is a handle, as a Winsock `SOCKET` is: clone it to use the
+//! socket from a routine or another thread; [`Socket::close`] closes it for
+//! every handle, and dropping the last handle closes it too. Buffers
+//! ([`BufList`]) are moved into an operation and handed back when it
+//! completes, so the kernel never writes memory that was freed or moved.
+//!
+//! ## A client: connect, send, receive
+//!
+//! ```no_run
+//! use overlapped::{get_overlapped_result, BufList, Event, MsgFlags, Overlapped, Socket, WsaError};
+//!
+//! fn main() -> Result<(), WsaError> {
+//!     let server = Socket::connect_tcp(&"127.0.0.1:5150".parse().unwrap())?; // socket + connect
+//!     let event = Event::new();                                          // WSACreateEvent
+//!     let mut send = Overlapped::new(&event);                            // WSAOVERLAPPED { hEvent }
+//!     match server.send(&mut send, b"hello".to_vec(), MsgFlags::empty()) { // WSASend
+//!         Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+//!         Err(e) => return Err(e), // never started
+//!     }
+//!     let (sent, _) = get_overlapped_result(&server, &send, true)?;     // wait for it
+//!     let mut recv = Overlapped::new(&event);
+//!     match server.recv(&mut recv, BufList::zeroed(4096), MsgFlags::empty()) { // WSARecv
+//!         Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+//!         Err(e) => return Err(e),
+//!     }
+//!     let (got, _) = get_overlapped_result(&server, &recv, true)?;
+//!     let reply = recv.take_buffers().unwrap().gather(got as usize);
+//!     println!("sent {sent} bytes, received {reply:?}");
+//!     Ok(())
+//! }
+//! ```
+//!
+//! ## A server, with an event object
+//!
 //! ```no_run
 //! use overlapped::{get_overlapped_result, wait_for_multiple_events, BufList, Event,
 //!                  MsgFlags, Overlapped, Socket, WaitResult, WsaError};
-//! # fn main() -> Result<(), WsaError> {
-//! let listener = Socket::listen_tcp(&"127.0.0.1:5150".parse().unwrap(), 128)?;
-//! let (client, _) = listener.accept()?;
-//! let event = Event::new();
-//! let mut ov = Overlapped::new(&event);
-//! match client.recv(&mut ov, BufList::zeroed(4096), MsgFlags::empty()) {
-//!     Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
-//!     Err(e) => return Err(e),
+//!
+//! fn main() -> Result<(), WsaError> {
+//!     let listener = Socket::listen_tcp(&"127.0.0.1:5150".parse().unwrap(), 128)?;
+//!     let (client, _) = listener.accept()?;
+//!     let event = Event::new();
+//!     let mut ov = Overlapped::new(&event);
+//!     match client.recv(&mut ov, BufList::zeroed(4096), MsgFlags::empty()) {
+//!         Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+//!         Err(e) => return Err(e),
+//!     }
+//!     let events = [event.clone()];
+//!     if let WaitResult::Signaled(0) = wait_for_multiple_events(&events, false, None, false)? {
+//!         event.reset();
+//!         let (bytes, _flags) = get_overlapped_result(&client, &ov, false)?;
+//!         let data = ov.take_buffers().unwrap().gather(bytes as usize);
+//!         println!("received {bytes} bytes: {data:?}");
+//!     }
+//!     Ok(())
 //! }
-//! if let WaitResult::Signaled(0) = wait_for_multiple_events(std::slice::from_ref(&event), false, None, false)? {
-//!     event.reset();
-//!     let (bytes, _flags) = get_overlapped_result(&client, &ov, false)?;
-//!     let data = ov.take_buffers().unwrap().gather(bytes as usize);
-//!     println!("received {bytes} bytes: {data:?}");
-//! }
-//! # Ok(()) }
 //! ```
 //!
-//! See DESIGN.md for the layers, the Windows→Linux map and the deviations.
+//! ## Completion routines: an echo that re-posts from its routine
+//!
+//! Runs as it stands (a client and a server on loopback, one thread): the
+//! routines run only inside an alertable wait of the thread that started
+//! the operations. Here that is the client's blocking receive: a blocking
+//! Winsock call waits alertably ([fact 7](crate::semantics#fact-7)).
+//!
+//! ```
+//! use std::io::{IoSlice, IoSliceMut};
+//! use overlapped::{BufList, Completion, MsgFlags, Socket, WsaError};
+//!
+//! /// Receives on `socket`; the routine echoes, and its send routine receives again.
+//! fn echo(socket: Socket) {
+//!     let handle = socket.clone(); // the routine's own handle
+//!     let _ = socket.recv_with(BufList::zeroed(4096), MsgFlags::empty(), move |c: Completion| {
+//!         if !c.error.is_ok() || c.bytes == 0 {
+//!             return; // closed or failed: the last handle goes, the socket closes
+//!         }
+//!         let mut data = c.buffers;
+//!         data.limit(c.bytes as usize); // send back only what arrived
+//!         let next = handle.clone();
+//!         let _ = handle.send_with(data, MsgFlags::empty(), move |_| echo(next));
+//!     });
+//! }
+//!
+//! fn main() -> Result<(), WsaError> {
+//!     let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 16)?;
+//!     let client = Socket::connect_tcp(&listener.local_addr()?)?;
+//!     let (server_side, _) = listener.accept()?;
+//!     echo(server_side);
+//!
+//!     client.send_sync(&[IoSlice::new(b"ping")], MsgFlags::empty())?;
+//!     let mut back = [0u8; 4];
+//!     // While this waits, the server's routines run (receive, then echo).
+//!     let n = client.recv_sync(&mut [IoSliceMut::new(&mut back)], MsgFlags::empty())?;
+//!     assert_eq!(&back[..n], &b"ping"[..n]);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! The behaviour each call follows is in [`semantics`] (the "fact N" links
+//! of these docs); DESIGN.md in the repository shows the layers, the
+//! Windows→Linux map and every deviation.
 
 #![warn(missing_docs)]
 
 #[doc = include_str!("../../docs/winsock-semantics.md")]
 pub mod semantics {}
 
+/// The README's examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
+
+// The order of these modules is the order of `Socket`'s methods in the
+// docs: create and connect (AcceptEx, ConnectEx, DisconnectEx with them),
+// receive and send, datagrams, completion-port modes, futures, WSAIoctl,
+// TransmitFile/TransmitPackets, then addresses, options and close. (Blank
+// lines keep rustfmt from sorting them.)
+mod socket;
+
 mod accept;
+
+mod connect;
+
+mod disconnect;
+
+mod socket_io;
+
+mod dgram;
+
+mod port;
+
+mod future;
+
+mod ioctl;
+
+mod transmit;
+
+mod socket_options;
+
 mod accept_addrs;
 mod apc;
 mod buf;
@@ -50,31 +160,22 @@ mod cancel;
 mod cmsg;
 mod conn;
 mod conn_ops;
-mod connect;
-mod dgram;
-mod disconnect;
 mod error;
 mod event;
 mod filewatch;
 mod flags;
-mod future;
 pub mod guid;
-mod ioctl;
 mod lane;
 mod notify;
 mod nsp;
 mod op;
 mod overlapped;
-mod port;
 mod port_queue;
 mod provider;
 mod ready;
-mod socket;
-mod socket_io;
 mod sync_wait;
 mod sys;
 mod thread;
-mod transmit;
 mod transmit_op;
 mod wait;
 

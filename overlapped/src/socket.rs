@@ -1,7 +1,9 @@
-//! Sockets (`SOCKET`): creation, addresses, connection set-up, close.
+//! Sockets (`SOCKET`): the handle, creation and connection set-up, and
+//! what closing does.
 //!
-//! The overlapped operations live in [`crate::socket_io`]; options are set
-//! through [`Socket::as_socket2`].
+//! The overlapped operations live in [`crate::socket_io`] and `dgram`;
+//! addresses, options, shutdown and close in `socket_options` (the module
+//! order in `lib.rs` is the order of `Socket`'s methods in the docs).
 
 use std::io;
 use std::net::{Shutdown, SocketAddr};
@@ -54,7 +56,7 @@ pub struct Socket {
 }
 
 pub(crate) struct SocketInner {
-    sock: socket2::Socket,
+    pub(crate) sock: socket2::Socket,
     /// How many [`Socket`] handles name this socket (operations hold the
     /// `Arc` too, but are not handles): the last one to go closes it.
     handles: AtomicUsize,
@@ -65,7 +67,7 @@ pub(crate) struct SocketInner {
     /// Whether it was a connected stream when it was closed (for [fact 127](crate::semantics#fact-127)).
     connected_at_close: AtomicBool,
     /// Known to have been connected (by `connect`, `accept`, or a
-    /// `getpeername` that succeeded): sends need not ask again (facts 15, 76).
+    /// `getpeername` that succeeded): sends need not ask again (facts [15](crate::semantics#fact-15), [76](crate::semantics#fact-76)).
     connected: AtomicBool,
     pub(crate) event: Event,
     pub(crate) lanes: Lanes,
@@ -83,7 +85,7 @@ pub(crate) struct SocketInner {
     pub(crate) attached: std::sync::Mutex<Vec<Socket>>,
 }
 
-/// A socket's completion port and the key its packets carry (fact 135).
+/// A socket's completion port and the key its packets carry ([fact 135](crate::semantics#fact-135)).
 pub(crate) struct PortBinding {
     pub(crate) queue: Arc<PortQueue>,
     pub(crate) key: usize,
@@ -145,7 +147,7 @@ impl SocketInner {
         self.port.set(binding).is_ok()
     }
 
-    /// Adds notification modes (they cannot be removed, fact 140).
+    /// Adds notification modes (they cannot be removed, [fact 140](crate::semantics#fact-140)).
     pub(crate) fn add_modes(&self, modes: u8) {
         self.modes.fetch_or(modes, SeqCst);
     }
@@ -319,12 +321,6 @@ impl Socket {
         self.inner.lanes.pending() > 0
     }
 
-    /// The socket's own event ([fact 20](crate::semantics#fact-20)): operations started with an
-    /// [`crate::Overlapped::without_event`] record signal it.
-    pub fn event(&self) -> &Event {
-        &self.inner.event
-    }
-
     /// Binds to a local address (`bind`).
     pub fn bind(&self, addr: &SocketAddr) -> WsaResult<()> {
         self.inner.sock.bind(&SockAddr::from(*addr)).map_err(wsa)
@@ -336,8 +332,8 @@ impl Socket {
     }
 
     /// Sends without a destination need a connected socket: `WSAENOTCONN`
-    /// otherwise, at the call, before anything starts (fact 15 for TCP,
-    /// fact 76 for UDP; Linux would say `EPIPE` or `EDESTADDRREQ`). Costs a
+    /// otherwise, at the call, before anything starts ([fact 15](crate::semantics#fact-15) for TCP,
+    /// [fact 76](crate::semantics#fact-76) for UDP; Linux would say `EPIPE` or `EDESTADDRREQ`). Costs a
     /// `getpeername` only until the socket is known to be connected.
     pub(crate) fn require_connected(&self) -> WsaResult<()> {
         if self.inner.connected.load(SeqCst) {
@@ -350,9 +346,9 @@ impl Socket {
         Ok(())
     }
 
-    /// Stream receives need a connected socket too (fact 15), checked at the
+    /// Stream receives need a connected socket too ([fact 15](crate::semantics#fact-15)), checked at the
     /// call so that no path (a batched or deferred submission) reports it
-    /// pending first. Datagram receives need only a local address (fact 75).
+    /// pending first. Datagram receives need only a local address ([fact 75](crate::semantics#fact-75)).
     pub(crate) fn require_connected_stream(&self) -> WsaResult<()> {
         if self.is_stream() {
             self.require_connected()
@@ -362,7 +358,7 @@ impl Socket {
     }
 
     /// The mode of a synchronous call for the flag table: non-blocking
-    /// matters only to `MSG_WAITALL` (fact 61), so the socket is asked only then.
+    /// matters only to `MSG_WAITALL` ([fact 61](crate::semantics#fact-61)), so the socket is asked only then.
     pub(crate) fn sync_mode(&self, flags: crate::MsgFlags) -> crate::flags::FlagMode {
         use crate::flags::FlagMode;
         if flags.contains(crate::MsgFlags::WAITALL)
@@ -374,20 +370,12 @@ impl Socket {
         }
     }
 
-    /// Shuts down one or both directions (`shutdown`, facts [67](crate::semantics#fact-67)-[69](crate::semantics#fact-69)).
-    ///
-    /// Sending (`SD_SEND`): the peer gets the end of the stream; new sends
-    /// fail with `WSAESHUTDOWN`. Receiving (`SD_RECEIVE`): new receives fail
-    /// with `WSAESHUTDOWN`, but a receive already pending is not disturbed
-    /// and still completes with data that arrives later ([fact 67](crate::semantics#fact-67)): the
-    /// kernel's `SHUT_RD` is not used, since it would end that receive with
-    /// 0 bytes. An unconnected stream socket fails with `WSAENOTCONN`; a
-    /// datagram socket accepts shutdown either way ([fact 69](crate::semantics#fact-69)).
-    ///
-    /// A listening socket is shut down by the kernel, which wakes a thread
-    /// blocked in [`Socket::accept`] (how the servers stop); Windows would
-    /// fail with `WSAENOTCONN` instead (a deviation, see DESIGN.md).
-    pub fn shutdown(&self, how: Shutdown) -> WsaResult<()> {
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.is_closed()
+    }
+
+    /// [`Socket::shutdown`]'s work (the flags live here).
+    pub(crate) fn shutdown_now(&self, how: Shutdown) -> WsaResult<()> {
         self.inner.conn.require_context()?;
         let sock = &self.inner.sock;
         if self.inner.stream && sock.peer_addr().is_err() {
@@ -406,76 +394,9 @@ impl Socket {
         Ok(())
     }
 
-    /// The local address (`getsockname`). On a socket accepted by
-    /// [`Socket::accept_ex`], `WSAENOTCONN` until
-    /// [`Socket::update_accept_context`] ([fact 92](crate::semantics#fact-92)).
-    #[doc(alias = "getsockname")]
-    pub fn local_addr(&self) -> WsaResult<SocketAddr> {
-        if self.inner.conn.require_context().is_err()
-            && self.inner.conn.origin() == conn::Origin::Accepted
-        {
-            return Err(WsaError::WSAENOTCONN);
-        }
-        let a = self.inner.sock.local_addr().map_err(wsa)?;
-        a.as_socket().ok_or(WsaError::WSAEINVAL)
-    }
-
-    /// The peer's address (`getpeername`). After [`Socket::accept_ex`] or
-    /// [`Socket::connect_ex`], `WSAENOTCONN` until the update-context call
-    /// ([`Socket::update_accept_context`], [`Socket::update_connect_context`];
-    /// facts [92](crate::semantics#fact-92), [102](crate::semantics#fact-102)).
-    #[doc(alias = "getpeername")]
-    pub fn peer_addr(&self) -> WsaResult<SocketAddr> {
-        self.inner.conn.require_context()?;
-        let a = self.inner.sock.peer_addr().map_err(wsa)?;
-        a.as_socket().ok_or(WsaError::WSAENOTCONN)
-    }
-
-    /// Non-blocking mode for synchronous calls (`ioctlsocket(FIONBIO)`).
-    /// Overlapped operations ignore it ([fact 4](crate::semantics#fact-4)).
-    #[doc(alias = "FIONBIO")]
-    #[doc(alias = "ioctlsocket")]
-    pub fn set_nonblocking(&self, nonblocking: bool) -> WsaResult<()> {
-        self.inner.sock.set_nonblocking(nonblocking).map_err(wsa)
-    }
-
-    /// The socket2 view, for options (`setsockopt` / `getsockopt`):
-    /// `SO_LINGER`, `TCP_NODELAY`, buffer sizes, ...
-    #[doc(alias = "setsockopt")]
-    #[doc(alias = "getsockopt")]
-    pub fn as_socket2(&self) -> &socket2::Socket {
-        &self.inner.sock
-    }
-
-    /// True for a stream (TCP) socket.
-    pub fn is_stream(&self) -> bool {
-        self.inner.stream
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.inner.is_closed()
-    }
-
-    /// Closes the socket (`closesocket`). Pending operations complete with
-    /// `WSA_OPERATION_ABORTED` (`WSAECONNABORTED` for a connected stream
-    /// receive) through their usual notification.
-    ///
-    /// As `closesocket` does, this closes the socket for every handle: the
-    /// other clones then fail with `WSAENOTSOCK`, and a thread blocked in
-    /// [`Socket::accept`] on it wakes with `WSAEINTR`. Fails with
-    /// `WSAENOTSOCK` if the socket was already closed.
-    #[doc(alias = "closesocket")]
-    pub fn close(self) -> WsaResult<()> {
-        if self.inner.is_closed() {
-            return Err(WsaError::WSAENOTSOCK);
-        }
-        self.close_now();
-        Ok(())
-    }
-
     /// Closes the socket for every handle (once): no new operation starts,
     /// pending ones are cancelled.
-    fn close_now(&self) {
+    pub(crate) fn close_now(&self) {
         let connected = self.inner.is_stream_connected();
         if self.inner.is_closed() {
             return;

@@ -22,7 +22,7 @@ pub struct Completion {
     pub bytes: u32,
     /// The routine's `dwFlags`: always empty on TCP and UDP, as on Windows,
     /// which passes 0 even for a truncated datagram or control buffer
-    /// (facts 32, 81; the only flag Winsock reports here is `MSG_PARTIAL`,
+    /// (facts [32](crate::semantics#fact-32), [81](crate::semantics#fact-81); the only flag Winsock reports here is `MSG_PARTIAL`,
     /// which neither supports). The truncation is in `error`
     /// (`WSAEMSGSIZE`) and in [`Completion::msg_flags`].
     pub flags: MsgFlags,

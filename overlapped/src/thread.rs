@@ -76,7 +76,7 @@ pub(crate) struct Local {
     watched: RefCell<Vec<u64>>,
     /// The last single-event wait's registration, reused while the event is the same.
     single: RefCell<Option<(crate::Event, Arc<crate::ready::ReadySet>)>>,
-    /// The completion port this thread last waited on (fact 139), if any.
+    /// The completion port this thread last waited on ([fact 139](crate::semantics#fact-139)), if any.
     port: RefCell<Option<Arc<PortQueue>>>,
     /// Whether this thread counts as running for that port.
     port_running: Cell<bool>,
@@ -196,7 +196,7 @@ impl Local {
     ///
     /// A thread that runs packets of a completion port stops counting
     /// against the port's concurrency limit while it actually blocks here,
-    /// and counts again once the wait returns (fact 139).
+    /// and counts again once the wait returns ([fact 139](crate::semantics#fact-139)).
     pub(crate) fn park(
         &self,
         cond: &mut dyn FnMut() -> bool,

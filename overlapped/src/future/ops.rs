@@ -56,7 +56,7 @@ impl Socket {
     }
 
     /// `WSASend` as a future: resolves to `(Ok(bytes), buffers)` once every
-    /// byte is sent (stream sends complete whole, fact 12), or
+    /// byte is sent (stream sends complete whole, [fact 12](crate::semantics#fact-12)), or
     /// `(Err(code), buffers)`.
     ///
     /// Errors: those of [`Socket::send`] (`WSAEINVAL`, `WSAENOTSOCK`,
@@ -83,7 +83,7 @@ impl Socket {
     /// `WSARecvFrom` as a future: resolves to a [`Completion`] with the
     /// error (`NO_ERROR`, or `WSAEMSGSIZE` for a truncated datagram with
     /// `bytes` = what fit), the bytes, the flags, the buffers and the source
-    /// address (`from`; `None` on a stream socket, fact 72).
+    /// address (`from`; `None` on a stream socket, [fact 72](crate::semantics#fact-72)).
     ///
     /// Errors as [`Socket::recv_from`] (`WSAEINVAL` for an unbound socket,
     /// `WSAEOPNOTSUPP` for flags a datagram cannot honour, ...).
@@ -109,7 +109,7 @@ impl Socket {
 
     /// `WSASendTo` as a future: one datagram to `to`; resolves to
     /// `(Ok(bytes), buffers)` or `(Err(code), buffers)`. On a stream socket
-    /// it is [`Socket::send_async`] (fact 72). Errors as [`Socket::send_to`]
+    /// it is [`Socket::send_async`] ([fact 72](crate::semantics#fact-72)). Errors as [`Socket::send_to`]
     /// (`WSAEMSGSIZE` over 65,507 bytes, `WSAEAFNOSUPPORT`, ...).
     ///
     /// **Cancel safety**: a datagram goes whole or not at all; dropping the

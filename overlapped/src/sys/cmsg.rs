@@ -56,7 +56,7 @@ pub(crate) fn kernel_len(windows_len: usize) -> usize {
 /// hold whole messages that fit in `windows_len` bytes laid out the Windows
 /// way (`WSA_CMSG_SPACE` for each, `WSA_CMSG_LEN` for the last, as the
 /// kernel counts). The messages past that are what Windows would cut
-/// (`MSG_CTRUNC`, fact 81).
+/// (`MSG_CTRUNC`, [fact 81](crate::semantics#fact-81)).
 pub(crate) fn fit_windows(buf: &[u8], windows_len: usize) -> usize {
     let mut walk = Walk::new(buf);
     let (mut used, mut keep) = (0, 0);

@@ -7,7 +7,7 @@
 //! scattered from it after a receive. The bounce holds at most 64 KiB (more
 //! than any UDP datagram, so a datagram is never split or cut short by it);
 //! a stream moves the rest in further steps, as it would anyway (a send is
-//! resubmitted until every byte went, fact 12; a receive may return fewer
+//! resubmitted until every byte went, [fact 12](crate::semantics#fact-12); a receive may return fewer
 //! bytes than the buffers hold). Only a stream `MSG_WAITALL` receive, which
 //! must not return early, bounces the whole rest.
 

@@ -20,7 +20,7 @@ pub(super) enum Mail {
     CancelSocket(Weak<SocketInner>),
     /// The socket is being closed: as `CancelSocket`, and also the
     /// operations that name it without being issued on it (an `AcceptEx`
-    /// whose accept socket it is: closing that cancels the accept, fact 93,
+    /// whose accept socket it is: closing that cancels the accept, [fact 93](crate::semantics#fact-93),
     /// while `CancelIo` on it does not).
     CloseSocket(Weak<SocketInner>),
     /// Submit an operation that was queued behind another in its socket lane.

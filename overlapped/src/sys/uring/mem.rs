@@ -16,7 +16,7 @@ pub(crate) struct OpMem {
     pub(crate) control: Vec<u8>,
     /// Set while `msg` asks the kernel for a source address and control data.
     receiving: bool,
-    /// The control length the caller asked for (Windows-sized, fact 80).
+    /// The control length the caller asked for (Windows-sized, [fact 80](crate::semantics#fact-80)).
     control_asked: usize,
     /// Past [`iov::IOV_MAX`] buffers, the rest goes through this (`sys::iov`).
     bounce: Vec<u8>,
@@ -102,7 +102,7 @@ impl OpMem {
 
     /// At a receive's completion: keeps the control messages that fit in
     /// the length asked for, counted the Windows way, and sets
-    /// `MSG_CTRUNC` if any did not (fact 81).
+    /// `MSG_CTRUNC` if any did not ([fact 81](crate::semantics#fact-81)).
     pub(crate) fn fit_control(&mut self) {
         if !self.receiving || self.msg.msg_control.is_null() {
             return;
