@@ -101,6 +101,16 @@ fn port_model_echo_two_threads() {
     echo("port --threads 2");
 }
 
+#[test]
+fn port_model_echo_with_an_accepting_thread() {
+    echo("port --threads 2 --accept thread");
+}
+
+#[test]
+fn port_model_echo_with_first_data_and_few_posts() {
+    echo("port --threads 2 --first-data --backlog-posts 2");
+}
+
 /// Raises this process's descriptor limit to its hard limit.
 fn raise_nofile() -> u64 {
     let mut lim = libc::rlimit {

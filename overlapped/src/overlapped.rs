@@ -110,6 +110,14 @@ impl Overlapped {
         Arc::ptr_eq(&self.state, &other.state)
     }
 
+    /// The record's identity as a number (the `lpOverlapped` pointer
+    /// value): the same for every handle of the record ([`Overlapped::same`])
+    /// for as long as it lives, never shared by two live records. For
+    /// finding a packet's context, as C code does with `CONTAINING_RECORD`.
+    pub fn id(&self) -> usize {
+        Arc::as_ptr(&self.state) as usize
+    }
+
     /// A handle on the same record that never cancels its operation when
     /// dropped (what a completion packet carries).
     pub(crate) fn observer(state: Arc<OvState>) -> Overlapped {

@@ -1,13 +1,14 @@
 //! `overlapped serve`: echo servers in the Winsock overlapped models.
 //!
-//! One worker thread does all the I/O. By default (`--accept ex`) it also
-//! takes the connections, with `AcceptEx` posted on the listener: there is
-//! no accepting thread. `--accept thread` is the book's shape: a thread
-//! blocked in `accept` hands each new client to the worker. `--model event` is Overlapped (1): the worker waits on every
-//! client's event at once. `--model routine` is Overlapped (2): the worker
-//! sits in an alertable wait and completion routines do the echoing.
-//! `--model port` is the I/O completion port server: `--threads` workers
-//! on one port, any of them serving any client.
+//! By default (`--accept ex`) the workers also take the connections, with
+//! `AcceptEx` posted on the listener: there is no accepting thread.
+//! `--accept thread` is the book's shape: a thread blocked in `accept` hands
+//! each new client over. `--model event` is Overlapped (1): one worker waits
+//! on every client's event at once. `--model routine` is Overlapped (2): one
+//! worker sits in an alertable wait and completion routines do the echoing.
+//! `--model port` is the I/O completion port server: `--threads` workers on
+//! one port, any of them serving any client (and taking the accepts'
+//! packets, which carry the listener's key).
 
 mod acceptor;
 mod event;
@@ -75,7 +76,7 @@ pub struct ServeArgs {
     pub threads: Option<usize>,
     /// How connections are taken: `ex` (`AcceptEx` posted by the worker, no
     /// accepting thread) or `thread` (the book's accepting thread) [default:
-    /// ex; `--model port` uses thread].
+    /// ex].
     #[arg(long, value_enum)]
     pub accept: Option<AcceptMode>,
     /// `AcceptEx` kept posted on the listener (`--accept ex` only) (from 1 to
@@ -111,10 +112,6 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     }
     let accept = match (args.model, args.proto, args.accept) {
         (_, Proto::Udp, Some(_)) => usage_error("--accept applies to TCP only"),
-        (Model::Port, _, Some(AcceptMode::Ex)) => usage_error(
-            "--accept ex serves --model event or routine (the port server accepts with a thread)",
-        ),
-        (Model::Port, _, _) => AcceptMode::Thread,
         (_, _, mode) => mode.unwrap_or(AcceptMode::Ex),
     };
     if accept != AcceptMode::Ex && (args.backlog_posts.is_some() || args.first_data) {
@@ -138,7 +135,12 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         out.flush()?;
     }
     if args.model == Model::Port {
-        return port::serve(listener, threads, buffer);
+        let accept = port::AcceptArgs {
+            mode: accept,
+            posts: args.backlog_posts.unwrap_or(64),
+            first_data: args.first_data,
+        };
+        return port::serve(listener, threads, buffer, accept);
     }
     let (shared, acceptor) = match accept {
         AcceptMode::Thread => (shared::Shared::start(listener)?, None),

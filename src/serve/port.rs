@@ -1,13 +1,18 @@
 //! The I/O completion port echo server: the book's IOCP server.
 //!
-//! N worker threads wait on one completion port (concurrency N). The
-//! accepting thread queues each new client and posts a packet; the worker
-//! that takes it associates the client with the port (its key: the client's
-//! slot) and posts the first receive. From then on every packet is one
-//! completed receive (echo it) or send (receive again), handled by whichever
-//! worker the port releases; the client's operations are started on that
-//! worker's ring, and each client has one operation in flight at a time.
+//! N worker threads wait on one completion port (concurrency N). With
+//! `--accept ex` (the default) the listener is associated with the port too
+//! and keeps `--backlog-posts` `AcceptEx` posted: an accept's packet (the
+//! listener's key) admits the client and posts a new accept, so there is no
+//! accepting thread. With `--accept thread`, a thread blocked in `accept`
+//! queues each new client and posts a packet. A client is associated with
+//! the port under its slot in a shared table, and gets its first receive (or,
+//! with `--first-data`, the echo of what came with the accept). From then on
+//! every packet is one completed receive (echo it) or send (receive again),
+//! handled by whichever worker the port releases; each client has one
+//! operation in flight at a time.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use overlapped::{
@@ -16,10 +21,13 @@ use overlapped::{
 };
 use slab::Slab;
 
+use super::acceptor::{AcceptMode, Acceptor, AREA};
 use super::shared::Shared;
 
-/// The key of the accepting thread's packets ("new clients, or stop").
+/// The key of the accepting thread's packets and of the stop.
 const NEWS: usize = usize::MAX;
+/// The listener's key (`AcceptEx` completions, fact 90).
+const LISTENER: usize = usize::MAX - 1;
 
 struct Conn {
     socket: Socket,
@@ -31,29 +39,105 @@ struct Io {
     sending: bool,
 }
 
-type Conns = Arc<Mutex<Slab<Arc<Conn>>>>;
+/// One `AcceptEx` kept posted: its record and its accept socket.
+struct Post {
+    ov: Overlapped,
+    socket: Option<Socket>,
+}
+
+/// What the workers share.
+struct Server {
+    port: CompletionPort,
+    shared: Arc<Shared>,
+    conns: Mutex<Slab<Arc<Conn>>>,
+    buffer: usize,
+    accept: Option<Accepts>,
+}
+
+struct Accepts {
+    acceptor: Acceptor,
+    posts: Vec<Mutex<Post>>,
+    /// Record id → index in `posts`.
+    by_record: HashMap<usize, usize>,
+    /// Posts that could not be renewed (out of descriptors): retried when a
+    /// client closes.
+    down: Mutex<Vec<usize>>,
+}
+
+/// How the server takes connections (`--accept`, `--backlog-posts`, `--first-data`).
+pub struct AcceptArgs {
+    /// `AcceptEx` posted on the listener, or an accepting thread.
+    pub mode: AcceptMode,
+    /// Accepts kept posted.
+    pub posts: usize,
+    /// Each accept also receives the first message.
+    pub first_data: bool,
+}
 
 /// Serves with `threads` workers until a stop is requested.
-pub fn serve(listener: Socket, threads: usize, buffer: usize) -> std::io::Result<()> {
+pub fn serve(
+    listener: Socket,
+    threads: usize,
+    buffer: usize,
+    accept: AcceptArgs,
+) -> std::io::Result<()> {
     let port = CompletionPort::new(threads as u32).map_err(std::io::Error::other)?;
     let poster = port.clone();
-    let shared = Shared::start_with(
-        listener,
-        Some(Box::new(move || {
-            let _ = poster.post_queued_completion_status(0, NEWS, None);
-        })),
-    )?;
-    let conns: Conns = Arc::new(Mutex::new(Slab::new()));
+    let news: Box<dyn Fn() + Send + Sync> = Box::new(move || {
+        let _ = poster.post_queued_completion_status(0, NEWS, None);
+    });
+    let (shared, accepts) = match accept.mode {
+        AcceptMode::Thread => (Shared::start_with(listener, Some(news))?, None),
+        AcceptMode::Ex => {
+            port.associate(&listener, LISTENER)
+                .map_err(std::io::Error::other)?;
+            let acceptor = Acceptor::new(listener, accept.posts, accept.first_data, buffer);
+            let posts: Vec<Mutex<Post>> = (0..accept.posts)
+                .map(|_| {
+                    Mutex::new(Post {
+                        ov: Overlapped::without_event(),
+                        socket: None,
+                    })
+                })
+                .collect();
+            let by_record = posts
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (lock(p).ov.id(), i))
+                .collect();
+            let accepts = Accepts {
+                acceptor,
+                posts,
+                by_record,
+                down: Mutex::new(Vec::new()),
+            };
+            (Shared::start_signals_with(Some(news))?, Some(accepts))
+        }
+    };
+    let server = Arc::new(Server {
+        port,
+        shared,
+        conns: Mutex::new(Slab::new()),
+        buffer,
+        accept: accepts,
+    });
+    if let Some(a) = &server.accept {
+        for i in 0..a.posts.len() {
+            if !repost(a, i, None) {
+                lock(&a.down).push(i);
+            }
+        }
+    }
     let mut workers = Vec::new();
     for i in 1..threads {
-        let (port, shared, conns) = (port.clone(), shared.clone(), conns.clone());
+        let server = server.clone();
         workers.push(
             std::thread::Builder::new()
                 .name(format!("port-worker-{i}"))
-                .spawn(move || worker(&port, &shared, &conns, buffer))?,
+                .spawn(move || worker(&server))?,
         );
     }
-    let mut result = worker(&port, &shared, &conns, buffer);
+    let mut result = worker(&server);
     for w in workers {
         let r = w
             .join()
@@ -63,47 +147,106 @@ pub fn serve(listener: Socket, threads: usize, buffer: usize) -> std::io::Result
     result
 }
 
-fn lock(conns: &Conns) -> std::sync::MutexGuard<'_, Slab<Arc<Conn>>> {
-    conns.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn worker(
-    port: &CompletionPort,
-    shared: &Shared,
-    conns: &Conns,
-    buffer: usize,
-) -> std::io::Result<()> {
+fn worker(server: &Server) -> std::io::Result<()> {
     // Workers always come back to the port: their operations reach the
-    // kernel together, with the wait (or just before a packet is returned).
+    // kernel together, with the wait (or after a burst of packets).
     overlapped::set_batching(true).map_err(std::io::Error::other)?;
     loop {
-        let entry = port
+        let entry = server
+            .port
             .get_queued_completion_status(None)
             .map_err(std::io::Error::other)?;
-        if entry.key == NEWS {
-            if shared.stopping() {
-                // Pass the stop on to the next worker.
-                let _ = port.post_queued_completion_status(0, NEWS, None);
-                return Ok(());
+        match entry.key {
+            NEWS => {
+                if server.shared.stopping() {
+                    // Pass the stop on to the next worker.
+                    let _ = server.port.post_queued_completion_status(0, NEWS, None);
+                    return Ok(());
+                }
+                for socket in server.shared.take_new() {
+                    admit(server, socket, None);
+                }
             }
-            for socket in shared.take_new() {
-                admit(port, conns, socket, buffer);
+            LISTENER => accepted(server, entry),
+            key => {
+                let Some(conn) = lock(&server.conns).get(key).cloned() else {
+                    continue;
+                };
+                if !step(&conn, entry, server.buffer) {
+                    close(server, key);
+                }
             }
-            continue;
-        }
-        let key = entry.key;
-        let Some(conn) = lock(conns).get(key).cloned() else {
-            continue;
-        };
-        if !step(&conn, entry, buffer) {
-            // Nothing is in flight for it: closing is final.
-            lock(conns).try_remove(key);
         }
     }
 }
 
-/// Associates a new client with the port and posts its first receive.
-fn admit(port: &CompletionPort, conns: &Conns, socket: Socket, buffer: usize) {
+/// An `AcceptEx` completed: admit its socket (with its first message, if
+/// any), and post the accept again with a fresh socket.
+fn accepted(server: &Server, mut entry: CompletionEntry) {
+    let Some(a) = &server.accept else { return };
+    let Some(&i) = entry
+        .overlapped
+        .as_ref()
+        .and_then(|o| a.by_record.get(&o.id()))
+    else {
+        return;
+    };
+    if server.shared.stopping() {
+        return;
+    }
+    let out = entry.overlapped.as_mut().and_then(Overlapped::take_buffers);
+    let client = lock(&a.posts[i]).socket.take();
+    match (entry.error, client) {
+        (e, Some(client)) if e.is_ok() => {
+            a.acceptor.admit(&client);
+            let first = (a.acceptor.receive_len > 0).then(|| {
+                let mut bufs = out.unwrap_or_default();
+                bufs.limit(entry.bytes as usize);
+                bufs
+            });
+            admit(server, client, first);
+        }
+        (e, _) if Acceptor::transient(e) => eprintln!("AcceptEx failed: {e}"),
+        _ => {}
+    }
+    if !repost(a, i, None) {
+        lock(&a.down).push(i);
+    }
+}
+
+/// Posts accept `i` with a fresh accept socket; false if it could not.
+fn repost(a: &Accepts, i: usize, out: Option<Vec<u8>>) -> bool {
+    let Ok(socket) = a.acceptor.accept_socket() else {
+        return false;
+    };
+    let mut post = lock(&a.posts[i]);
+    let out = out.unwrap_or_else(|| a.acceptor.output());
+    match a.acceptor.listener.accept_ex(
+        &socket,
+        &mut post.ov,
+        out,
+        a.acceptor.receive_len,
+        AREA,
+        AREA,
+    ) {
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => {
+            post.socket = Some(socket);
+            true
+        }
+        Err(e) => {
+            eprintln!("AcceptEx failed: {e}");
+            false
+        }
+    }
+}
+
+/// Associates a new client with the port and posts its first operation:
+/// the echo of `first` (what came with the accept), or a receive.
+fn admit(server: &Server, socket: Socket, first: Option<BufList>) {
     let conn = Arc::new(Conn {
         socket,
         io: Mutex::new(Io {
@@ -111,20 +254,45 @@ fn admit(port: &CompletionPort, conns: &Conns, socket: Socket, buffer: usize) {
             sending: false,
         }),
     });
-    let key = lock(conns).insert(conn.clone());
+    let first_empty = first.as_ref().is_some_and(|b| b.total_len() == 0);
+    let key = lock(&server.conns).insert(conn.clone());
     // As the book's servers do: nobody waits on the socket itself.
     let _ = conn
         .socket
         .set_file_completion_notification_modes(NotificationModes::SKIP_SET_EVENT_ON_HANDLE);
-    let started = port.associate(&conn.socket, key).is_ok() && {
-        let mut io = conn.io.lock().unwrap_or_else(|e| e.into_inner());
-        started(
-            conn.socket
-                .recv(&mut io.ov, BufList::zeroed(buffer), MsgFlags::empty()),
-        )
+    let started = server.port.associate(&conn.socket, key).is_ok() && {
+        let mut io = lock(&conn.io);
+        let io = &mut *io;
+        match first {
+            // The client closed without sending.
+            Some(_) if first_empty => false,
+            Some(bufs) => {
+                io.sending = true;
+                started(conn.socket.send(&mut io.ov, bufs, MsgFlags::empty()))
+            }
+            None => started(conn.socket.recv(
+                &mut io.ov,
+                BufList::zeroed(server.buffer),
+                MsgFlags::empty(),
+            )),
+        }
     };
     if !started {
-        lock(conns).try_remove(key);
+        close(server, key);
+    }
+}
+
+/// Forgets a client (nothing is in flight for it: closing is final), and
+/// renews accepts that were down for want of descriptors.
+fn close(server: &Server, key: usize) {
+    lock(&server.conns).try_remove(key);
+    if let Some(a) = &server.accept {
+        let down = std::mem::take(&mut *lock(&a.down));
+        for i in down {
+            if !repost(a, i, None) {
+                lock(&a.down).push(i);
+            }
+        }
     }
 }
 
@@ -136,7 +304,7 @@ fn step(conn: &Conn, mut entry: CompletionEntry, buffer: usize) -> bool {
     let Some(mut bufs) = entry.overlapped.as_mut().and_then(Overlapped::take_buffers) else {
         return false;
     };
-    let mut io = conn.io.lock().unwrap_or_else(|e| e.into_inner());
+    let mut io = lock(&conn.io);
     let io = &mut *io;
     if io.sending {
         // An overlapped stream send completes only when every byte is sent.

@@ -32,12 +32,19 @@ impl Shared {
     /// Starts the signal watcher only: the worker takes connections itself
     /// (`--accept ex`); a stop sets `accept_event`.
     pub fn start_signals_only() -> std::io::Result<Arc<Shared>> {
+        Shared::start_signals_with(None)
+    }
+
+    /// Like [`Shared::start_signals_only`], calling `on_news` on stop.
+    pub fn start_signals_with(
+        on_news: Option<Box<dyn Fn() + Send + Sync>>,
+    ) -> std::io::Result<Arc<Shared>> {
         let shared = Arc::new(Shared {
             accept_event: Event::new(),
             queue: Mutex::new(Vec::new()),
             stop: AtomicBool::new(false),
             listener: None,
-            on_news: None,
+            on_news,
         });
         Shared::watch_signals(&shared)?;
         Ok(shared)
