@@ -4,6 +4,8 @@
 //! `--count N` exits after N notifications.
 
 mod common;
+#[path = "../overlapped/tests/netns_util/mod.rs"]
+mod netns_util;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -12,23 +14,6 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::EXE;
-
-fn unavailable() -> Option<String> {
-    for tool in ["unshare", "nsenter", "ip"] {
-        let ok = Command::new("sh")
-            .args(["-c", &format!("command -v {tool}")])
-            .output()
-            .is_ok_and(|o| o.status.success());
-        if !ok {
-            return Some(format!("{tool} not installed"));
-        }
-    }
-    match Command::new("unshare").args(["-n", "true"]).output() {
-        Ok(o) if o.status.success() => None,
-        Ok(o) => Some(String::from_utf8_lossy(&o.stderr).trim().to_string()),
-        Err(e) => Some(e.to_string()),
-    }
-}
 
 struct Watcher {
     child: Child,
@@ -117,7 +102,7 @@ fn temp_dir(tag: &str) -> PathBuf {
 
 #[test]
 fn watch_shows_address_route_and_resolver_changes() {
-    if let Some(why) = unavailable() {
+    if let Some(why) = netns_util::unavailable(&["unshare", "nsenter", "ip"]) {
         eprintln!("SKIPPED watch_shows_address_route_and_resolver_changes: no network namespace here ({why})");
         return;
     }
@@ -167,7 +152,7 @@ fn watch_shows_address_route_and_resolver_changes() {
 
 #[test]
 fn watch_count_exits_after_that_many_notifications() {
-    if let Some(why) = unavailable() {
+    if let Some(why) = netns_util::unavailable(&["unshare", "nsenter", "ip"]) {
         eprintln!("SKIPPED watch_count_exits_after_that_many_notifications: no network namespace here ({why})");
         return;
     }

@@ -11,9 +11,10 @@
 //! closing the owner closes the source and aborts the request with
 //! `WSA_OPERATION_ABORTED` ([fact 119](crate::semantics#fact-119)).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::op::{ChangeFilter, Notify, OpKind, Outcome};
+use crate::socket::SocketInner;
 use crate::sys::Started;
 use crate::thread::{self, Wake};
 use crate::{BufList, Completion, Event, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
@@ -35,6 +36,41 @@ pub(crate) enum Mode<'a> {
 pub(crate) struct Change {
     pub(crate) source: Socket,
     pub(crate) filter: Box<dyn ChangeFilter>,
+}
+
+/// The change sources an owner keeps (a socket's, a lookup handle's, a
+/// provider handle's): closing them (dropping this, or [`Sources::close_all`])
+/// aborts their pending requests.
+#[derive(Default)]
+pub(crate) struct Sources(Mutex<Vec<Socket>>);
+
+impl Sources {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Socket>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Keeps `source`; lets go of those whose request has completed.
+    pub(crate) fn keep(&self, source: Socket) {
+        let mut all = self.lock();
+        all.retain(|s| s.is_pending());
+        all.push(source);
+    }
+
+    /// The sources with a request still pending (for `CancelIo`/`CancelIoEx`).
+    pub(crate) fn pending(&self) -> Vec<Arc<SocketInner>> {
+        self.lock()
+            .iter()
+            .filter(|s| s.is_pending())
+            .map(|s| s.inner.clone())
+            .collect()
+    }
+
+    /// Closes every source: their pending requests end with
+    /// `WSA_OPERATION_ABORTED`.
+    pub(crate) fn close_all(&self) {
+        let all = std::mem::take(&mut *self.lock());
+        drop(all);
+    }
 }
 
 /// The receive buffer of a change read: large enough for a burst of

@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use crate::filewatch::{FileSet, PollWatch};
-use crate::notify::{self, Mode};
+use crate::notify::{self, Mode, Sources};
 use crate::sys::resolve::{resolve, ResolveError};
-use crate::{Completion, Overlapped, Socket, WsaError, WsaResult};
+use crate::{Completion, Overlapped, WsaError, WsaResult};
 
 /// The files whose change may change what the system resolver answers.
 pub const RESOLVER_FILES: [&str; 4] = [
@@ -51,7 +51,7 @@ pub struct LookupService {
     /// Since `begin`: for the poll form.
     poll: Mutex<PollWatch>,
     /// Sources of pending notifications, closed by `end`.
-    pending: Mutex<Vec<Socket>>,
+    pending: Sources,
 }
 
 impl LookupService {
@@ -77,7 +77,7 @@ impl LookupService {
             results: None,
             at: 0,
             poll: Mutex::new(poll),
-            pending: Mutex::new(Vec::new()),
+            pending: Sources::default(),
         })
     }
 
@@ -162,12 +162,7 @@ impl LookupService {
 
     fn start(&self, mode: Mode<'_>) -> WsaResult<()> {
         let change = self.files.change()?;
-        let keep = |s: Socket| {
-            let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-            pending.retain(|s| s.is_pending());
-            pending.push(s);
-        };
-        notify::start(change, mode, &keep).map(|_| ())
+        notify::start(change, mode, &|s| self.pending.keep(s)).map(|_| ())
     }
 
     /// Ends the query (`WSALookupServiceEnd`): a pending notification
@@ -175,14 +170,6 @@ impl LookupService {
     #[doc(alias = "WSALookupServiceEnd")]
     pub fn end(self) -> WsaResult<()> {
         Ok(())
-    }
-}
-
-impl Drop for LookupService {
-    fn drop(&mut self) {
-        // Closing a source aborts its notification.
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        drop(pending);
     }
 }
 

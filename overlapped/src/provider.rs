@@ -11,11 +11,10 @@
 //! gaining or losing an address family when a module loads (see DESIGN.md).
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use crate::filewatch::FileSet;
-use crate::notify::{self, Mode};
-use crate::{Completion, Overlapped, Socket, WsaResult};
+use crate::notify::{self, Mode, Sources};
+use crate::{Completion, Overlapped, WsaResult};
 
 /// The files whose change changes the protocols and services on offer.
 pub const PROVIDER_FILES: [&str; 3] = ["/etc/protocols", "/etc/services", "/etc/nsswitch.conf"];
@@ -39,7 +38,7 @@ pub const PROVIDER_FILES: [&str; 3] = ["/etc/protocols", "/etc/services", "/etc/
 #[doc(alias = "WSAProviderConfigChange")]
 pub struct ProviderChange {
     files: FileSet,
-    pending: Mutex<Vec<Socket>>,
+    pending: Sources,
 }
 
 impl ProviderChange {
@@ -54,7 +53,7 @@ impl ProviderChange {
     pub fn watching<P: AsRef<Path>>(files: &[P]) -> WsaResult<ProviderChange> {
         Ok(ProviderChange {
             files: FileSet::new(files),
-            pending: Mutex::new(Vec::new()),
+            pending: Sources::default(),
         })
     }
 
@@ -88,24 +87,11 @@ impl ProviderChange {
     /// a record nor a routine), alertably: APCs and routines run meanwhile.
     #[doc(alias = "WSAProviderConfigChange")]
     pub fn wait_change_sync(&self) -> WsaResult<()> {
-        notify::wait(self.files.change()?, &|s| self.keep(s), None)
-    }
-
-    fn keep(&self, source: Socket) {
-        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.retain(|s| s.is_pending());
-        pending.push(source);
+        notify::wait(self.files.change()?, &|s| self.pending.keep(s), None)
     }
 
     fn start(&self, mode: Mode<'_>) -> WsaResult<()> {
-        notify::start(self.files.change()?, mode, &|s| self.keep(s)).map(|_| ())
-    }
-}
-
-impl Drop for ProviderChange {
-    fn drop(&mut self) {
-        let pending = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
-        drop(pending);
+        notify::start(self.files.change()?, mode, &|s| self.pending.keep(s)).map(|_| ())
     }
 }
 

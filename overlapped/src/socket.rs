@@ -82,7 +82,7 @@ pub(crate) struct SocketInner {
     /// Change sources (rtnetlink sockets) whose pending notification belongs
     /// to this socket (`SIO_ADDRESS_LIST_CHANGE`, ...): closed with it, so
     /// that closing the socket aborts them ([fact 119](crate::semantics#fact-119)).
-    pub(crate) attached: std::sync::Mutex<Vec<Socket>>,
+    pub(crate) attached: crate::notify::Sources,
 }
 
 /// A socket's completion port and the key its packets carry ([fact 135](crate::semantics#fact-135)).
@@ -283,36 +283,18 @@ impl Socket {
     }
 
     /// Keeps `source` until this socket closes, which closes it too (and so
-    /// aborts its pending notification). Sources whose notification has
-    /// completed are let go here.
+    /// aborts its pending notification).
     pub(crate) fn attach(&self, source: Socket) {
-        let mut attached = self
-            .inner
-            .attached
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        attached.retain(|s| s.is_pending());
-        attached.push(source);
+        self.inner.attached.keep(source);
     }
 
     /// The socket and the change sources it keeps, those of them with an
     /// operation not yet completed (for `CancelIo`/`CancelIoEx`).
     pub(crate) fn pending_parts(&self) -> Vec<Arc<SocketInner>> {
-        let mut out = Vec::new();
+        let mut out = self.inner.attached.pending();
         if self.is_pending() {
-            out.push(self.inner.clone());
+            out.insert(0, self.inner.clone());
         }
-        let attached = self
-            .inner
-            .attached
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        out.extend(
-            attached
-                .iter()
-                .filter(|s| s.is_pending())
-                .map(|s| s.inner.clone()),
-        );
         out
     }
 
@@ -406,14 +388,7 @@ impl Socket {
             return;
         }
         // Change notifications of this socket end with it (fact 119).
-        let attached = std::mem::take(
-            &mut *self
-                .inner
-                .attached
-                .lock()
-                .unwrap_or_else(|e| e.into_inner()),
-        );
-        drop(attached);
+        self.inner.attached.close_all();
         // Pitfall 1: closing the descriptor would not stop the kernel's
         // operations on it. Cancel them on every ring that may hold one; the
         // descriptor itself closes when the last operation (and handle) lets

@@ -10,9 +10,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use netns_util::{dummy, ip, run};
+use netns_util::{alertable_until, dummy, ip, run};
 use overlapped::{
     get_overlapped_result, notification_result, sleep_ex, wait_for_multiple_events, Event, Ioctl,
     IoctlOutput, Overlapped, Socket, WaitResult, WsaError,
@@ -41,15 +41,6 @@ fn signalled(e: &Event) -> bool {
 fn wait_signalled(e: &Event) {
     let r = wait_for_multiple_events(std::slice::from_ref(e), false, BOUND, false).unwrap();
     assert_eq!(r, WaitResult::Signaled(0), "no notification within 20 s");
-}
-
-/// Runs alertable waits until `done` or 20 s.
-fn alertable_until(done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "routine did not run within 20 s");
-        let _ = sleep_ex(Some(Duration::from_millis(50)), true).unwrap();
-    }
 }
 
 fn addresses(s: &Socket) -> Vec<SocketAddr> {

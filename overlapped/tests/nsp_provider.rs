@@ -2,6 +2,8 @@
 //! real file changes in a temporary directory (facts 123, 124), including
 //! the replace-by-rename that resolv.conf managers do.
 
+mod netns_util;
+
 use std::cell::Cell;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -10,8 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use netns_util::alertable_until;
 use overlapped::{
-    notification_result, sleep_ex, wait_for_multiple_events, Event, LookupService, Overlapped,
+    notification_result, wait_for_multiple_events, Event, LookupService, Overlapped,
     ProviderChange, WaitResult, WsaError,
 };
 
@@ -54,14 +57,6 @@ fn signalled(e: &Event, wait: Option<Duration>) -> bool {
 }
 
 const BOUND: Option<Duration> = Some(Duration::from_secs(20));
-
-fn alertable_until(done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !done() {
-        assert!(Instant::now() < deadline, "routine did not run within 20 s");
-        let _ = sleep_ex(Some(Duration::from_millis(50)), true).unwrap();
-    }
-}
 
 #[test]
 fn lookup_resolves_localhost_with_the_system_resolver() {
@@ -148,12 +143,15 @@ fn nsp_notify_with_a_routine_and_end_aborts_a_pending_one() {
     let hosts = dir.file("hosts", "127.0.0.1 localhost\n");
     let q = LookupService::begin_watching("localhost", &[&hosts]).unwrap();
     let got = Rc::new(Cell::new(Vec::new()));
-    let g = got.clone();
-    let r = q.notify_change_with(move |c| {
-        let mut v = g.take();
-        v.push(c.error);
-        g.set(v);
-    });
+    let record = |got: &Rc<Cell<Vec<WsaError>>>| {
+        let g = got.clone();
+        move |c: overlapped::Completion| {
+            let mut v = g.take();
+            v.push(c.error);
+            g.set(v);
+        }
+    };
+    let r = q.notify_change_with(record(&got));
     assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
     dir.file("hosts", "127.0.0.1 localhost\n192.0.2.7 seven\n");
     let seen = || {
@@ -163,12 +161,7 @@ fn nsp_notify_with_a_routine_and_end_aborts_a_pending_one() {
         n
     };
     alertable_until(|| seen() == 1);
-    let g = got.clone();
-    let r = q.notify_change_with(move |c| {
-        let mut v = g.take();
-        v.push(c.error);
-        g.set(v);
-    });
+    let r = q.notify_change_with(record(&got));
     assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
     // Record pending too; ending the query aborts both (fact 123).
     let e = Event::new();

@@ -137,18 +137,12 @@ pub(crate) fn interface_list() -> WsaResult<Vec<InterfaceInfo>> {
         let Some(addr) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in()) else {
             continue;
         };
-        let netmask = ifa
-            .netmask
-            .as_ref()
-            .and_then(|a| a.as_sockaddr_in())
-            .map(|a| a.ip())
-            .unwrap_or(Ipv4Addr::BROADCAST);
-        let broadcast = ifa
-            .broadcast
-            .as_ref()
-            .and_then(|a| a.as_sockaddr_in())
-            .map(|a| a.ip())
-            .unwrap_or(Ipv4Addr::BROADCAST);
+        let v4 = |a: &Option<nix::sys::socket::SockaddrStorage>| {
+            a.as_ref()
+                .and_then(|a| a.as_sockaddr_in())
+                .map_or(Ipv4Addr::BROADCAST, |a| a.ip())
+        };
+        let (netmask, broadcast) = (v4(&ifa.netmask), v4(&ifa.broadcast));
         let f = ifa.flags;
         let mut flags = InterfaceFlags::empty();
         for (linux, windows) in [

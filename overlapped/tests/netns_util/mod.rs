@@ -1,5 +1,6 @@
-//! Running a test body inside a fresh network namespace, where it may add
-//! and remove addresses, links and routes without touching the machine's.
+//! Helpers of the change-notification tests: running a test body inside a
+//! fresh network namespace, where it may add and remove addresses, links and
+//! routes without touching the machine's; bounded alertable waits.
 //!
 //! The test re-runs its own binary under `unshare -n`, filtered to itself,
 //! with `OVERLAPPED_IN_NETNS=1`; that child runs the body. Where a network
@@ -20,7 +21,7 @@ pub fn run(name: &str, body: impl FnOnce()) {
         body();
         return;
     }
-    if let Some(why) = unavailable() {
+    if let Some(why) = unavailable(&["unshare", "ip"]) {
         eprintln!("SKIPPED {name}: no network namespace here ({why}); run as root with unshare(1) and ip(8)");
         return;
     }
@@ -41,8 +42,9 @@ pub fn run(name: &str, body: impl FnOnce()) {
     );
 }
 
-fn unavailable() -> Option<String> {
-    for tool in ["unshare", "ip"] {
+/// Why a network namespace cannot be made here with `tools`, if it cannot.
+pub fn unavailable(tools: &[&str]) -> Option<String> {
+    for tool in tools {
         let found = Command::new("sh")
             .args(["-c", &format!("command -v {tool}")])
             .output()
@@ -92,5 +94,14 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     while !cond() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs alertable waits (so routines run) until `done` or 20 s.
+pub fn alertable_until(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !done() {
+        assert!(Instant::now() < deadline, "routine did not run within 20 s");
+        let _ = overlapped::sleep_ex(Some(Duration::from_millis(50)), true).unwrap();
     }
 }
