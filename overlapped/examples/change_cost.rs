@@ -68,9 +68,34 @@ fn main() -> Result<(), WsaError> {
         );
     });
     drop(q);
-    per_op("WSALookupServiceBegin + End alone (its poll watch)", n, || {
-        drop(LookupService::begin_watching("localhost", &overlapped::RESOLVER_FILES).unwrap());
+    let dir = std::env::temp_dir().join(format!("change-cost-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let hosts = dir.join("hosts");
+    std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+    let q = LookupService::begin_watching("localhost", &[&hosts])?;
+    per_op(
+        "SIO_NSP_NOTIFY_CHANGE on one lookup, then a write",
+        n,
+        || {
+            let mut ov = Overlapped::new(&event);
+            assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+            std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
+            wait_for_multiple_events(std::slice::from_ref(&event), false, None, false).unwrap();
+            assert_eq!(notification_result(&ov), Ok(()));
+        },
+    );
+    per_op("  (the write alone)", n, || {
+        std::fs::write(&hosts, "127.0.0.1 localhost\n").unwrap();
     });
+    drop(q);
+    let _ = std::fs::remove_dir_all(&dir);
+    per_op(
+        "WSALookupServiceBegin + End alone (its poll watch)",
+        n,
+        || {
+            drop(LookupService::begin_watching("localhost", &overlapped::RESOLVER_FILES).unwrap());
+        },
+    );
     per_op("SIO_ADDRESS_LIST_QUERY (synchronous)", n, || {
         s.ioctl_sync(&Ioctl::AddressListQuery, u32::MAX, &mut bytes)
             .unwrap();

@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-
-use inotify::Inotify;
+use std::sync::Mutex;
 
 use crate::notify::Change;
 use crate::op::ChangeFilter;
@@ -79,32 +79,106 @@ impl FileSet {
         FileFilter { watches }
     }
 
-    /// A change request: a fresh inotify instance, read through the ring.
-    pub(crate) fn change(&self) -> WsaResult<Change> {
-        let (fd, wds) =
-            sys::inotify_watching(&self.dir_list()).map_err(|e| WsaError::from_io(&e))?;
-        Ok(Change {
-            source: Socket::from_source(fd),
-            filter: Box::new(self.filter(wds)),
-        })
+    /// What the watched files are now: each one's identity (device,
+    /// inode: a file renamed over it is another), times and size, and the
+    /// same of a symbolic link itself.
+    fn stamp(&self) -> Vec<Option<[i64; 7]>> {
+        use std::os::unix::fs::MetadataExt;
+        let of = |m: std::io::Result<std::fs::Metadata>| {
+            m.ok().map(|m| {
+                [
+                    m.dev() as i64,
+                    m.ino() as i64,
+                    m.mtime(),
+                    m.mtime_nsec(),
+                    m.ctime(),
+                    m.ctime_nsec(),
+                    m.size() as i64,
+                ]
+            })
+        };
+        self.files()
+            .iter()
+            .flat_map(|f| [of(std::fs::metadata(f)), of(std::fs::symlink_metadata(f))])
+            .collect()
+    }
+}
+
+/// The inotify instances of one handle (a lookup, a provider handle), each
+/// serving one request at a time and reused by the next: closing an
+/// instance costs the kernel a grace period (about 10 ms measured, see
+/// `examples/change_cost.rs`), so instances are closed only when the handle
+/// goes, and then by the background closer ([`crate::notify::close_later`]).
+pub(crate) struct FileWatch {
+    files: FileSet,
+    /// Each instance with its directories' watch descriptors.
+    sources: Mutex<Vec<(Socket, Vec<Option<i32>>)>>,
+}
+
+impl FileWatch {
+    pub(crate) fn new(files: FileSet) -> FileWatch {
+        FileWatch {
+            files,
+            sources: Mutex::new(Vec::new()),
+        }
     }
 
-    /// A watch to poll (`SIO_NSP_NOTIFY_CHANGE` without a completion).
-    pub(crate) fn poll_watch(&self) -> WsaResult<PollWatch> {
-        let inotify = Inotify::init().map_err(|e| WsaError::from_io(&e))?;
-        let mut wds = Vec::new();
-        for dir in self.dir_list() {
-            match inotify.watches().add(dir, sys::watch_mask()) {
-                Ok(wd) => wds.push(Some(wd.get_watch_descriptor_id())),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => wds.push(None),
-                Err(e) => return Err(WsaError::from_io(&e)),
+    /// The watched files (directory and name).
+    pub(crate) fn files(&self) -> Vec<PathBuf> {
+        self.files.files()
+    }
+
+    /// A poll watch of the same files, from now.
+    pub(crate) fn poll_watch(&self) -> PollWatch {
+        PollWatch::new(&self.files)
+    }
+
+    /// Whether `poll` has seen a change.
+    pub(crate) fn poll(&self, poll: &mut PollWatch) -> bool {
+        poll.changed(&self.files)
+    }
+
+    /// A change request: an idle instance of this handle (its queued events
+    /// discarded: they happened before the request), or a new one.
+    pub(crate) fn change(&self) -> WsaResult<Change> {
+        let mut sources = self.sources.lock().unwrap_or_else(|e| e.into_inner());
+        // Idle: nothing but this list holds it (no request in flight, none
+        // being started with it: a `Change` holds a handle until the
+        // request is in its lane).
+        let idle = sources
+            .iter()
+            .find(|(s, _)| std::sync::Arc::strong_count(&s.inner) == 1);
+        let (source, wds) = match idle {
+            Some((s, wds)) => {
+                sys::drain(s.as_raw_fd());
+                (s.clone(), wds.clone())
             }
-        }
-        Ok(PollWatch {
-            filter: self.filter(wds),
-            inotify,
-            changed: false,
+            None => {
+                // The kernel allows few instances (128 per user by default):
+                // if it says no while the closer still holds some, wait for it.
+                let dirs = self.files.dir_list();
+                let (fd, wds) = crate::notify::retry_while_closing(|| sys::inotify_watching(&dirs))
+                    .map_err(|e| WsaError::from_io(&e))?;
+                let source = Socket::from_source(fd);
+                sources.push((source.clone(), wds.clone()));
+                (source, wds)
+            }
+        };
+        Ok(Change {
+            source,
+            filter: Box::new(self.files.filter(wds)),
         })
+    }
+}
+
+impl Drop for FileWatch {
+    fn drop(&mut self) {
+        // Pending requests end now (WSA_OPERATION_ABORTED); the kernel's
+        // slow part of the close happens on the closer thread.
+        let sources = std::mem::take(&mut *self.sources.lock().unwrap_or_else(|e| e.into_inner()));
+        for (source, _) in sources {
+            crate::notify::close_later(source);
+        }
     }
 }
 
@@ -134,40 +208,27 @@ impl ChangeFilter for FileFilter {
     }
 }
 
-/// A watch read without the ring, for polling: remembers a change once seen.
+/// The poll form of `SIO_NSP_NOTIFY_CHANGE`: the files as they were at
+/// `begin`, compared with how they are now (no inotify instance: those are
+/// few, 128 per user by default). A change once seen stays seen.
 pub(crate) struct PollWatch {
-    filter: FileFilter,
-    inotify: Inotify,
+    at_begin: Vec<Option<[i64; 7]>>,
     changed: bool,
 }
 
 impl PollWatch {
-    /// Whether a watched file changed since the watch was made (reads the
-    /// queued events without blocking).
-    pub(crate) fn changed(&mut self) -> WsaResult<bool> {
-        let mut buf = [0u8; 4096];
-        while !self.changed {
-            match self.inotify.read_events(&mut buf) {
-                Ok(events) => {
-                    let mut any = false;
-                    for e in events {
-                        any = true;
-                        let name = e.name.unwrap_or_default();
-                        if self
-                            .filter
-                            .matches(e.wd.get_watch_descriptor_id(), e.mask.bits(), name)
-                        {
-                            self.changed = true;
-                        }
-                    }
-                    if !any {
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(WsaError::from_io(&e)),
-            }
+    pub(crate) fn new(files: &FileSet) -> PollWatch {
+        PollWatch {
+            at_begin: files.stamp(),
+            changed: false,
         }
-        Ok(self.changed)
+    }
+
+    /// Whether a watched file changed since the watch was made.
+    pub(crate) fn changed(&mut self, files: &FileSet) -> bool {
+        if !self.changed {
+            self.changed = files.stamp() != self.at_begin;
+        }
+        self.changed
     }
 }

@@ -73,6 +73,97 @@ impl Sources {
     }
 }
 
+/// Closes `source` (its pending request ends with `WSA_OPERATION_ABORTED`)
+/// and lets its descriptor go on the closer thread once no operation holds
+/// it: closing an inotify instance waits for a kernel grace period, which
+/// must not stall the thread that reaps a ring.
+pub(crate) fn close_later(source: Socket) {
+    let inner = Arc::clone(&source.inner);
+    drop(source);
+    if Arc::strong_count(&inner) == 1 {
+        // Nothing in flight: close here, in the caller's thread (as a slow
+        // `CloseHandle` would), which also keeps a loop that makes and ends
+        // handles from outrunning the kernel's limit on instances.
+        return;
+    }
+    CLOSING.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    send_to_closer(Closing::Source(inner));
+}
+
+/// Sources handed to the closer and not yet closed.
+static CLOSING: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Runs `open` again while it fails for want of descriptors or instances
+/// (`EMFILE`) and the closer still has some to close: waits up to 2 s.
+pub(crate) fn retry_while_closing<T>(
+    mut open: impl FnMut() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match open() {
+            Err(e)
+                if e.raw_os_error() == Some(libc::EMFILE)
+                    && CLOSING.load(std::sync::atomic::Ordering::SeqCst) > 0
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
+}
+
+enum Closing {
+    /// Dropped once nothing else holds it.
+    Source(Arc<SocketInner>),
+}
+
+fn send_to_closer(item: Closing) {
+    static CLOSER: std::sync::OnceLock<Option<Mutex<std::sync::mpsc::Sender<Closing>>>> =
+        std::sync::OnceLock::new();
+    let closer = CLOSER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Closing>();
+        std::thread::Builder::new()
+            .name("overlapped-closer".into())
+            .spawn(move || run_closer(rx))
+            .ok()
+            .map(|_| Mutex::new(tx))
+    });
+    let item = match closer {
+        Some(tx) => match tx.lock().unwrap_or_else(|e| e.into_inner()).send(item) {
+            Ok(()) => return,
+            Err(e) => e.0,
+        },
+        None => item,
+    };
+    drop(item); // no closer thread: close here
+}
+
+fn run_closer(rx: std::sync::mpsc::Receiver<Closing>) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut held: Vec<Arc<SocketInner>> = Vec::new();
+    loop {
+        let next = if held.is_empty() {
+            rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
+        } else {
+            rx.recv_timeout(std::time::Duration::from_millis(20))
+        };
+        match next {
+            Ok(Closing::Source(inner)) => held.push(inner),
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        // An operation still holding the source lets go when its cancel lands.
+        let (done, still): (Vec<_>, Vec<_>) = held
+            .into_iter()
+            .partition(|inner| Arc::strong_count(inner) == 1);
+        held = still;
+        let closed = done.len();
+        drop(done); // the slow part: the kernel's close
+        CLOSING.fetch_sub(closed, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
 /// The receive buffer of a change read: large enough for a burst of
 /// rtnetlink messages or inotify events.
 const READ_BUFFER: usize = 16 * 1024;

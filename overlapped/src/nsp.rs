@@ -12,8 +12,8 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::filewatch::{FileSet, PollWatch};
-use crate::notify::{self, Mode, Sources};
+use crate::filewatch::{FileSet, FileWatch, PollWatch};
+use crate::notify::{self, Mode};
 use crate::sys::resolve::{resolve, ResolveError};
 use crate::{Completion, Overlapped, WsaError, WsaResult};
 
@@ -44,14 +44,12 @@ pub const RESOLVER_FILES: [&str; 4] = [
 #[doc(alias = "WSALookupServiceBegin")]
 pub struct LookupService {
     name: String,
-    files: FileSet,
+    files: FileWatch,
     /// The answer, resolved at the first `next`.
     results: Option<Result<Vec<IpAddr>, WsaError>>,
     at: usize,
     /// Since `begin`: for the poll form.
     poll: Mutex<PollWatch>,
-    /// Sources of pending notifications, closed by `end`.
-    pending: Sources,
 }
 
 impl LookupService {
@@ -69,15 +67,14 @@ impl LookupService {
         if name.is_empty() || name.contains('\0') {
             return Err(WsaError::WSAEINVAL);
         }
-        let files = FileSet::new(files);
-        let poll = files.poll_watch()?;
+        let files = FileWatch::new(FileSet::new(files));
+        let poll = files.poll_watch();
         Ok(LookupService {
             name: name.to_string(),
             files,
             results: None,
             at: 0,
             poll: Mutex::new(poll),
-            pending: Sources::default(),
         })
     }
 
@@ -122,10 +119,8 @@ impl LookupService {
     #[doc(alias = "SIO_NSP_NOTIFY_CHANGE")]
     pub fn notify_change_poll(&self) -> WsaResult<()> {
         let changed = self
-            .poll
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .changed()?;
+            .files
+            .poll(&mut self.poll.lock().unwrap_or_else(|e| e.into_inner()));
         if changed {
             Ok(())
         } else {
@@ -162,7 +157,8 @@ impl LookupService {
 
     fn start(&self, mode: Mode<'_>) -> WsaResult<()> {
         let change = self.files.change()?;
-        notify::start(change, mode, &|s| self.pending.keep(s)).map(|_| ())
+        // The instance stays with the handle (`FileWatch`), which closes it.
+        notify::start(change, mode, &drop).map(|_| ())
     }
 
     /// Ends the query (`WSALookupServiceEnd`): a pending notification

@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::filewatch::FileSet;
-use crate::notify::{self, Mode, Sources};
+use crate::filewatch::{FileSet, FileWatch};
+use crate::notify::{self, Mode};
 use crate::{Completion, Overlapped, WsaResult};
 
 /// The files whose change changes the protocols and services on offer.
@@ -37,8 +37,7 @@ pub const PROVIDER_FILES: [&str; 3] = ["/etc/protocols", "/etc/services", "/etc/
 /// ```
 #[doc(alias = "WSAProviderConfigChange")]
 pub struct ProviderChange {
-    files: FileSet,
-    pending: Sources,
+    files: FileWatch,
 }
 
 impl ProviderChange {
@@ -52,8 +51,7 @@ impl ProviderChange {
     /// A handle watching `files` instead (for tests).
     pub fn watching<P: AsRef<Path>>(files: &[P]) -> WsaResult<ProviderChange> {
         Ok(ProviderChange {
-            files: FileSet::new(files),
-            pending: Sources::default(),
+            files: FileWatch::new(FileSet::new(files)),
         })
     }
 
@@ -87,11 +85,11 @@ impl ProviderChange {
     /// a record nor a routine), alertably: APCs and routines run meanwhile.
     #[doc(alias = "WSAProviderConfigChange")]
     pub fn wait_change_sync(&self) -> WsaResult<()> {
-        notify::wait(self.files.change()?, &|s| self.pending.keep(s), None)
+        notify::wait(self.files.change()?, &drop, None)
     }
 
     fn start(&self, mode: Mode<'_>) -> WsaResult<()> {
-        notify::start(self.files.change()?, mode, &|s| self.pending.keep(s)).map(|_| ())
+        notify::start(self.files.change()?, mode, &drop).map(|_| ())
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
@@ -68,7 +68,46 @@ pub(crate) fn inotify_watching(dirs: &[&Path]) -> io::Result<(OwnedFd, Vec<Optio
     }
     let raw = inotify.into_raw_fd();
     // SAFETY: `into_raw_fd` gave up ownership of this open descriptor.
-    Ok((unsafe { OwnedFd::from_raw_fd(raw) }, wds))
+    let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    // Blocking: the ring waits for events itself; a non-blocking descriptor
+    // might make a read complete with EAGAIN at once on some kernels.
+    set_blocking(&fd)?;
+    Ok((fd, wds))
+}
+
+fn set_blocking(fd: &OwnedFd) -> io::Result<()> {
+    let raw = fd.as_raw_fd();
+    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; no memory is involved.
+    let flags = unsafe { libc::fcntl(raw, libc::F_GETFL) };
+    // SAFETY: as above.
+    if flags < 0 || unsafe { libc::fcntl(raw, libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Discards the events queued on an idle inotify instance (no read of the
+/// ring is pending on it), so that a request reusing it hears only what
+/// happens after it was posted.
+pub(crate) fn drain(fd: RawFd) {
+    let mut buf = [0u8; 4096];
+    loop {
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd; a zero timeout never blocks.
+        if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 || pfd.revents & libc::POLLIN == 0 {
+            return;
+        }
+        // SAFETY: reads at most `buf.len()` bytes into a live local buffer;
+        // it cannot block, the descriptor was just reported readable and
+        // nothing else reads it.
+        if unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } <= 0 {
+            return;
+        }
+    }
 }
 
 /// `IN_Q_OVERFLOW`: events were lost.
