@@ -10,17 +10,17 @@ use crate::guid::*;
 /// the provider offers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ExtensionFunction {
-    /// `AcceptEx` (`WSAID_ACCEPTEX`).
+    /// `AcceptEx` (`WSAID_ACCEPTEX`): [`crate::Socket::accept_ex`].
     AcceptEx,
-    /// `GetAcceptExSockaddrs` (`WSAID_GETACCEPTEXSOCKADDRS`).
+    /// `GetAcceptExSockaddrs` (`WSAID_GETACCEPTEXSOCKADDRS`): [`crate::get_accept_ex_sockaddrs`].
     GetAcceptExSockaddrs,
-    /// `ConnectEx` (`WSAID_CONNECTEX`).
+    /// `ConnectEx` (`WSAID_CONNECTEX`): [`crate::Socket::connect_ex`].
     ConnectEx,
-    /// `DisconnectEx` (`WSAID_DISCONNECTEX`).
+    /// `DisconnectEx` (`WSAID_DISCONNECTEX`): [`crate::Socket::disconnect_ex`].
     DisconnectEx,
-    /// `TransmitFile` (`WSAID_TRANSMITFILE`).
+    /// `TransmitFile` (`WSAID_TRANSMITFILE`): [`crate::Socket::transmit_file`].
     TransmitFile,
-    /// `TransmitPackets` (`WSAID_TRANSMITPACKETS`).
+    /// `TransmitPackets` (`WSAID_TRANSMITPACKETS`): [`crate::Socket::transmit_packets`].
     TransmitPackets,
     /// `WSARecvMsg` (`WSAID_WSARECVMSG`): [`crate::Socket::recv_msg`].
     WsaRecvMsg,
