@@ -341,7 +341,12 @@ fn example(name: &str) -> Option<std::path::PathBuf> {
 
 #[test]
 fn the_examples_refuse_a_bad_port_instead_of_using_5150() {
-    for name in ["event_server", "routine_server", "port_server", "accept_ex_server"] {
+    for name in [
+        "event_server",
+        "routine_server",
+        "port_server",
+        "accept_ex_server",
+    ] {
         let Some(path) = example(name) else {
             eprintln!("{name} not built: skipped");
             continue;
