@@ -69,9 +69,10 @@ impl Event {
     #[doc(alias = "WSASetEvent")]
     #[doc(alias = "SetEvent")]
     pub fn set(&self) {
-        if self.inner.signalled.swap(true, SeqCst) {
-            return;
-        }
+        self.inner.signalled.store(true, SeqCst);
+        // Waiters are told even if it was set already: a wait for a record
+        // (`get_overlapped_result` with `wait`) watches the event, and a
+        // second record that shares the event completes while it is set.
         let watchers = self
             .inner
             .watchers

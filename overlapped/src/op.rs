@@ -211,12 +211,6 @@ impl OpSlot {
         }
     }
 
-    /// Whether the operation's requests name descriptors other than its
-    /// socket (a cancel by descriptor would miss them).
-    pub(crate) fn spans_descriptors(&self) -> bool {
-        matches!(self.kind, OpKind::Transmit(_) | OpKind::Accept(_))
-    }
-
     fn is_receive(&self) -> bool {
         matches!(
             self.kind,
@@ -374,7 +368,13 @@ impl OpSlot {
             // A socket closed under a pending operation: Windows reports the
             // connection aborted for a connected stream receive, and the
             // operation aborted for everything else (semantics fact 127).
-            Step::Done { bytes, .. } if closed && (res < 0 || res == 0 && self.is_receive()) => {
+            // (A readiness poll that fires after the close saw the placeholder.)
+            Step::Done { bytes, .. }
+                if closed
+                    && (res < 0
+                        || res == 0 && self.is_receive()
+                        || matches!(self.kind, OpKind::PollIn | OpKind::PollOut)) =>
+            {
                 let error = match self.kind {
                     OpKind::Recv { .. } | OpKind::PollIn | OpKind::RecvMsg { .. }
                         if self.socket.is_stream_connected() =>

@@ -299,12 +299,14 @@ impl OvState {
         Ok(())
     }
 
-    /// Polling a pending record: make sure its operation is in the kernel
-    /// (a batching thread may not have submitted it yet) and reap what is ready.
+    /// Polling a pending record on the thread that issued it: make sure its
+    /// operation is in the kernel (a batching thread may not have submitted
+    /// it yet) and reap what is ready. On any other thread there is nothing
+    /// to do: the owner or the service thread delivers the completion.
     fn progress(&self) {
         let op = self.held().op.clone();
         if let Some(ring) = op.and_then(|op| op.ring.upgrade()) {
-            ring.try_drive();
+            ring.poll_owned();
         }
     }
 

@@ -419,6 +419,14 @@ impl Socket {
             for ring in crate::sys::registry::with_ops() {
                 ring.close_socket(&self.inner);
             }
+            // Windows releases the socket at `closesocket` (its port, an
+            // abortive close's reset: facts 128, 131), not when the last
+            // operation has been reaped. So let go of the socket now; the
+            // number stays taken by a placeholder until the last operation
+            // naming it lets go (pitfall 1).
+            if Arc::strong_count(&self.inner) > 1 {
+                let _ = crate::sys::blocking::release_keeping_number(self.inner.fd());
+            }
         }
     }
 }

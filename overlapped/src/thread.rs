@@ -73,7 +73,6 @@ pub(crate) struct Local {
     apcs: RefCell<VecDeque<LocalApc>>,
     routines: RefCell<Slab<Routine>>,
     delivering: Cell<bool>,
-    watched: RefCell<Vec<u64>>,
     /// The last single-event wait's registration, reused while the event is the same.
     single: RefCell<Option<(crate::Event, Arc<crate::ready::ReadySet>)>>,
     /// The completion port this thread last waited on ([fact 139](crate::semantics#fact-139)), if any.
@@ -112,7 +111,6 @@ pub(crate) fn try_current() -> Result<Rc<Local>, SetupError> {
         apcs: RefCell::new(VecDeque::new()),
         routines: RefCell::new(Slab::new()),
         delivering: Cell::new(false),
-        watched: RefCell::new(Vec::new()),
         single: RefCell::new(None),
         port: RefCell::new(None),
         port_running: Cell::new(false),
@@ -257,7 +255,7 @@ impl Local {
         // One system call per turn: what is queued goes in with the wait that
         // sleeps, or, when there is work ready already, just before returning.
         loop {
-            ring.turn(Some(Duration::ZERO), &mut self.watched.borrow_mut());
+            ring.turn(Some(Duration::ZERO));
             if alertable && self.has_apcs() {
                 ring.flush();
                 self.run_apcs();
@@ -278,7 +276,6 @@ impl Local {
                     Some(d - now)
                 }
             };
-            self.watch_others();
             ring.set_sleeping(true);
             if alertable && self.has_apcs() {
                 ring.set_sleeping(false);
@@ -291,34 +288,8 @@ impl Local {
                 return Wake::Satisfied;
             }
             self.block_for_port();
-            let fired = ring.turn(timeout, &mut self.watched.borrow_mut());
+            ring.turn(timeout);
             ring.set_sleeping(false);
-            if !fired.is_empty() {
-                for other in crate::sys::registry::others_with_event_ops(ring) {
-                    if fired.contains(&other.id()) {
-                        other.try_drive();
-                    }
-                }
-            }
-        }
-    }
-
-    /// Makes sure this thread hears of completions on rings whose owners are
-    /// away (an operation started on another thread that now sleeps
-    /// elsewhere), and drives those rings once.
-    fn watch_others(&self) {
-        let ring = &self.shared.ring;
-        if crate::sys::registry::count() <= 1 {
-            return;
-        }
-        for other in crate::sys::registry::others_with_event_ops(ring) {
-            let mut watched = self.watched.borrow_mut();
-            if !watched.contains(&other.id()) {
-                watched.push(other.id());
-                ring.watch(&other);
-            }
-            drop(watched);
-            other.try_drive();
         }
     }
 

@@ -58,7 +58,11 @@ fn wait_started_before_the_operation(timeout: Option<Duration>) {
     }
     waiter.join().unwrap();
     let _client = sender.join().unwrap();
-    assert_eq!(woke, Ok(Ok(WaitResult::Signaled(0))), "the waiter missed it");
+    assert_eq!(
+        woke,
+        Ok(Ok(WaitResult::Signaled(0))),
+        "the waiter missed it"
+    );
     assert_eq!(
         get_overlapped_result(&server, &ov, false),
         Ok((5, MsgFlags::empty()))
@@ -136,11 +140,11 @@ fn a_routine_send_queued_behind_another_leaves_while_the_issuer_is_away() {
     let issuer = std::thread::spawn(move || {
         let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let (r1, r2) = (results.clone(), results.clone());
-        pending(server.send_with(
-            BufList::from(vec![7u8; big]),
-            MsgFlags::empty(),
-            move |c| r1.borrow_mut().push((c.error, c.bytes)),
-        ));
+        pending(
+            server.send_with(BufList::from(vec![7u8; big]), MsgFlags::empty(), move |c| {
+                r1.borrow_mut().push((c.error, c.bytes))
+            }),
+        );
         pending(
             server.send_with(BufList::from(vec![8u8; 100]), MsgFlags::empty(), move |c| {
                 r2.borrow_mut().push((c.error, c.bytes))
@@ -176,11 +180,7 @@ fn an_event_send_queued_behind_another_leaves_with_nobody_waiting() {
     let event = Event::new().unwrap();
     let mut ov1 = Overlapped::new(&event);
     let mut ov2 = Overlapped::new(&event);
-    pending(server.send(
-        &mut ov1,
-        BufList::from(vec![7u8; big]),
-        MsgFlags::empty(),
-    ));
+    pending(server.send(&mut ov1, BufList::from(vec![7u8; big]), MsgFlags::empty()));
     pending(server.send(&mut ov2, BufList::from(vec![8u8; 100]), MsgFlags::empty()));
     // This thread reads with plain `read`: nobody is in the library.
     let got = plain_read(&client, big + 100);
@@ -205,9 +205,11 @@ fn thread_exit_keeps_an_event_receive_queued_behind_a_routine_receive() {
     let ev = event.clone();
     let (ov, server) = std::thread::spawn(move || {
         let mut ov = Overlapped::new(&ev);
-        pending(server.recv_with(BufList::zeroed(8), MsgFlags::empty(), |_| {
-            panic!("a routine of an exited thread never runs")
-        }));
+        pending(
+            server.recv_with(BufList::zeroed(8), MsgFlags::empty(), |_| {
+                panic!("a routine of an exited thread never runs")
+            }),
+        );
         pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
         (ov, server)
     })
@@ -239,7 +241,11 @@ fn thread_exit_keeps_an_event_send_queued_behind_a_routine_send() {
                 panic!("a routine of an exited thread never runs")
             }),
         );
-        pending(server.send(&mut ov, BufList::from(b"payload!".to_vec()), MsgFlags::empty()));
+        pending(server.send(
+            &mut ov,
+            BufList::from(b"payload!".to_vec()),
+            MsgFlags::empty(),
+        ));
         (ov, server)
     })
     .join()
@@ -254,7 +260,11 @@ fn thread_exit_keeps_an_event_send_queued_behind_a_routine_send() {
         }
         got.extend_from_slice(&more);
     }
-    assert!(got.ends_with(b"payload!"), "{} bytes, no payload", got.len());
+    assert!(
+        got.ends_with(b"payload!"),
+        "{} bytes, no payload",
+        got.len()
+    );
     assert!(got.len() < big + 8, "the routine send was not cancelled");
     assert_eq!(event.wait(LONG), Ok(WaitResult::Signaled(0)));
     assert_eq!(

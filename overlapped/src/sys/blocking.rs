@@ -32,3 +32,32 @@ pub(crate) fn send(fd: RawFd, bufs: &[IoSlice<'_>], flags: i32) -> io::Result<us
     }
     Ok(n as usize)
 }
+
+/// Lets go of the socket behind `fd` while keeping the number taken: the
+/// number is pointed at `/dev/null` (`dup3`), so the socket itself is
+/// released (its port freed, an abortive close's reset sent) as soon as the
+/// kernel's own references to it go, and the number cannot name a new
+/// socket while operations in flight still name it (pitfall 1). Closing
+/// `fd` later closes the placeholder. The caller must own `fd` and keep it
+/// open during the call.
+pub(crate) fn release_keeping_number(fd: RawFd) -> io::Result<()> {
+    use std::os::fd::{AsRawFd, OwnedFd};
+    use std::sync::OnceLock;
+    static NULL: OnceLock<Option<OwnedFd>> = OnceLock::new();
+    let null = NULL.get_or_init(|| std::fs::File::open("/dev/null").ok().map(OwnedFd::from));
+    let Some(null) = null else {
+        return Err(io::Error::other("/dev/null could not be opened"));
+    };
+    loop {
+        // SAFETY: both descriptors are open (the caller owns `fd`; `null` is
+        // a static); dup3 replaces `fd`'s open file atomically.
+        let r = unsafe { libc::dup3(null.as_raw_fd(), fd, libc::O_CLOEXEC) };
+        if r >= 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
+    }
+}

@@ -41,8 +41,7 @@ impl Ring {
             core.wait(Some(Duration::from_millis(20)));
             self.reap(&mut core, None);
         }
-        drop(core);
-        self.after_unlock();
+        self.release(core);
     }
 
     /// Submits again, from the calling (long-lived) thread, the operations
@@ -54,7 +53,6 @@ impl Ring {
             self.submit_queued(&mut core, ud);
         }
         core.submit();
-        drop(core);
-        self.after_unlock();
+        self.release(core);
     }
 }

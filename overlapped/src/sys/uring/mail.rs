@@ -44,23 +44,22 @@ impl Ring {
         self.post(Mail::CloseSocket(Arc::downgrade(socket)));
     }
 
+    /// Hands the ring a request. Its owner or the service thread performs
+    /// it at once if the ring is free; any other thread never touches the
+    /// ring: it wakes the owner if it sleeps in its ring, else the service.
     pub(super) fn post(&self, mail: Mail) {
         self.mail
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(mail);
         self.has_mail.store(true, SeqCst);
-        if let Ok(mut core) = self.core.try_lock() {
-            self.drain_mail(&mut core);
-            if !core.uring.submission().is_empty() {
-                core.submit();
-            }
-            drop(core);
-            self.after_unlock();
-        } else {
+        if self.may_submit_here() {
+            self.serve();
+        } else if self.sleeping.load(SeqCst) {
             self.wake();
+        } else {
+            super::service::kick();
         }
-        super::orphans::nudge();
     }
 
     pub(super) fn drain_mail(&self, core: &mut Core) {
@@ -100,33 +99,25 @@ impl Ring {
         let Some(socket) = socket.upgrade() else {
             return;
         };
-        let mut in_kernel = false;
-        let mut by_data = Vec::new();
+        // By `user_data`, never by descriptor: a closed socket's number
+        // already names a placeholder (see `Socket::close_now`), and some
+        // operations' requests name other descriptors (an accept's receive
+        // runs on the accept socket, a transmit's on its pipe). `ALL`: a
+        // chain's requests share one `user_data`.
+        let mut in_kernel = Vec::new();
         for (_, (ud, slot)) in core.slots.iter_mut() {
             let issued_on = Arc::ptr_eq(&slot.socket, &socket);
             let targets = closing && slot.kind.targets(&socket);
             if issued_on || targets {
                 slot.cancelled = true;
-                // An operation whose requests name another descriptor (an
-                // accept's receive runs on the accept socket, a transmit's on
-                // its pipe) is cancelled by its own `user_data`.
-                if slot.submitted && (targets || slot.spans_descriptors()) {
-                    by_data.push(*ud);
-                } else {
-                    in_kernel |= slot.submitted;
+                if slot.submitted {
+                    in_kernel.push(*ud);
                 }
             }
         }
         self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
-        for ud in by_data {
-            core.push(&opcode::AsyncCancel::new(ud).build().user_data(CANCEL));
-        }
-        if in_kernel {
-            // The descriptor stays open while `socket` lives (we hold it
-            // here, and each slot holds it), so the number names this
-            // socket when the kernel runs the cancel.
-            let fd = types::Fd(socket.fd());
-            let cancel = types::CancelBuilder::fd(fd).all();
+        for ud in in_kernel {
+            let cancel = types::CancelBuilder::user_data(ud).all();
             core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
         }
     }
@@ -167,21 +158,17 @@ impl Ring {
                     }
                     return;
                 }
+                if core.retiring && slot.notify.any_thread() {
+                    // Its thread is exiting: a request submitted now would
+                    // end with it. The service submits it (`resume`).
+                    slot.submitted = false;
+                    core.parked.push(ud);
+                    return;
+                }
                 let sqes = prep::sqes(slot, ud);
                 core.push_all(sqes);
             }
             _ => {}
-        }
-    }
-
-    /// After releasing the lock: mail that arrived while we held it is ours to send.
-    pub(super) fn after_unlock(&self) {
-        while self.has_mail.load(SeqCst) {
-            let Ok(mut core) = self.core.try_lock() else {
-                return;
-            };
-            self.drain_mail(&mut core);
-            core.submit();
         }
     }
 

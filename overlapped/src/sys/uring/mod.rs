@@ -2,34 +2,35 @@
 //!
 //! A ring is driven by its owner thread: it submits, and while it waits in the
 //! library it blocks in `io_uring_enter`, then reaps every ready completion at
-//! once and delivers them. Other threads never block on another thread's ring:
-//! they *try* to drive it when its owner is away (so an event-notified
-//! operation completes even while its issuing thread sleeps elsewhere), and
-//! hand it requests through a mailbox otherwise. See DESIGN.md, "Driver".
+//! once and delivers them. When the owner is not in its ring, the kernel tells
+//! the service thread (`service.rs`) of each completion, and the service
+//! drives the ring instead. No other thread ever submits to a ring or reaps
+//! it; they hand it requests through a mailbox. See DESIGN.md, "Driver".
 
 mod core;
 mod exit;
 mod mail;
 pub(crate) mod mem;
-mod orphans;
 mod prep;
 #[cfg(feature = "tokio")]
 pub(crate) mod reactor;
 pub(crate) mod registry;
+mod service;
 pub(crate) mod setup;
 mod splice;
 
 use self::core::Core;
 use mail::Mail;
 
+use slab::Slab;
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
+};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
-
-use io_uring::{cqueue, opcode, types};
-use slab::Slab;
 
 use crate::op::{Notify, OpKind, OpSlot, Outcome, Step};
 use crate::socket::SocketInner;
@@ -42,7 +43,11 @@ pub use setup::SetupError;
 const TAG: u64 = 1 << 63;
 const WAKER: u64 = TAG | 1;
 const CANCEL: u64 = TAG | 2;
-const WATCH: u64 = TAG | (1 << 62);
+
+thread_local! {
+    /// The id of the ring the calling thread owns (0: none).
+    static OWN: Cell<u64> = const { Cell::new(0) };
+}
 
 /// How an operation's start went.
 pub(crate) enum Started {
@@ -62,18 +67,21 @@ pub(crate) struct OpRef {
 /// A ring, its operations in flight, and the way to wake its owner.
 pub(crate) struct Ring {
     id: u64,
+    /// The ring's descriptor (readable while completions wait: tokio's reactor watches it).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
     core: Mutex<Core>,
     waker: OwnedFd,
     sleeping: AtomicBool,
     mail: Mutex<Vec<Mail>>,
     has_mail: AtomicBool,
-    /// Operations in flight that notify an `Overlapped` or a future (others may drive those).
-    event_ops: AtomicUsize,
     /// All operations in flight.
     ops: AtomicUsize,
     /// Submit at the owner's next wait rather than at once.
     batching: AtomicBool,
+    /// The service found the ring taken: its holder serves it again after
+    /// letting go (see [`Ring::serve`]).
+    wanted: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -81,6 +89,14 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 impl Ring {
     pub(crate) fn new() -> Result<Arc<Ring>, SetupError> {
         let uring = setup::build()?;
+        // Completions posted while nobody holds the ring wake the service.
+        let kick = service::kick_fd().ok_or_else(|| {
+            SetupError::Other(io::Error::other("could not start the service thread"))
+        })?;
+        uring
+            .submitter()
+            .register_eventfd(kick)
+            .map_err(SetupError::Other)?;
         // SAFETY: eventfd has no memory-safety preconditions; we check the result.
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if efd < 0 {
@@ -106,16 +122,14 @@ impl Ring {
             sleeping: AtomicBool::new(false),
             mail: Mutex::new(Vec::new()),
             has_mail: AtomicBool::new(false),
-            event_ops: AtomicUsize::new(0),
             ops: AtomicUsize::new(0),
             batching: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
         });
         registry::add(&ring);
+        // `Ring::new` runs on the thread that will own the ring.
+        OWN.with(|o| o.set(ring.id));
         Ok(ring)
-    }
-
-    pub(crate) fn id(&self) -> u64 {
-        self.id
     }
 
     /// Whether operations wait for the owner's next wait to be submitted.
@@ -128,18 +142,114 @@ impl Ring {
         self.batching.store(on, Relaxed);
     }
 
-    /// Operations in flight that notify an `Overlapped` or a future.
-    pub(crate) fn event_ops(&self) -> usize {
-        self.event_ops.load(SeqCst)
-    }
-
     /// All operations in flight.
     pub(crate) fn ops(&self) -> usize {
         self.ops.load(SeqCst)
     }
 
+    /// Whether the calling thread may submit to this ring: its owner, or
+    /// the service thread (both outlive the requests they submit).
+    fn may_submit_here(&self) -> bool {
+        OWN.with(Cell::get) == self.id || service::on_service_thread()
+    }
+
+    /// Takes the ring. While it is held, the kernel does not notify the
+    /// service of completions: the holder reaps them.
     fn lock(&self) -> MutexGuard<'_, Core> {
-        self.core.lock().unwrap_or_else(|e| e.into_inner())
+        let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
+        core.uring.completion().disable_eventfd();
+        core
+    }
+
+    fn try_lock(&self) -> Option<MutexGuard<'_, Core>> {
+        let mut core = match self.core.try_lock() {
+            Ok(core) => core,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => return None,
+        };
+        core.uring.completion().disable_eventfd();
+        Some(core)
+    }
+
+    /// Lets go of the ring, leaving nothing behind: notifications go back
+    /// on, then completions that arrived while they were off are reaped
+    /// (a completion posted after the switch notifies the service; the
+    /// kernel's barrier between publishing a completion and reading the
+    /// flag, and ours between the switch and the look, make sure one of the
+    /// two sees it). Then mail or a service request that came meanwhile is
+    /// served.
+    fn release(&self, core: MutexGuard<'_, Core>) {
+        if self.unlock(core) {
+            self.serve();
+        }
+    }
+
+    /// [`Ring::release`] without the follow-up; true if one is needed.
+    fn unlock(&self, mut core: MutexGuard<'_, Core>) -> bool {
+        loop {
+            core.uring.completion().enable_eventfd();
+            fence(SeqCst);
+            if core.uring.completion().is_empty() {
+                break;
+            }
+            core.uring.completion().disable_eventfd();
+            self.reap(&mut core, None);
+        }
+        // The owner submits where it chooses (at once, or with its next
+        // wait when batching); the service leaves nothing queued; any other
+        // thread (the tokio driver) never submits: it hands that to the service.
+        let mut leftover = !core.uring.submission().is_empty() && !self.is_owner();
+        if leftover && service::on_service_thread() {
+            core.submit();
+            leftover = false;
+        }
+        drop(core);
+        if leftover {
+            self.wanted.store(true, SeqCst);
+        }
+        fence(SeqCst);
+        self.wanted.load(SeqCst) || self.has_mail.load(SeqCst)
+    }
+
+    fn is_owner(&self) -> bool {
+        OWN.with(Cell::get) == self.id
+    }
+
+    /// Serves the ring from its owner or the service thread: reads its mail,
+    /// submits, reaps and delivers. If another thread holds the ring, leaves
+    /// it a note (`wanted`) that it reads after letting go, so the work is
+    /// done either way and nobody waits for anybody.
+    pub(crate) fn serve(&self) {
+        if !self.may_submit_here() {
+            service::kick();
+            return;
+        }
+        loop {
+            let core = match self.try_lock() {
+                Some(core) => core,
+                None => {
+                    self.wanted.store(true, SeqCst);
+                    fence(SeqCst);
+                    match self.try_lock() {
+                        Some(core) => core,
+                        None => return, // the holder sees `wanted` after unlocking
+                    }
+                }
+            };
+            self.wanted.store(false, SeqCst);
+            let mut core = core;
+            self.drain_mail(&mut core);
+            if !core.uring.submission().is_empty() {
+                core.submit();
+            }
+            self.reap(&mut core, None);
+            if !core.uring.submission().is_empty() {
+                core.submit();
+            }
+            if !self.unlock(core) {
+                return;
+            }
+        }
     }
 
     /// Starts an operation. With `eager`, it is submitted now and a completion
@@ -154,7 +264,6 @@ impl Ring {
         eager: bool,
     ) -> Result<Started, WsaError> {
         let mut core = self.lock();
-        let counts_event = notify.any_thread();
         let mut mem = core.spare.pop().unwrap_or_else(OpMem::new);
         mem.bufs = bufs;
         let direction = kind.direction();
@@ -173,9 +282,6 @@ impl Ring {
         let user_data = (generation << 32) | entry.key() as u64;
         let (_, slot) = entry.insert((user_data, slot));
         self.ops.fetch_add(1, SeqCst);
-        if counts_event {
-            self.event_ops.fetch_add(1, SeqCst);
-        }
         if slot
             .socket
             .lanes
@@ -190,14 +296,12 @@ impl Ring {
             user_data,
         };
         if !eager {
-            drop(core);
-            self.after_unlock();
+            self.release(core);
             return Ok(Started::Pending(op));
         }
         core.submit();
         let held = self.reap(&mut core, Some(user_data));
-        drop(core);
-        self.after_unlock();
+        self.release(core);
         Ok(match held {
             Some((notify, outcome)) => Started::Immediate(notify, outcome),
             None => Started::Pending(op),
@@ -206,16 +310,14 @@ impl Ring {
 
     /// One turn of the owner's loop: submit what is queued, wait for a
     /// completion or a wake-up (up to `timeout`; `None` blocks, zero only
-    /// polls), then reap and deliver every ready completion. Returns the ids
-    /// of other rings whose watch fired.
-    pub(crate) fn turn(&self, timeout: Option<Duration>, watched: &mut Vec<u64>) -> Vec<u64> {
+    /// polls), then reap and deliver every ready completion.
+    pub(crate) fn turn(&self, timeout: Option<Duration>) {
         let mut core = self.lock();
         self.drain_mail(&mut core);
         let block = timeout != Some(Duration::ZERO);
         if block {
             core.arm_waker(self.waker.as_raw_fd());
         }
-        let mut fired = Vec::new();
         // Reap first: if anything is ready we do not block.
         core.collect();
         if block && core.cqes.is_empty() && !self.has_mail.load(SeqCst) {
@@ -225,10 +327,8 @@ impl Ring {
         self.sleeping.store(false, SeqCst);
         // Without blocking, nothing is submitted here: the caller flushes
         // when it returns, or submits with the wait that sleeps.
-        self.reap_into(&mut core, None, &mut fired, watched);
-        drop(core);
-        self.after_unlock();
-        fired
+        self.reap(&mut core, None);
+        self.release(core);
     }
 
     /// Marks the owner as (about to be) blocked in this ring, so that wakers
@@ -243,39 +343,34 @@ impl Ring {
         if !core.uring.submission().is_empty() {
             core.submit();
         }
-        drop(core);
-        self.after_unlock();
+        self.release(core);
     }
 
-    /// Drives the ring from a thread that does not own it, if nobody holds
-    /// it: submits, reaps and delivers. Returns false if it was busy.
+    /// Reaps and delivers if nobody holds the ring, from any thread (the
+    /// tokio driver runs on whichever worker thread). Submissions that
+    /// follow (the next operation of a lane, mail) stay with the owner and
+    /// the service thread. Returns false if the ring was busy.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn try_drive(&self) -> bool {
-        let Ok(mut core) = self.core.try_lock() else {
+        if self.may_submit_here() {
+            self.serve();
+            return true;
+        }
+        let Some(mut core) = self.try_lock() else {
             return false;
         };
-        self.drain_mail(&mut core);
-        if !core.uring.submission().is_empty() {
-            core.submit();
-        }
-        let mut ignore = Vec::new();
-        self.reap_into(&mut core, None, &mut Vec::new(), &mut ignore);
-        if !core.uring.submission().is_empty() {
-            core.submit();
-        }
-        drop(core);
-        self.after_unlock();
+        self.reap(&mut core, None);
+        self.release(core);
         true
     }
 
-    /// Asks the kernel to watch `other`'s completion queue and tell this ring
-    /// when it has entries (a multishot poll on its descriptor).
-    pub(crate) fn watch(&self, other: &Ring) {
-        let sqe = opcode::PollAdd::new(types::Fd(other.fd), libc::POLLIN as u32)
-            .multi(true)
-            .build()
-            .user_data(WATCH | other.id);
-        self.lock().push(&sqe);
-        self.after_unlock();
+    /// Polling a record on the owner's thread: submits what is queued and
+    /// reaps what is ready. Other threads leave the ring alone (its owner or
+    /// the service thread delivers for them).
+    pub(crate) fn poll_owned(&self) {
+        if self.is_owner() {
+            self.serve();
+        }
     }
 
     /// Wakes the owner if it is blocked in this ring.
@@ -287,19 +382,9 @@ impl Ring {
         }
     }
 
-    fn reap(&self, core: &mut Core, hold: Option<u64>) -> Option<(Notify, Outcome)> {
-        self.reap_into(core, hold, &mut Vec::new(), &mut Vec::new())
-    }
-
     /// Reaps every ready completion and delivers it, except the operation
     /// `hold`, whose result is returned instead.
-    fn reap_into(
-        &self,
-        core: &mut Core,
-        hold: Option<u64>,
-        fired: &mut Vec<u64>,
-        watched: &mut Vec<u64>,
-    ) -> Option<(Notify, Outcome)> {
+    fn reap(&self, core: &mut Core, hold: Option<u64>) -> Option<(Notify, Outcome)> {
         let mut held = None;
         loop {
             core.collect();
@@ -307,15 +392,9 @@ impl Ring {
                 return held;
             }
             let cqes = std::mem::take(&mut core.cqes);
-            for &(ud, res, flags) in &cqes {
+            for &(ud, res, _) in &cqes {
                 if ud == WAKER {
                     core.waker_armed = false;
-                } else if ud & WATCH == WATCH {
-                    let id = ud & !WATCH;
-                    fired.push(id);
-                    if !cqueue::more(flags) {
-                        watched.retain(|w| *w != id);
-                    }
                 } else if ud & TAG == 0 {
                     if let Some(done) = self.complete(core, ud, res) {
                         if Some(ud) == hold {
@@ -328,7 +407,7 @@ impl Ring {
             }
             core.cqes = cqes;
             core.cqes.clear();
-            if !self.batching() && !core.uring.submission().is_empty() {
+            if !self.batching() && !core.uring.submission().is_empty() && self.may_submit_here() {
                 core.submit();
             }
         }
@@ -380,9 +459,6 @@ impl Ring {
                 let dgram = slot.mem.take_dgram();
                 core.spare.push(slot.mem);
                 self.ops.fetch_sub(1, SeqCst);
-                if slot.notify.any_thread() {
-                    self.event_ops.fetch_sub(1, SeqCst);
-                }
                 Some((
                     slot.notify,
                     Outcome {
@@ -411,4 +487,4 @@ impl Drop for Ring {
     }
 }
 
-pub(crate) use orphans::adopt;
+pub(crate) use service::adopt;
