@@ -360,7 +360,7 @@ impl Drop for Local {
     fn drop(&mut self) {
         // The thread is exiting. Its routines can never run: cancel their
         // operations (the kernel consumes no more data for them), and hand
-        // the ring to the orphan service, which keeps every buffer alive until
+        // the ring to the service thread, which keeps every buffer alive until
         // the kernel has let go and keeps completing event-notified
         // operations (semantics fact 133). See DESIGN.md, "Thread exit".
         self.shared.alive.store(false, SeqCst);

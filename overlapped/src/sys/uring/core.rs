@@ -24,7 +24,7 @@ pub(super) struct Core {
     pub(super) waker_armed: bool,
     /// The owner is exiting: event-notified operations that the kernel
     /// cancels (or that need another step) are parked here, to be submitted
-    /// again by the orphan service (see `retire`).
+    /// again by the service thread (see `retire`).
     pub(super) retiring: bool,
     pub(super) parked: Vec<u64>,
 }

@@ -1,5 +1,5 @@
 //! Retiring a ring whose owner thread exits, and resuming its operations
-//! from the orphan service (semantics [fact 133](crate::semantics#fact-133)).
+//! from the service thread (semantics [fact 133](crate::semantics#fact-133)).
 
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ impl Ring {
     /// to the thread that submitted it and ends them when it exits; Winsock
     /// does not ([fact 133](crate::semantics#fact-133)). So: cancel everything now, let the completions
     /// of routine operations go (their routines can never run), and park the
-    /// event-notified ones, which the orphan service submits again from a
+    /// event-notified ones, which the service thread submits again from a
     /// thread that lives on ([`Ring::resume`]). Data that had already
     /// arrived is delivered as a normal completion.
     pub(crate) fn retire(&self) {

@@ -478,7 +478,7 @@ impl Drop for Ring {
     fn drop(&mut self) {
         // Pitfall 4: the kernel must be done with every buffer before the
         // slots are freed. A ring is dropped only when no operation is in
-        // flight (see `orphans`), but make sure.
+        // flight (see `service`), but make sure.
         let core = self.core.get_mut().unwrap_or_else(|e| e.into_inner());
         if !core.slots.is_empty() {
             // Leak rather than free memory the kernel may still write.
