@@ -37,7 +37,7 @@ fn plain_read(s: &Socket, n: usize) -> Vec<u8> {
 /// then sleeps outside the library while the data arrives.
 fn wait_started_before_the_operation(timeout: Option<Duration>) {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let (tx, rx) = mpsc::channel();
     let ev = event.clone();
     let waiter = std::thread::spawn(move || {
@@ -88,7 +88,7 @@ fn a_record_wait_wakes_when_its_shared_event_was_already_signalled() {
     let (c2, s2) = tcp_pair();
     let (s1, s2) = (Arc::new(s1), Arc::new(s2));
     for round in 0..100 {
-        let event = Event::new().unwrap();
+        let event = Event::new();
         let (ovs_tx, ovs_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (a, b, ev) = (s1.clone(), s2.clone(), event.clone());
@@ -177,7 +177,7 @@ fn a_routine_send_queued_behind_another_leaves_while_the_issuer_is_away() {
 fn an_event_send_queued_behind_another_leaves_with_nobody_waiting() {
     let (client, server) = tcp_pair();
     let big = 16 * 1024 * 1024;
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let mut ov1 = Overlapped::new(&event);
     let mut ov2 = Overlapped::new(&event);
     pending(server.send(&mut ov1, BufList::from(vec![7u8; big]), MsgFlags::empty()));
@@ -201,7 +201,7 @@ fn an_event_send_queued_behind_another_leaves_with_nobody_waiting() {
 #[test]
 fn thread_exit_keeps_an_event_receive_queued_behind_a_routine_receive() {
     let (client, server) = tcp_pair();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let ev = event.clone();
     let (ov, server) = std::thread::spawn(move || {
         let mut ov = Overlapped::new(&ev);
@@ -230,7 +230,7 @@ fn thread_exit_keeps_an_event_send_queued_behind_a_routine_send() {
     let (client, server) = tcp_pair();
     server.as_socket2().set_send_buffer_size(16 * 1024).unwrap();
     client.as_socket2().set_recv_buffer_size(16 * 1024).unwrap();
-    let event = Event::new().unwrap();
+    let event = Event::new();
     let ev = event.clone();
     let big = 4 * 1024 * 1024;
     let (ov, server) = std::thread::spawn(move || {
@@ -280,7 +280,7 @@ fn a_waiter_that_exits_never_takes_another_threads_queued_receive() {
     let (client, server) = tcp_pair();
     let server = Arc::new(server);
     for round in 0..20 {
-        let (e1, e2) = (Event::new().unwrap(), Event::new().unwrap());
+        let (e1, e2) = (Event::new(), Event::new());
         let (ovs_tx, ovs_rx) = mpsc::channel();
         let (stop_tx, stop_rx) = mpsc::channel::<()>();
         let (s, a, b) = (server.clone(), e1.clone(), e2.clone());
@@ -324,7 +324,7 @@ fn closing_a_udp_socket_with_a_receive_pending_frees_its_port_at_once() {
         let s = Socket::udp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
         s.bind(&"127.0.0.1:0".parse().unwrap()).unwrap();
         let addr = s.local_addr().unwrap();
-        let event = Event::new().unwrap();
+        let event = Event::new();
         let mut ov = Overlapped::new(&event);
         pending(s.recv_from(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
         s.close().unwrap();
@@ -355,7 +355,7 @@ fn closing_from_another_thread_frees_the_port_while_the_issuer_is_away() {
         let owner = std::thread::spawn(move || {
             let s = Socket::udp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
             s.bind(&"127.0.0.1:0".parse().unwrap()).unwrap();
-            let event = Event::new().unwrap();
+            let event = Event::new();
             let mut ov = Overlapped::new(&event);
             pending(s.recv_from(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
             tx.send((s, ov, event)).unwrap();
@@ -383,7 +383,7 @@ fn abortive_close_resets(from_another_thread: bool) {
     let (tx, rx) = mpsc::channel();
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
     let owner = std::thread::spawn(move || {
-        let event = Event::new().unwrap();
+        let event = Event::new();
         let mut ov = Overlapped::new(&event);
         pending(server.recv(&mut ov, BufList::zeroed(64), MsgFlags::empty()));
         server

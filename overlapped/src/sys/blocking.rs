@@ -37,7 +37,7 @@ pub(crate) fn send(fd: RawFd, bufs: &[IoSlice<'_>], flags: i32) -> io::Result<us
 /// number is pointed at `/dev/null` (`dup3`), so the socket itself is
 /// released (its port freed, an abortive close's reset sent) as soon as the
 /// kernel's own references to it go, and the number cannot name a new
-/// socket while operations in flight still name it (pitfall 1). Closing
+/// socket while operations in flight still name it ([pitfall 1](crate::semantics#pitfall-1)). Closing
 /// `fd` later closes the placeholder. The caller must own `fd` and keep it
 /// open during the call.
 pub(crate) fn release_keeping_number(fd: RawFd) -> io::Result<()> {

@@ -16,7 +16,7 @@
 //! submits to it, so every request in the kernel belongs to a thread that
 //! lives as long as the ring needs it (the kernel ends a thread's requests
 //! when it exits). Rings whose owner has exited (`adopt`) stay here until
-//! the kernel is done with every operation (pitfall 4).
+//! the kernel is done with every operation ([pitfall 4](crate::semantics#pitfall-4)).
 
 use std::cell::Cell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
