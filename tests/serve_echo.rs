@@ -92,6 +92,23 @@ fn routine_model_echo() {
 }
 
 #[test]
+fn async_model_echo() {
+    echo("async");
+}
+
+#[test]
+fn async_model_is_tcp_only() {
+    let out = Command::new(EXE)
+        .args(["serve", "--model", "async", "--proto", "udp", "--port", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--model async serves TCP only"), "{err}");
+}
+
+#[test]
 fn port_model_echo_one_thread() {
     echo("port --threads 1");
 }

@@ -21,7 +21,7 @@ use scenario::Scenario;
 use crate::cli::{int_in, secs_in, usage_error, MAX_SECS};
 
 /// Every server `compare` knows, in table order.
-pub const SERVERS: [&str; 3] = ["event", "routine", "tokio"];
+pub const SERVERS: [&str; 4] = ["event", "routine", "async", "tokio"];
 
 /// Arguments of `overlapped compare`.
 #[derive(clap::Args, Debug)]

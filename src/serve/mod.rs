@@ -8,10 +8,13 @@
 //! worker sits in an alertable wait and completion routines do the echoing.
 //! `--model port` is the I/O completion port server: `--threads` workers on
 //! one port, any of them serving any client (and taking the accepts'
-//! packets, which carry the listener's key).
+//! packets, which carry the listener's key). `--model async` is the same
+//! echo written as `async` code on the library's executor (`block_on`), fed
+//! by an accepting thread.
 
 mod acceptor;
 mod event;
+mod futures;
 mod port;
 mod routine;
 pub(crate) mod shared;
@@ -36,6 +39,8 @@ pub enum Model {
     Routine,
     /// I/O completion port: `--threads` workers on one port.
     Port,
+    /// `async`/`await`: one task per client on the library's executor.
+    Async,
 }
 
 /// The transport a server speaks.
@@ -110,8 +115,15 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     if args.model == Model::Port && args.proto == Proto::Udp {
         usage_error("--model port serves TCP only (--proto tcp)");
     }
+    if args.model == Model::Async && args.proto == Proto::Udp {
+        usage_error("--model async serves TCP only (--proto tcp)");
+    }
     let accept = match (args.model, args.proto, args.accept) {
         (_, Proto::Udp, Some(_)) => usage_error("--accept applies to TCP only"),
+        (Model::Async, _, Some(AcceptMode::Ex)) => usage_error(
+            "--accept ex serves --model event, routine or port (the async server accepts with a thread)",
+        ),
+        (Model::Async, _, _) => AcceptMode::Thread,
         (_, _, mode) => mode.unwrap_or(AcceptMode::Ex),
     };
     if accept != AcceptMode::Ex && (args.backlog_posts.is_some() || args.first_data) {
@@ -141,6 +153,9 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
             first_data: args.first_data,
         };
         return port::serve(listener, threads, buffer, accept);
+    }
+    if args.model == Model::Async {
+        return futures::serve(listener, buffer);
     }
     let (shared, acceptor) = match accept {
         AcceptMode::Thread => (shared::Shared::start(listener)?, None),

@@ -58,7 +58,9 @@ pub fn run(bind: SocketAddr, model: Model, buffer: usize) -> std::io::Result<()>
     match model {
         Model::Event => serve_event(socket, stop, buffer),
         Model::Routine => serve_routine(socket, stop, buffer),
-        Model::Port => Err(std::io::Error::other("--model port serves TCP only")),
+        Model::Port | Model::Async => Err(std::io::Error::other(
+            "--model port and --model async serve TCP only",
+        )),
     }
 }
 
