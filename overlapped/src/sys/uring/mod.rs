@@ -73,6 +73,10 @@ pub(crate) struct Ring {
     core: Mutex<Core>,
     waker: OwnedFd,
     sleeping: AtomicBool,
+    /// A wake-up was sent since the owner last went to sleep. Another
+    /// thread driving this ring may reap the eventfd's completion itself, so
+    /// the owner checks this before it blocks (else that wake-up is lost).
+    woken: AtomicBool,
     mail: Mutex<Vec<Mail>>,
     has_mail: AtomicBool,
     /// All operations in flight.
@@ -120,6 +124,7 @@ impl Ring {
             }),
             waker,
             sleeping: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
             mail: Mutex::new(Vec::new()),
             has_mail: AtomicBool::new(false),
             ops: AtomicUsize::new(0),
@@ -320,11 +325,16 @@ impl Ring {
         }
         // Reap first: if anything is ready we do not block.
         core.collect();
-        if block && core.cqes.is_empty() && !self.has_mail.load(SeqCst) {
+        if block
+            && core.cqes.is_empty()
+            && !self.has_mail.load(SeqCst)
+            && !self.woken.load(SeqCst)
+        {
             core.wait(timeout);
         }
         // Awake again: what we deliver now must not write to our own eventfd.
         self.sleeping.store(false, SeqCst);
+        self.woken.store(false, SeqCst);
         // Without blocking, nothing is submitted here: the caller flushes
         // when it returns, or submits with the wait that sleeps.
         self.reap(&mut core, None);
@@ -376,6 +386,7 @@ impl Ring {
     /// Wakes the owner if it is blocked in this ring.
     pub(crate) fn wake(&self) {
         if self.sleeping.load(SeqCst) {
+            self.woken.store(true, SeqCst);
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
             let _ = unsafe { libc::write(self.waker.as_raw_fd(), (&one as *const u64).cast(), 8) };
