@@ -180,7 +180,7 @@ impl Socket {
         Ok((target, addr))
     }
 
-    fn accept_ex_kind(
+    pub(crate) fn accept_ex_kind(
         &self,
         accept: &Socket,
         output: &[u8],
@@ -235,7 +235,7 @@ impl Socket {
 
 /// After the start of an accept: one that never started leaves the accept
 /// socket free again.
-fn started(accept: &Socket, r: WsaResult<u32>) -> WsaResult<u32> {
+pub(crate) fn started(accept: &Socket, r: WsaResult<u32>) -> WsaResult<u32> {
     if let Err(e) = r {
         if e != WsaError::WSA_IO_PENDING {
             accept.inner.conn.end(ACCEPTING);

@@ -190,7 +190,7 @@ impl Socket {
         }
     }
 
-    fn connect_ex_kind(&self, addr: &SocketAddr) -> WsaResult<OpKind> {
+    pub(crate) fn connect_ex_kind(&self, addr: &SocketAddr) -> WsaResult<OpKind> {
         if self.is_closed() {
             return Err(WsaError::WSAENOTSOCK);
         }
@@ -228,7 +228,7 @@ impl Socket {
     }
 
     /// After the start of a connect: one that never started leaves the socket free.
-    fn connect_started(&self, r: WsaResult<u32>) -> WsaResult<u32> {
+    pub(crate) fn connect_started(&self, r: WsaResult<u32>) -> WsaResult<u32> {
         if let Err(e) = r {
             if e != WsaError::WSA_IO_PENDING {
                 self.inner.conn.end(CONNECTING);

@@ -428,3 +428,53 @@ fn a_dropped_datagram_receive_leaves_the_datagram_for_the_next() {
         });
     });
 }
+
+#[test]
+fn connect_ex_and_accept_ex_futures_connect_and_carry_first_data() {
+    use overlapped::ACCEPT_EX_ADDRESS_LEN as N;
+    bounded(30, || {
+        let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let to = listener.local_addr().unwrap();
+        let accepted = Socket::tcp_for(&to).unwrap();
+        let client = Socket::tcp_for(&to).unwrap();
+        client.bind(&"127.0.0.1:0".parse().unwrap()).unwrap();
+        block_on(async {
+            let accept =
+                listener.accept_ex_async(&accepted, vec![0u8; 64 + 2 * N as usize], 64, N, N);
+            let connect = client.connect_ex_async(&to, b"first".to_vec());
+            let (sent, bufs) = connect.await;
+            assert_eq!(sent, Ok(5));
+            assert_eq!(bufs.gather(5), b"first");
+            let (got, out) = accept.await;
+            assert_eq!(&out.first()[..got.unwrap() as usize], b"first");
+        });
+        client.update_connect_context().unwrap();
+        accepted.update_accept_context(&listener).unwrap();
+        assert_eq!(accepted.peer_addr().unwrap(), client.local_addr().unwrap());
+        // Errors at the call come back with the buffers: ConnectEx on a
+        // connected socket.
+        let (r, bufs) = block_on(client.connect_ex_async(&to, b"again".to_vec()));
+        assert_eq!(r, Err(WsaError::WSAEISCONN));
+        assert_eq!(bufs.gather(5), b"again");
+    });
+}
+
+#[test]
+fn a_dropped_accept_leaves_the_connection_for_the_next_accept() {
+    use overlapped::ACCEPT_EX_ADDRESS_LEN as N;
+    bounded(30, || {
+        let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let to = listener.local_addr().unwrap();
+        let first = Socket::tcp_for(&to).unwrap();
+        let fut = listener.accept_ex_async(&first, vec![0u8; 2 * N as usize], 0, N, N);
+        assert!(fut.is_pending()); // started at the call
+        drop(fut);
+        let second = Socket::tcp_for(&to).unwrap();
+        let fut = listener.accept_ex_async(&second, vec![0u8; 2 * N as usize], 0, N, N);
+        let client = Socket::connect_tcp(&to).unwrap();
+        let (r, _) = block_on(fut);
+        assert_eq!(r, Ok(0));
+        second.update_accept_context(&listener).unwrap();
+        assert_eq!(second.peer_addr().unwrap(), client.local_addr().unwrap());
+    });
+}

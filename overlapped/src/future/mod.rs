@@ -15,6 +15,7 @@
 //! * feature `tokio`: `tokio::AsyncStream` and the ring's registration with
 //!   tokio's reactor.
 
+mod conn;
 mod executor;
 mod ops;
 #[cfg(feature = "tokio")]
@@ -70,7 +71,9 @@ impl AsyncState {
 ///
 /// * **Lazy**: nothing starts until the first poll, which starts the
 ///   operation on the polling thread's ring (checks of the arguments are
-///   made when the future is made, and their error is its output).
+///   made when the future is made, and their error is its output). The
+///   connection calls (`accept_ex_async`, `connect_ex_async`) start at the
+///   call instead.
 /// * **Output**: the operation's result *and its buffers*, whatever happened.
 /// * **Drop** before completion cancels the operation (`CancelIoEx` on it).
 ///   The buffers stay with the operation until the kernel has let go of them
@@ -94,6 +97,7 @@ enum Stage {
         bufs: BufList,
     },
     Failed(WsaError, BufList),
+    Ready(Completion),
     Pending {
         state: Arc<AsyncState>,
         op: OpRef,
@@ -119,6 +123,30 @@ impl<T> AsyncOp<T> {
         AsyncOp { stage, map }
     }
 
+    /// Starts the operation now, on the calling thread's ring (the
+    /// connection calls, whose socket state changes at the call). The error
+    /// is `Some` when it never started (the future's output says so too).
+    pub(crate) fn start_now(
+        socket: &Arc<SocketInner>,
+        kind: OpKind,
+        bufs: BufList,
+        map: fn(Completion) -> T,
+    ) -> (AsyncOp<T>, Option<WsaError>) {
+        let mut op = AsyncOp {
+            stage: Stage::Done,
+            map,
+        };
+        let never = match op.start(Arc::clone(socket), kind, bufs) {
+            Err(()) => None,
+            Ok(done) => {
+                let never = done.never_started.then_some(done.completion.error);
+                op.stage = Stage::Ready(done.completion);
+                never
+            }
+        };
+        (op, never)
+    }
+
     /// Whether the operation has been started (the future was polled) and
     /// has not yet been seen to end.
     pub fn is_pending(&self) -> bool {
@@ -130,10 +158,10 @@ impl<T> AsyncOp<T> {
         socket: Arc<SocketInner>,
         kind: OpKind,
         bufs: BufList,
-    ) -> Result<Completion, ()> {
+    ) -> Result<Ended, ()> {
         let local = match thread::current() {
             Ok(local) => local,
-            Err(e) => return Ok(failed(e, bufs)),
+            Err(e) => return Ok(Ended::never(e, bufs)),
         };
         let ring = &local.shared.ring;
         #[cfg(feature = "tokio")]
@@ -147,8 +175,27 @@ impl<T> AsyncOp<T> {
                 self.stage = Stage::Pending { state, op };
                 Err(())
             }
-            Ok(Started::Immediate(_, outcome)) => Ok(outcome.into()),
-            Err(e) => Ok(failed(e, BufList::new())),
+            Ok(Started::Immediate(_, outcome)) => Ok(Ended {
+                completion: outcome.into(),
+                never_started: false,
+            }),
+            Err(e) => Ok(Ended::never(e, BufList::new())),
+        }
+    }
+}
+
+/// An operation that ended while it was being started.
+struct Ended {
+    completion: Completion,
+    /// It never reached the kernel (no notification would ever have come).
+    never_started: bool,
+}
+
+impl Ended {
+    fn never(error: WsaError, bufs: BufList) -> Ended {
+        Ended {
+            completion: failed(error, bufs),
+            never_started: true,
         }
     }
 }
@@ -174,10 +221,11 @@ impl<T> Future for AsyncOp<T> {
         loop {
             match std::mem::replace(&mut this.stage, Stage::Done) {
                 Stage::Start { socket, kind, bufs } => match this.start(socket, kind, bufs) {
-                    Ok(done) => return Poll::Ready(map(done)),
+                    Ok(done) => return Poll::Ready(map(done.completion)),
                     Err(()) => continue, // pending: register the waker below
                 },
                 Stage::Failed(e, bufs) => return Poll::Ready(map(failed(e, bufs))),
+                Stage::Ready(done) => return Poll::Ready(map(done)),
                 Stage::Pending { state, op } => {
                     let mut shared = state.lock();
                     if let Some(outcome) = shared.outcome.take() {
@@ -217,6 +265,7 @@ impl<T> std::fmt::Debug for AsyncOp<T> {
         let stage = match self.stage {
             Stage::Start { .. } => "not started",
             Stage::Failed(..) => "failed to start",
+            Stage::Ready(..) => "ready",
             Stage::Pending { .. } => "pending",
             Stage::Done => "done",
         };

@@ -325,10 +325,7 @@ impl Ring {
         }
         // Reap first: if anything is ready we do not block.
         core.collect();
-        if block
-            && core.cqes.is_empty()
-            && !self.has_mail.load(SeqCst)
-            && !self.woken.load(SeqCst)
+        if block && core.cqes.is_empty() && !self.has_mail.load(SeqCst) && !self.woken.load(SeqCst)
         {
             core.wait(timeout);
         }
