@@ -5,10 +5,9 @@
 
 use std::fs::File;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use super::resolve::{resolve, Refusal};
+use super::resolve::{resolve, Refusal, Root};
 use super::response::{content_type, parse_range, write_head, Clock, Head, Status};
 
 /// Limits of one connection.
@@ -22,8 +21,8 @@ pub struct Limits {
 
 /// What the server serves.
 pub struct Site {
-    /// The root directory, canonical.
-    pub root: PathBuf,
+    /// The root directory.
+    pub root: Root,
     pub limits: Limits,
 }
 

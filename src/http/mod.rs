@@ -88,7 +88,7 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
         out.flush()?;
     }
     let site = Arc::new(Site {
-        root,
+        root: resolve::Root::open(root)?,
         limits: Limits {
             max_header: args.max_header,
             max_requests: args.max_requests,

@@ -8,7 +8,11 @@
 
 use std::fs::File;
 use std::io::ErrorKind;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
+
+use rustix::fs::{openat2, Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
 
 /// Why a target maps to no file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,8 +33,27 @@ pub struct Found {
     pub modified: Option<std::time::SystemTime>,
 }
 
-/// Resolves `target` (the request's path and query) under `root` (canonical).
-pub fn resolve(root: &Path, target: &str) -> Result<Found, Refusal> {
+/// The served directory: its canonical path and an open descriptor on it.
+pub struct Root {
+    pub path: PathBuf,
+    dir: OwnedFd,
+}
+
+impl Root {
+    pub fn open(path: PathBuf) -> std::io::Result<Root> {
+        let dir = File::open(&path)?.into();
+        Ok(Root { path, dir })
+    }
+}
+
+/// Resolves `target` (the request's path and query) under `root`.
+///
+/// Fast path: one `openat2` below the root's descriptor with
+/// `RESOLVE_BENEATH`, which the kernel refuses (`EXDEV`) if any step,
+/// symlinks included, would leave the root. Only then the slow path:
+/// resolve every symlink (`canonicalize`) and serve the file if it still
+/// lies under the root (an absolute symlink to a file inside it).
+pub fn resolve(root: &Root, target: &str) -> Result<Found, Refusal> {
     let path = target.split(['?', '#']).next().unwrap_or("");
     if !path.starts_with('/') {
         return Err(Refusal::BadRequest);
@@ -40,46 +63,69 @@ pub fn resolve(root: &Path, target: &str) -> Result<Found, Refusal> {
         return Err(Refusal::BadRequest);
     }
     let decoded = String::from_utf8(decoded).map_err(|_| Refusal::BadRequest)?;
-    let mut full = root.to_path_buf();
+    let mut relative = PathBuf::from(".");
     for segment in decoded.split('/') {
         match segment {
             "" | "." => {}
             ".." => return Err(Refusal::Forbidden),
-            s => full.push(s),
+            s => relative.push(s),
         }
     }
-    let mut real = full.canonicalize().map_err(refusal)?;
-    if !real.starts_with(root) {
-        return Err(Refusal::Forbidden);
-    }
-    if real.is_dir() {
-        real = real
-            .join("index.html")
-            .canonicalize()
-            .map_err(|e| match e.kind() {
-                ErrorKind::NotFound => Refusal::Forbidden,
-                _ => refusal(e),
-            })?;
-        if !real.starts_with(root) {
-            return Err(Refusal::Forbidden);
-        }
-    }
-    let file = File::open(&real).map_err(refusal)?;
+    let file = match beneath(root.dir.as_fd(), &relative) {
+        Ok(f) => f,
+        Err(Errno::XDEV) => return slow_path(root, &relative),
+        Err(e) => return Err(refusal(e.into())),
+    };
+    finish(root, file, relative)
+}
+
+fn beneath(dir: BorrowedFd<'_>, path: &Path) -> Result<File, Errno> {
+    let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    openat2(dir, path, flags, Mode::empty(), how).map(File::from)
+}
+
+fn finish(root: &Root, file: File, path: PathBuf) -> Result<Found, Refusal> {
     let meta = file.metadata().map_err(refusal)?;
+    if meta.is_dir() {
+        let index = match beneath(file.as_fd(), Path::new("index.html")) {
+            Ok(f) => f,
+            Err(Errno::NOENT) => return Err(Refusal::Forbidden),
+            Err(Errno::XDEV) => return slow_path(root, &path.join("index.html")),
+            Err(e) => return Err(refusal(e.into())),
+        };
+        return finish(root, index, path.join("index.html"));
+    }
     if !meta.is_file() {
         return Err(Refusal::Forbidden);
     }
     Ok(Found {
         file,
-        path: real,
+        path,
         size: meta.len(),
         modified: meta.modified().ok(),
     })
 }
 
+/// A symlink the kernel would not follow beneath the root: serve its
+/// target only if, every link resolved, it lies under the root.
+fn slow_path(root: &Root, relative: &Path) -> Result<Found, Refusal> {
+    let real = root.path.join(relative).canonicalize().map_err(refusal)?;
+    if !real.starts_with(&root.path) {
+        return Err(Refusal::Forbidden);
+    }
+    let inside = real
+        .strip_prefix(&root.path)
+        .map_err(|_| Refusal::Forbidden)?;
+    let file =
+        beneath(root.dir.as_fd(), &Path::new(".").join(inside)).map_err(|e| refusal(e.into()))?;
+    finish(root, file, real)
+}
+
 fn refusal(e: std::io::Error) -> Refusal {
     match e.kind() {
         ErrorKind::NotFound | ErrorKind::NotADirectory => Refusal::NotFound,
+        _ if e.raw_os_error() == Some(libc::ENAMETOOLONG) => Refusal::NotFound,
         _ => Refusal::Forbidden,
     }
 }
