@@ -87,7 +87,9 @@ def cpu_seconds(pids):
 
 
 def unit_seconds(text):
-    m = re.match(r"([\d.]+)(us|ms|s|m)", text)
+    m = re.match(r"([\d.]+)\s*(us|ms|s|m)", text)
+    if not m:
+        return float("nan")
     v, u = float(m.group(1)), m.group(2)
     return v * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[u]
 
@@ -99,7 +101,8 @@ def wrk(url, conns, secs, lua=None):
     out = sh(cmd + [url]).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
-    p99 = unit_seconds(re.search(r"99%\s+(\S+)", out).group(1))
+    m = re.search(r"99%\s+(\S+)", out)
+    p99 = unit_seconds(m.group(1)) if m else float("nan")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if errors:
         sys.exit(f"wrk saw errors against {url}:\n{out}")

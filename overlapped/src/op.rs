@@ -322,9 +322,15 @@ impl OpSlot {
             },
             OpKind::Transmit(t) => match t.conclude(ended) {
                 Conclusion::Again => return Step::Resubmit,
-                Conclusion::Done(error, bytes) => {
+                Conclusion::Done(mut error, bytes) => {
                     if t.disconnected() {
                         self.socket.mark_send_shut();
+                        // TF_REUSE_SOCKET: as DisconnectEx does (fact 107).
+                        if t.reuse() && error.is_ok() {
+                            if let Err(e) = crate::conn_ops::fresh_endpoint(&self.socket) {
+                                error = WsaError::from_io(&e);
+                            }
+                        }
                     }
                     return Step::Done {
                         error,

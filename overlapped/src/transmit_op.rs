@@ -73,6 +73,8 @@ pub(crate) struct TransmitOp {
     pipe: Option<Pipe>,
     send_size: u32,
     disconnect: bool,
+    /// `TF_REUSE_SOCKET` (with `disconnect`): a fresh endpoint once shut down.
+    reuse: bool,
     datagram: bool,
     /// Position: element index and bytes of it already in the pipe or sent.
     elem: usize,
@@ -96,6 +98,7 @@ impl TransmitOp {
         pipe: Pipe,
         send_size: u32,
         disconnect: bool,
+        reuse: bool,
         datagram: bool,
     ) -> TransmitOp {
         TransmitOp {
@@ -104,6 +107,7 @@ impl TransmitOp {
             pipe: Some(pipe),
             send_size,
             disconnect,
+            reuse,
             datagram,
             elem: 0,
             at: 0,
@@ -132,6 +136,11 @@ impl TransmitOp {
     /// True once `TF_DISCONNECT`'s shutdown went through.
     pub(crate) fn disconnected(&self) -> bool {
         self.shut
+    }
+
+    /// Whether the socket is to be reused once disconnected (`TF_REUSE_SOCKET`).
+    pub(crate) fn reuse(&self) -> bool {
+        self.reuse
     }
 
     fn skip_done(&self, e: &mut usize, at: &mut u64) {

@@ -660,3 +660,47 @@ fn sends_and_transmits_keep_call_order_and_pipes_are_reused() {
     drop(socket);
     assert!(reader.join().unwrap() == want);
 }
+
+#[test]
+fn tf_disconnect_with_reuse_socket_recycles_an_accepted_socket_for_accept_ex() {
+    // Fact 107: after TransmitFile(TF_DISCONNECT | TF_REUSE_SOCKET) the
+    // socket goes back to AcceptEx, same descriptor.
+    use overlapped::ACCEPT_EX_ADDRESS_LEN as N;
+    use std::os::fd::AsRawFd;
+    let (tf, data) = TempFile::new("reuse", 20_000);
+    let file = tf.open();
+    let l = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 16).unwrap();
+    let addr = l.local_addr().unwrap();
+    let acc = Socket::tcp_for(&addr).unwrap();
+    let fd = acc.as_raw_fd();
+    for round in 0..3u64 {
+        let mut ov = Overlapped::new(&Event::new());
+        let r = l.accept_ex(&acc, &mut ov, vec![0u8; 2 * N as usize], 0, N, N);
+        assert!(matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
+        let client = TcpStream::connect(addr).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        get_overlapped_result(&l, &ov, true).unwrap();
+        acc.update_accept_context(&l).unwrap();
+        let reader = read_all(client);
+        let mut ov = Overlapped::new(&Event::new());
+        ov.set_offset(round * 100);
+        let flags = TransmitFlags::DISCONNECT | TransmitFlags::REUSE_SOCKET;
+        started(acc.transmit_file(&mut ov, Some(file.as_fd()), 1000, 0, None, flags));
+        assert_eq!(wait(&acc, &ov), Ok(1000));
+        let got = reader.join().unwrap();
+        let at = round as usize * 100;
+        assert_eq!(
+            got,
+            &data[at..at + 1000],
+            "round {round}: the peer reads the bytes, then the end"
+        );
+        assert_eq!(acc.as_raw_fd(), fd);
+        assert_eq!(
+            acc.peer_addr(),
+            Err(WsaError::WSAENOTCONN),
+            "ready for AcceptEx again"
+        );
+    }
+}

@@ -104,6 +104,7 @@ impl Socket {
             pipe,
             req.send_size,
             req.flags.contains(TransmitFlags::DISCONNECT),
+            req.flags.contains(TransmitFlags::REUSE_SOCKET),
             !self.is_stream(),
         );
         Ok((OpKind::Transmit(Box::new(op)), bufs))

@@ -31,7 +31,10 @@ bitflags! {
     ///   down (the peer reads the end of the stream); later sends fail with
     ///   `WSAESHUTDOWN`. Not on a datagram socket (`WSAEINVAL`).
     /// * `REUSE_SOCKET`: only with `DISCONNECT` (alone: `WSAEINVAL`, [fact
-    ///   109](crate::semantics#fact-109)); see DESIGN.md for what reuse means on Linux.
+    ///   109](crate::semantics#fact-109)). Once the shutdown is done the socket gets a fresh,
+    ///   unconnected endpoint behind the same descriptor, ready for `AcceptEx`
+    ///   or `ConnectEx` again, as after `DisconnectEx(TF_REUSE_SOCKET)`
+    ///   ([fact 107](crate::semantics#fact-107)).
     /// * `WRITE_BEHIND`: accepted. Every operation here completes when its
     ///   bytes are in the socket's send buffer, never waiting for the peer's
     ///   acknowledgement, which is what the flag asks for.
@@ -182,6 +185,7 @@ impl Socket {
     /// ```
     #[doc(alias = "TransmitFile")]
     #[doc(alias = "LPFN_TRANSMITFILE")]
+    #[doc(alias = "WSAID_TRANSMITFILE")]
     pub fn transmit_file(
         &self,
         overlapped: &mut Overlapped,

@@ -160,6 +160,7 @@ impl Socket {
     /// ```
     #[doc(alias = "TransmitPackets")]
     #[doc(alias = "LPFN_TRANSMITPACKETS")]
+    #[doc(alias = "WSAID_TRANSMITPACKETS")]
     pub fn transmit_packets(
         &self,
         overlapped: &mut Overlapped,
