@@ -84,7 +84,7 @@ impl Socket {
         self.run_alertable(kind, BufList::new(), None).map(|_| ())
     }
 
-    fn disconnect_kind(&self, flags: TransmitFlags) -> WsaResult<OpKind> {
+    pub(crate) fn disconnect_kind(&self, flags: TransmitFlags) -> WsaResult<OpKind> {
         if self.is_closed() {
             return Err(WsaError::WSAENOTSOCK);
         }

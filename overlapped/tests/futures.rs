@@ -478,3 +478,53 @@ fn a_dropped_accept_leaves_the_connection_for_the_next_accept() {
         assert_eq!(second.peer_addr().unwrap(), client.local_addr().unwrap());
     });
 }
+
+#[test]
+fn transmit_and_disconnect_futures() {
+    use overlapped::{TransmitFileBuffers, TransmitFlags, TransmitPacketsElement};
+    use std::os::fd::AsFd;
+    bounded(30, || {
+        let (client, server) = tcp_pair();
+        let path = std::env::temp_dir().join(format!("overlapped-futures-{}", std::process::id()));
+        std::fs::write(&path, b"0123456789").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        block_on(async {
+            let head_tail = TransmitFileBuffers {
+                head: b"<".to_vec(),
+                tail: b">".to_vec(),
+            };
+            let fut = client.transmit_file_async(
+                Some(file.as_fd()),
+                4,
+                0,
+                0,
+                Some(head_tail),
+                TransmitFlags::empty(),
+            );
+            drop(file); // the operation holds its own descriptor
+            assert_eq!(fut.await, Ok(8));
+            let elements = vec![
+                TransmitPacketsElement::memory(b"ab".to_vec()),
+                TransmitPacketsElement::memory(b"cd".to_vec()),
+            ];
+            let sent = client
+                .transmit_packets_async(elements, 0, TransmitFlags::empty())
+                .await;
+            assert_eq!(sent, Ok(4));
+            assert_eq!(
+                client.disconnect_ex_async(TransmitFlags::empty()).await,
+                Ok(0)
+            );
+        });
+        assert_eq!(recv_exact(&server, 12), b"<456789>abcd");
+        let mut rest = [0u8; 1];
+        let n = server
+            .recv_sync(
+                &mut [std::io::IoSliceMut::new(&mut rest)],
+                MsgFlags::empty(),
+            )
+            .unwrap();
+        assert_eq!(n, 0, "the disconnect ended the stream");
+        let _ = std::fs::remove_file(&path);
+    });
+}

@@ -20,6 +20,7 @@ mod executor;
 mod ops;
 #[cfg(feature = "tokio")]
 pub mod tokio;
+mod transmit;
 
 pub use executor::{block_on, spawn_local, JoinHandle};
 
@@ -72,8 +73,9 @@ impl AsyncState {
 /// * **Lazy**: nothing starts until the first poll, which starts the
 ///   operation on the polling thread's ring (checks of the arguments are
 ///   made when the future is made, and their error is its output). The
-///   connection calls (`accept_ex_async`, `connect_ex_async`) start at the
-///   call instead.
+///   connection and transmit calls (`accept_ex_async`, `connect_ex_async`,
+///   `disconnect_ex_async`, `transmit_file_async`, `transmit_packets_async`)
+///   start at the call instead.
 /// * **Output**: the operation's result *and its buffers*, whatever happened.
 /// * **Drop** before completion cancels the operation (`CancelIoEx` on it).
 ///   The buffers stay with the operation until the kernel has let go of them

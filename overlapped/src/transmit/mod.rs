@@ -17,6 +17,7 @@ use std::os::fd::BorrowedFd;
 
 use bitflags::bitflags;
 
+pub(crate) use packets::packets_request;
 pub use packets::{TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE, TP_ELEMENT_MEMORY};
 
 use crate::{Completion, Overlapped, Socket, WsaResult};
@@ -80,7 +81,7 @@ pub struct TransmitFileBuffers {
     pub tail: Vec<u8>,
 }
 
-fn file_request<'a>(
+pub(crate) fn file_request<'a>(
     file: Option<BorrowedFd<'a>>,
     offset: Option<u64>,
     bytes_to_write: u32,

@@ -88,7 +88,7 @@ impl<'a> TransmitPacketsElement<'a> {
     }
 }
 
-fn packets_request(
+pub(crate) fn packets_request(
     elements: Vec<TransmitPacketsElement<'_>>,
     send_size: u32,
     flags: TransmitFlags,
