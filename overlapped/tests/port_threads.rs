@@ -267,3 +267,43 @@ fn a_thread_that_exits_while_running_frees_its_place() {
         2
     );
 }
+
+#[test]
+fn a_thread_blocked_in_a_synchronous_receive_lets_another_run() {
+    // Fact 139 with a synchronous call: limit 1; the running thread blocks
+    // in recv_sync (a wait of the library), so the second packet is released
+    // to another waiter; the receive then returns and its thread counts again.
+    let (client, server) = tcp_pair();
+    let port = CompletionPort::new(1).unwrap();
+    let got = Arc::new(AtomicUsize::new(0));
+    let server = Arc::new(server);
+    let mut threads = Vec::new();
+    for _ in 0..2 {
+        let (p, got, server) = (port.clone(), got.clone(), server.clone());
+        threads.push(std::thread::spawn(move || {
+            let e = p.get_queued_completion_status(LONG).unwrap();
+            got.fetch_add(1, SeqCst);
+            if e.key == 1 {
+                // The first packet's thread blocks in a synchronous receive.
+                let mut buf = [0u8; 4];
+                let n = server
+                    .recv_sync(&mut [std::io::IoSliceMut::new(&mut buf)], MsgFlags::empty())
+                    .unwrap();
+                assert_eq!(&buf[..n], b"go");
+            }
+        }));
+    }
+    eventually("2 waiters", || port.stats().waiting == 2);
+    port.post_queued_completion_status(0, 1, None).unwrap();
+    eventually("the first to block", || {
+        got.load(SeqCst) == 1 && port.stats().running == 0
+    });
+    port.post_queued_completion_status(0, 2, None).unwrap();
+    eventually("the second to run", || got.load(SeqCst) == 2);
+    assert_eq!(port.stats().queued, 0);
+    send_all(&client, b"go");
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(port.stats().running, 0);
+}
