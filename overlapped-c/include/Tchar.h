@@ -1,0 +1,2 @@
+/* Tchar.h: the same header as tchar.h (Windows header names are case-insensitive). */
+#include "overlapped_win32.h"

@@ -1,0 +1,2 @@
+/* WinBase.h: the same header as winbase.h (Windows header names are case-insensitive). */
+#include "overlapped_win32.h"

@@ -1,0 +1,2 @@
+/* WinError.h: the same header as winerror.h (Windows header names are case-insensitive). */
+#include "overlapped_win32.h"

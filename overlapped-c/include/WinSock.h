@@ -1,0 +1,2 @@
+/* WinSock.h: the same header as winsock.h (Windows header names are case-insensitive). */
+#include "overlapped_win32.h"

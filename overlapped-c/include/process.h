@@ -1,0 +1,2 @@
+/* process.h: forwards to the one header of the C interface. */
+#include "overlapped_win32.h"

@@ -1,0 +1,178 @@
+//! Event objects and waits: `WSACreateEvent` ... `WSAWaitForMultipleEvents`,
+//! `CreateEvent`/`SetEvent`/`ResetEvent`, `WaitForSingleObject(Ex)`,
+//! `WaitForMultipleObjects(Ex)` on events, sockets and threads, `Sleep`,
+//! `SleepEx`, `CloseHandle`.
+//!
+//! A wait that reports handles settles the C records whose operations
+//! signal them ([`crate::records`]) before it returns.
+
+use overlapped::{sleep_ex, wait_for_multiple_events, Event, WaitResult, WsaError};
+
+use crate::handles::{self, Object};
+use crate::last_error::{self, fail_false};
+use crate::{records, timeout_ms, FALSE, TRUE};
+
+const WAIT_FAILED: u32 = 0xFFFF_FFFF;
+
+#[export_name = "WSACreateEvent"]
+extern "C" fn wsa_create_event() -> usize {
+    handles::insert(Object::Event(Event::new()))
+}
+
+#[export_name = "CreateEventA"]
+extern "C" fn create_event(_attrs: *const u8, manual: i32, initial: i32, name: *const u8) -> usize {
+    if !name.is_null() {
+        // Named events are shared between processes on Windows: not provided.
+        last_error::set(WsaError::ERROR_NOT_SUPPORTED.0 as u32);
+        return 0;
+    }
+    handles::insert(Object::Event(Event::with_reset(manual != 0, initial != 0)))
+}
+
+fn on_event(h: usize, f: impl FnOnce(&Event)) -> i32 {
+    match handles::event(h) {
+        Ok(e) => {
+            f(&e);
+            TRUE
+        }
+        Err(e) => fail_false(e),
+    }
+}
+
+#[export_name = "WSASetEvent"]
+extern "C" fn wsa_set_event(h: usize) -> i32 {
+    on_event(h, Event::set)
+}
+
+#[export_name = "SetEvent"]
+extern "C" fn set_event(h: usize) -> i32 {
+    on_event(h, Event::set)
+}
+
+#[export_name = "WSAResetEvent"]
+extern "C" fn wsa_reset_event(h: usize) -> i32 {
+    on_event(h, Event::reset)
+}
+
+#[export_name = "ResetEvent"]
+extern "C" fn reset_event(h: usize) -> i32 {
+    on_event(h, Event::reset)
+}
+
+#[export_name = "WSACloseEvent"]
+extern "C" fn wsa_close_event(h: usize) -> i32 {
+    match handles::get(h) {
+        Some(Object::Event(_)) => {
+            handles::remove(h);
+            TRUE
+        }
+        _ => fail_false(WsaError::WSA_INVALID_HANDLE),
+    }
+}
+
+#[export_name = "CloseHandle"]
+extern "C" fn close_handle(h: usize) -> i32 {
+    match handles::remove(h) {
+        Some(Object::Port(p)) => {
+            p.close();
+            TRUE
+        }
+        Some(Object::Socket(s)) => {
+            let _ = s.close();
+            TRUE
+        }
+        Some(_) => TRUE,
+        None => fail_false(WsaError::WSA_INVALID_HANDLE),
+    }
+}
+
+/// Waits on `handles` as `WaitForMultipleObjectsEx` does and returns its code.
+///
+/// # Safety
+/// `list` points to `count` handles.
+unsafe fn wait_handles(count: u32, list: *const usize, all: i32, ms: u32, alertable: i32) -> u32 {
+    if count == 0 || list.is_null() {
+        last_error::set(WsaError::WSA_INVALID_PARAMETER.0 as u32);
+        return WAIT_FAILED;
+    }
+    // SAFETY: `count` handles at `list` (Windows' contract).
+    let hs = unsafe { std::slice::from_raw_parts(list, count as usize) };
+    let mut events = Vec::with_capacity(hs.len());
+    for &h in hs {
+        match handles::waitable(h) {
+            Ok(e) => events.push(e),
+            Err(e) => {
+                last_error::set(e.0 as u32);
+                return WAIT_FAILED;
+            }
+        }
+    }
+    match wait_for_multiple_events(&events, all != 0, timeout_ms(ms), alertable != 0) {
+        Ok(r) => {
+            match r {
+                WaitResult::Signaled(i) if all == 0 => records::settle_waits(&[hs[i]]),
+                WaitResult::Signaled(_) => records::settle_waits(hs),
+                _ => {}
+            }
+            r.code()
+        }
+        Err(e) => {
+            last_error::set(e.0 as u32);
+            WAIT_FAILED
+        }
+    }
+}
+
+#[export_name = "WSAWaitForMultipleEvents"]
+unsafe extern "C" fn wsa_wait_for_multiple_events(
+    count: u32,
+    list: *const usize,
+    all: i32,
+    ms: u32,
+    alertable: i32,
+) -> u32 {
+    // SAFETY: Windows' contract.
+    unsafe { wait_handles(count, list, all, ms, alertable) }
+}
+
+#[export_name = "WaitForMultipleObjectsEx"]
+unsafe extern "C" fn wait_for_multiple_objects_ex(
+    count: u32,
+    list: *const usize,
+    all: i32,
+    ms: u32,
+    alertable: i32,
+) -> u32 {
+    // SAFETY: Windows' contract.
+    unsafe { wait_handles(count, list, all, ms, alertable) }
+}
+
+#[export_name = "WaitForMultipleObjects"]
+unsafe extern "C" fn wait_for_multiple_objects(count: u32, list: *const usize, all: i32, ms: u32) -> u32 {
+    // SAFETY: Windows' contract.
+    unsafe { wait_handles(count, list, all, ms, FALSE) }
+}
+
+#[export_name = "WaitForSingleObjectEx"]
+extern "C" fn wait_for_single_object_ex(h: usize, ms: u32, alertable: i32) -> u32 {
+    // SAFETY: one handle on the stack.
+    unsafe { wait_handles(1, &h, FALSE, ms, alertable) }
+}
+
+#[export_name = "WaitForSingleObject"]
+extern "C" fn wait_for_single_object(h: usize, ms: u32) -> u32 {
+    wait_for_single_object_ex(h, ms, FALSE)
+}
+
+#[export_name = "SleepEx"]
+extern "C" fn sleep_ex_c(ms: u32, alertable: i32) -> u32 {
+    match sleep_ex(timeout_ms(ms), alertable != 0) {
+        Ok(WaitResult::IoCompletion) => 0xC0,
+        _ => 0,
+    }
+}
+
+#[export_name = "Sleep"]
+extern "C" fn sleep(ms: u32) {
+    let _ = sleep_ex(timeout_ms(ms), false);
+}

@@ -1,0 +1,301 @@
+//! The C program's `WSAOVERLAPPED` records.
+//!
+//! Each overlapped call makes a Rust [`Overlapped`] record for the C record
+//! it was given (keyed by the C record's address) and copies the results
+//! into the C program's memory when the operation is *settled*: the bytes
+//! received into its `WSABUF`s, the status into `Internal` (an NTSTATUS,
+//! `STATUS_PENDING` while pending) and the byte count into `InternalHigh`.
+//! A C program can only learn of a completion through this library (a wait,
+//! `WSAGetOverlappedResult`, `GetQueuedCompletionStatus`, a completion
+//! routine, `HasOverlappedIoCompleted`), and each of those settles the
+//! records it reports before it returns: the program never sees a signalled
+//! event whose buffers are not filled yet.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use overlapped::{get_overlapped_result, BufList, Overlapped, Socket, WsaError};
+
+/// `STATUS_PENDING`.
+pub const STATUS_PENDING: u32 = 0x103;
+
+/// The `OVERLAPPED` of Windows x64 (32 bytes).
+#[repr(C)]
+pub struct CRecord {
+    /// Status (NTSTATUS).
+    pub internal: usize,
+    /// Bytes transferred.
+    pub internal_high: usize,
+    /// `Offset`.
+    pub offset: u32,
+    /// `OffsetHigh`.
+    pub offset_high: u32,
+    /// `hEvent`.
+    pub h_event: usize,
+}
+
+/// Where an operation's results go in the C program's memory.
+pub enum Out {
+    /// Nothing to copy (sends, connects, disconnects).
+    Nothing,
+    /// Received bytes go to these `(pointer, length)` buffers in order.
+    Buffers(Vec<(usize, usize)>),
+    /// Received bytes as `Buffers`, and the source address to `lpFrom`/`lpFromlen`.
+    BuffersFrom(Vec<(usize, usize)>, usize, usize),
+    /// The whole output buffer (`AcceptEx`: data, then the address areas).
+    Whole(usize, usize),
+}
+
+/// The result of a settled operation.
+#[derive(Clone, Copy, Debug)]
+pub struct Done {
+    /// The Winsock error (`NO_ERROR` on success).
+    pub error: WsaError,
+    /// Bytes transferred.
+    pub bytes: u32,
+    /// `lpdwFlags`.
+    pub flags: u32,
+}
+
+/// One C record's current operation.
+pub struct Entry {
+    /// The Rust record of the operation.
+    pub ov: Mutex<Overlapped>,
+    /// The socket it was started on.
+    pub socket: Socket,
+    /// The handle a wait names to learn of it: `hEvent`, else the socket.
+    pub wait_key: usize,
+    out: Out,
+    done: Mutex<Option<Done>>,
+}
+
+#[derive(Default)]
+struct Registry {
+    pending: HashMap<usize, Arc<Entry>>,
+    done: HashMap<usize, Arc<Entry>>,
+}
+
+fn registry() -> MutexGuard<'static, Registry> {
+    static R: OnceLock<Mutex<Registry>> = OnceLock::new();
+    R.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The NTSTATUS Windows leaves in `Internal` for a Winsock result, sign
+/// extended as `(ULONG_PTR)(NTSTATUS)` is (so `ov.Internal == STATUS_CANCELLED` holds).
+pub fn ntstatus(e: WsaError) -> usize {
+    let s: u32 = match e {
+        WsaError::NO_ERROR => 0,
+        WsaError::WSA_OPERATION_ABORTED => 0xC000_0120,
+        WsaError::WSAECONNRESET | WsaError::WSAENETRESET => 0xC000_020D,
+        WsaError::WSAEDISCON => 0xC000_013C,
+        WsaError::WSAECONNABORTED => 0xC000_0241,
+        WsaError::WSAECONNREFUSED => 0xC000_0236,
+        WsaError::WSAEMSGSIZE => 0x8000_0005,
+        WsaError::WSAETIMEDOUT => 0xC000_00B5,
+        WsaError::WSAENOTSOCK | WsaError::WSA_INVALID_HANDLE => 0xC000_0008,
+        WsaError::WSAEINVAL => 0xC000_000D,
+        _ => 0xC000_0001,
+    };
+    s as i32 as isize as usize
+}
+
+/// Marks the C record pending (`Internal = STATUS_PENDING`, `InternalHigh = 0`).
+///
+/// # Safety
+/// `c` points to a valid, writable `OVERLAPPED`.
+pub unsafe fn mark_pending(c: *mut CRecord) {
+    // SAFETY: valid record (caller).
+    unsafe {
+        (*c).internal = STATUS_PENDING as usize;
+        (*c).internal_high = 0;
+    }
+}
+
+/// Writes a result into the C record.
+///
+/// # Safety
+/// `c` points to a valid, writable `OVERLAPPED`.
+pub unsafe fn write_result(c: *mut CRecord, error: WsaError, bytes: u32) {
+    // SAFETY: valid record (caller).
+    unsafe {
+        (*c).internal_high = bytes as usize;
+        (*c).internal = ntstatus(error);
+    }
+}
+
+/// Copies the first `n` bytes of `bufs` to the C buffers of `out`, in order.
+///
+/// # Safety
+/// Every `(pointer, length)` of `out` is writable memory of the C program.
+pub unsafe fn copy_out(out: &[(usize, usize)], bufs: &BufList, n: usize) {
+    let data = bufs.gather(n);
+    let mut at = 0;
+    for &(ptr, len) in out {
+        if at == data.len() {
+            break;
+        }
+        let take = len.min(data.len() - at);
+        // SAFETY: the C buffer has `len >= take` writable bytes (caller).
+        unsafe { std::ptr::copy_nonoverlapping(data[at..].as_ptr(), ptr as *mut u8, take) };
+        at += take;
+    }
+}
+
+/// Writes a datagram's source address to `lpFrom`/`lpFromlen`.
+///
+/// # Safety
+/// `from` and `fromlen` are null or valid as `WSARecvFrom` requires.
+pub unsafe fn write_from(from: usize, fromlen: usize, addr: Option<SocketAddr>) {
+    if let Some(a) = addr {
+        // SAFETY: as the caller guarantees; a too-small buffer is left alone.
+        let _ = unsafe { crate::addr::write(&a, from as *mut u8, fromlen as *mut i32) };
+    }
+}
+
+/// Registers the operation just started on C record `c`.
+pub fn register(c: *mut CRecord, ov: Overlapped, socket: Socket, wait_key: usize, out: Out) {
+    let entry = Arc::new(Entry {
+        ov: Mutex::new(ov),
+        socket,
+        wait_key,
+        out,
+        done: Mutex::new(None),
+    });
+    let mut r = registry();
+    r.done.remove(&(c as usize));
+    r.pending.insert(c as usize, entry);
+}
+
+/// Settles `entry` (C record at `c`) if its operation has completed:
+/// copies the results out; returns the result once settled.
+fn settle_entry(c: usize, entry: &Entry) -> Option<Done> {
+    if let Some(d) = *lock(&entry.done) {
+        return Some(d);
+    }
+    let mut ov = lock(&entry.ov);
+    if !ov.is_completed() {
+        return None;
+    }
+    let (error, bytes, flags) = match get_overlapped_result(&entry.socket, &ov, false) {
+        Ok((b, f)) => (WsaError::NO_ERROR, b, f.bits()),
+        Err(e) => (e, ov.bytes_transferred(), 0),
+    };
+    let from = ov.source_addr();
+    let bufs = ov.take_buffers();
+    // SAFETY: the C program keeps the buffers and the record valid until it
+    // has learnt of the completion, which it can only do after this.
+    unsafe {
+        if let Some(bufs) = &bufs {
+            match &entry.out {
+                Out::Nothing => {}
+                Out::Buffers(out) => copy_out(out, bufs, bytes as usize),
+                Out::Whole(ptr, len) => copy_out(&[(*ptr, *len)], bufs, *len),
+                Out::BuffersFrom(out, f, fl) => {
+                    copy_out(out, bufs, bytes as usize);
+                    write_from(*f, *fl, from);
+                }
+            }
+        }
+        write_result(c as *mut CRecord, error, bytes);
+    }
+    let d = Done {
+        error,
+        bytes,
+        flags,
+    };
+    *lock(&entry.done) = Some(d);
+    Some(d)
+}
+
+/// Settles the record at `c` if it is known and complete.
+pub fn settle(c: usize) -> Option<Done> {
+    let entry = {
+        let r = registry();
+        match r.pending.get(&c) {
+            Some(e) => e.clone(),
+            None => return r.done.get(&c).and_then(|e| *lock(&e.done)),
+        }
+    };
+    let d = settle_entry(c, &entry)?;
+    let mut r = registry();
+    if let Some(e) = r.pending.remove(&c) {
+        r.done.insert(c, e);
+    }
+    Some(d)
+}
+
+/// Settles every completed operation whose wait names one of `keys`
+/// (after a wait returned for those handles).
+pub fn settle_waits(keys: &[usize]) {
+    let candidates: Vec<usize> = registry()
+        .pending
+        .iter()
+        .filter(|(_, e)| keys.contains(&e.wait_key))
+        .map(|(c, _)| *c)
+        .collect();
+    for c in candidates {
+        settle(c);
+    }
+}
+
+/// The entry of C record `c` (pending or settled).
+pub fn entry(c: usize) -> Option<Arc<Entry>> {
+    let r = registry();
+    r.pending.get(&c).or_else(|| r.done.get(&c)).cloned()
+}
+
+/// The C record whose Rust record is `ov` (for a completion packet).
+pub fn find(ov: &Overlapped) -> Option<usize> {
+    let r = registry();
+    r.pending
+        .iter()
+        .chain(r.done.iter())
+        .find(|(_, e)| lock(&e.ov).same(ov))
+        .map(|(c, _)| *c)
+}
+
+/// Forgets the records of a socket that is being closed: its pending
+/// operations are cancelled by the close, and their buffers are never
+/// written after `closesocket` returns.
+pub fn forget_socket(socket: &Socket) {
+    let mut r = registry();
+    let same = |e: &Arc<Entry>| e.socket.as_raw_fd_eq(socket);
+    r.pending.retain(|_, e| !same(e));
+    r.done.retain(|_, e| !same(e));
+}
+
+/// Compares two sockets by identity.
+trait SameSocket {
+    fn as_raw_fd_eq(&self, other: &Socket) -> bool;
+}
+
+impl SameSocket for Socket {
+    fn as_raw_fd_eq(&self, other: &Socket) -> bool {
+        use std::os::fd::AsRawFd;
+        self.as_raw_fd() == other.as_raw_fd()
+    }
+}
+
+/// Waits (not alertably) until the operation of C record `c` completes, and
+/// settles it. The wait is on the record's event, in bounded steps, so no
+/// lock is held while blocked.
+pub fn wait_and_settle(c: usize) -> Option<Done> {
+    loop {
+        if let Some(d) = settle(c) {
+            return Some(d);
+        }
+        let e = entry(c)?;
+        let event = lock(&e.ov)
+            .event()
+            .cloned()
+            .unwrap_or_else(|| e.socket.event().clone());
+        let _ = event.wait(Some(std::time::Duration::from_millis(50)));
+    }
+}
