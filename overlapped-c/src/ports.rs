@@ -72,8 +72,8 @@ fn c_record(entry: &CompletionEntry) -> usize {
         return c;
     }
     match records::find(ov) {
-        Some(c) => {
-            records::settle(c);
+        Some((c, entry)) => {
+            records::settle_this(c, &entry);
             c
         }
         None => 0,

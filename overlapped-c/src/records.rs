@@ -13,6 +13,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use overlapped::{get_overlapped_result, BufList, Overlapped, Socket, WsaError};
@@ -68,6 +69,9 @@ pub struct Entry {
     pub wait_key: usize,
     out: Out,
     done: Mutex<Option<Done>>,
+    /// Set once the operation was handed to the library (a fresh record
+    /// reads as complete before that).
+    started: AtomicBool,
 }
 
 #[derive(Default)]
@@ -167,6 +171,7 @@ pub fn register(c: *mut CRecord, ov: Overlapped, socket: Socket, wait_key: usize
         wait_key,
         out,
         done: Mutex::new(None),
+        started: AtomicBool::new(false),
     });
     let mut r = registry();
     r.done.remove(&(c as usize));
@@ -180,7 +185,7 @@ fn settle_entry(c: usize, entry: &Entry) -> Option<Done> {
         return Some(d);
     }
     let mut ov = lock(&entry.ov);
-    if !ov.is_completed() {
+    if !entry.started.load(Ordering::SeqCst) || !ov.is_completed() {
         return None;
     }
     let (error, bytes, flags) = match get_overlapped_result(&entry.socket, &ov, false) {
@@ -223,12 +228,41 @@ pub fn settle(c: usize) -> Option<Done> {
             None => return r.done.get(&c).and_then(|e| *lock(&e.done)),
         }
     };
-    let d = settle_entry(c, &entry)?;
+    settle_this(c, &entry)
+}
+
+/// Settles `entry`, the operation started on C record `c` (which may have
+/// been reused for a newer operation since).
+pub fn settle_this(c: usize, entry: &Arc<Entry>) -> Option<Done> {
+    let d = settle_entry(c, entry)?;
     let mut r = registry();
-    if let Some(e) = r.pending.remove(&c) {
-        r.done.insert(c, e);
+    if r.pending.get(&c).is_some_and(|e| Arc::ptr_eq(e, entry)) {
+        if let Some(e) = r.pending.remove(&c) {
+            r.done.insert(c, e);
+        }
     }
     Some(d)
+}
+
+/// Records that `entry`'s operation failed to start with `error`.
+pub fn start_failed(c: usize, entry: &Arc<Entry>, error: WsaError) {
+    *lock(&entry.done) = Some(Done {
+        error,
+        bytes: 0,
+        flags: 0,
+    });
+    let mut r = registry();
+    if r.pending.get(&c).is_some_and(|e| Arc::ptr_eq(e, entry)) {
+        if let Some(e) = r.pending.remove(&c) {
+            r.done.insert(c, e);
+        }
+    }
+}
+
+/// Marks `entry`'s operation as handed to the library (call with its
+/// record locked, right after the start).
+pub fn mark_started(entry: &Entry) {
+    entry.started.store(true, Ordering::SeqCst);
 }
 
 /// Settles every completed operation whose wait names one of `keys`
@@ -251,14 +285,15 @@ pub fn entry(c: usize) -> Option<Arc<Entry>> {
     r.pending.get(&c).or_else(|| r.done.get(&c)).cloned()
 }
 
-/// The C record whose Rust record is `ov` (for a completion packet).
-pub fn find(ov: &Overlapped) -> Option<usize> {
+/// The C record whose Rust record is `ov` (for a completion packet), and
+/// the entry of that operation.
+pub fn find(ov: &Overlapped) -> Option<(usize, Arc<Entry>)> {
     let r = registry();
     r.pending
         .iter()
         .chain(r.done.iter())
         .find(|(_, e)| lock(&e.ov).same(ov))
-        .map(|(c, _)| *c)
+        .map(|(c, e)| (*c, e.clone()))
 }
 
 /// Forgets the records of a socket that is being closed: its pending

@@ -324,7 +324,13 @@ fn install() -> bool {
                 // Last registered first; the first that returns TRUE ends the dispatch.
                 // SAFETY: the program's handlers, called with Windows' control codes.
                 let handled = list.iter().rev().any(|h| unsafe { h(event) } != 0);
-                if !handled || event != 0 {
+                if !handled {
+                    std::process::exit(128 + sig);
+                }
+                if event != 0 {
+                    // CTRL_CLOSE_EVENT: Windows ends the process soon after the
+                    // handler; here the program gets 5 s to finish on its own.
+                    std::thread::sleep(std::time::Duration::from_secs(5));
                     std::process::exit(128 + sig);
                 }
             }

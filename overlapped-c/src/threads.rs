@@ -25,8 +25,8 @@ pub struct ThreadObject {
     /// Signalled (manual reset) when the thread has ended.
     pub exited: Event,
     code: AtomicU32,
-    /// The thread's APC queue once it runs; the flag: started (not suspended).
-    state: Mutex<(Option<ThreadHandle>, bool)>,
+    /// The thread's APC queue once it runs; started (not suspended); its id.
+    state: Mutex<(Option<ThreadHandle>, bool, u32)>,
     changed: Condvar,
 }
 
@@ -70,6 +70,8 @@ fn prepare(arg: *mut libc::c_void) -> (Start, usize, *const ThreadObject) {
     {
         let mut st = lock(&object.state);
         st.0 = ThreadHandle::current().ok();
+        // SAFETY: gettid has no preconditions.
+        st.2 = unsafe { libc::gettid() } as u32;
         object.changed.notify_all();
         while !st.1 {
             st = object.changed.wait(st).unwrap_or_else(|e| e.into_inner());
@@ -95,7 +97,7 @@ fn spawn(start: Start, param: usize, stack: usize, suspended: bool) -> Result<(u
     let object = Arc::new(ThreadObject {
         exited: Event::with_reset(true, false),
         code: AtomicU32::new(STILL_ACTIVE),
-        state: Mutex::new((None, !suspended)),
+        state: Mutex::new((None, !suspended, 0)),
         changed: Condvar::new(),
     });
     let launch = Box::into_raw(Box::new(Launch {
@@ -124,8 +126,16 @@ fn spawn(start: Start, param: usize, stack: usize, suspended: bool) -> Result<(u
         drop(unsafe { Box::from_raw(launch) });
         return Err(WsaError::from_errno(r));
     }
+    // The id (GetCurrentThreadId on that thread) is known once it runs.
+    let tid = {
+        let mut st = lock(&object.state);
+        while st.2 == 0 {
+            st = object.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        st.2
+    };
     let h = handles::insert(Object::Thread(object));
-    Ok((h, (h / 4) as u32))
+    Ok((h, tid))
 }
 
 /// The trampoline as the `extern "C"` type pthread_create takes (same ABI).

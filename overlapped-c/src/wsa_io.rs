@@ -114,11 +114,13 @@ pub unsafe fn start_recorded(
     let entry = records::entry(c as usize).ok_or(WsaError::WSAEFAULT)?;
     let r = {
         let mut ov = entry.ov.lock().unwrap_or_else(|e| e.into_inner());
-        start(socket, &mut ov)
+        let r = start(socket, &mut ov);
+        records::mark_started(&entry);
+        r
     };
     match r {
         Ok(n) => {
-            records::settle(c as usize);
+            records::settle_this(c as usize, &entry);
             if !lp_bytes.is_null() {
                 // SAFETY: non-null and valid (caller).
                 unsafe { *lp_bytes = n };
@@ -128,6 +130,7 @@ pub unsafe fn start_recorded(
         Err(WsaError::WSA_IO_PENDING) => Err(WsaError::WSA_IO_PENDING),
         Err(e) => {
             // Failed to start: the record did not go pending.
+            records::start_failed(c as usize, &entry, e);
             // SAFETY: valid record (caller).
             unsafe { records::write_result(c, e, 0) };
             Err(e)
