@@ -653,6 +653,9 @@ typedef struct linger LINGER, *PLINGER, *LPLINGER;
 
 /* struct timeval: glibc's (16 bytes; Windows' is 8): programs only fill its fields. */
 
+/* Winsock's fd_set: a count and up to FD_SETSIZE (64) sockets. */
+#undef FD_SETSIZE
+#define FD_SETSIZE 64
 typedef struct fd_set {
     u_int fd_count;
     SOCKET fd_array[FD_SETSIZE];
@@ -662,8 +665,6 @@ int __WSAFDIsSet(SOCKET fd, fd_set *set);
 #undef FD_SET
 #undef FD_ZERO
 #undef FD_ISSET
-#undef FD_SETSIZE
-#define FD_SETSIZE 64
 #define FD_CLR(fd, set) do { u_int __i; for (__i = 0; __i < ((fd_set *)(set))->fd_count; __i++) { \
     if (((fd_set *)(set))->fd_array[__i] == (fd)) { while (__i < ((fd_set *)(set))->fd_count - 1) { \
     ((fd_set *)(set))->fd_array[__i] = ((fd_set *)(set))->fd_array[__i + 1]; __i++; } \

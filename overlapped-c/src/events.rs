@@ -148,7 +148,12 @@ unsafe extern "C" fn wait_for_multiple_objects_ex(
 }
 
 #[export_name = "WaitForMultipleObjects"]
-unsafe extern "C" fn wait_for_multiple_objects(count: u32, list: *const usize, all: i32, ms: u32) -> u32 {
+unsafe extern "C" fn wait_for_multiple_objects(
+    count: u32,
+    list: *const usize,
+    all: i32,
+    ms: u32,
+) -> u32 {
     // SAFETY: Windows' contract.
     unsafe { wait_handles(count, list, all, ms, FALSE) }
 }

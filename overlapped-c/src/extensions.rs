@@ -49,9 +49,14 @@ unsafe extern "C" fn accept_ex(
     // SAFETY: `out` has `total` writable bytes and `c` is valid until the
     // completion is reported (Windows' contract of AcceptEx).
     let r = unsafe {
-        start_recorded(listen, &listener, c, Out::Whole(out as usize, total), lp_bytes, |l, ov| {
-            l.accept_ex(&target, ov, output, receive_len, local_len, remote_len)
-        })
+        start_recorded(
+            listen,
+            &listener,
+            c,
+            Out::Whole(out as usize, total),
+            lp_bytes,
+            |l, ov| l.accept_ex(&target, ov, output, receive_len, local_len, remote_len),
+        )
     };
     report(r)
 }
@@ -154,9 +159,14 @@ unsafe extern "C" fn disconnect_ex(s: usize, c: *mut CRecord, flags: u32, _reser
     }
     // SAFETY: `c` valid until the completion is reported (Windows' contract).
     let r = unsafe {
-        start_recorded(s, &sock, c, Out::Nothing, std::ptr::null_mut(), |sock: &Socket, ov| {
-            sock.disconnect_ex(ov, flags)
-        })
+        start_recorded(
+            s,
+            &sock,
+            c,
+            Out::Nothing,
+            std::ptr::null_mut(),
+            |sock: &Socket, ov| sock.disconnect_ex(ov, flags),
+        )
     };
     report(r)
 }

@@ -129,7 +129,13 @@ fn millis(ms: i32) -> libc::timeval {
 
 /// # Safety
 /// Windows' contract of setsockopt.
-unsafe fn set(sock: &Socket, level: i32, name: i32, val: *const u8, len: i32) -> Result<(), WsaError> {
+unsafe fn set(
+    sock: &Socket,
+    level: i32,
+    name: i32,
+    val: *const u8,
+    len: i32,
+) -> Result<(), WsaError> {
     match (level, name) {
         (SOL_SOCKET, SO_UPDATE_ACCEPT_CONTEXT) => {
             if val.is_null() || (len as usize) < std::mem::size_of::<usize>() {
@@ -246,7 +252,13 @@ fn get(sock: &Socket, level: i32, name: i32) -> Result<i32, WsaError> {
 }
 
 #[export_name = "ovl_getsockopt"]
-unsafe extern "C" fn getsockopt(s: usize, level: i32, name: i32, val: *mut u8, len: *mut i32) -> i32 {
+unsafe extern "C" fn getsockopt(
+    s: usize,
+    level: i32,
+    name: i32,
+    val: *mut u8,
+    len: *mut i32,
+) -> i32 {
     if val.is_null() || len.is_null() {
         return fail(WsaError::WSAEFAULT);
     }

@@ -33,7 +33,12 @@ fn posted() -> std::sync::MutexGuard<'static, HashMap<usize, Overlapped>> {
 }
 
 #[export_name = "CreateIoCompletionPort"]
-extern "C" fn create_io_completion_port(file: usize, existing: usize, key: usize, threads: u32) -> usize {
+extern "C" fn create_io_completion_port(
+    file: usize,
+    existing: usize,
+    key: usize,
+    threads: u32,
+) -> usize {
     let result = (|| {
         let (p, h) = if existing == 0 {
             let p = CompletionPort::new(threads)?;
@@ -143,7 +148,12 @@ unsafe extern "C" fn get_queued_completion_status_ex(
     }
     let mut entries = Vec::new();
     let r = port(h).and_then(|p| {
-        p.get_queued_completion_status_ex(&mut entries, count as usize, timeout_ms(ms), alertable != 0)
+        p.get_queued_completion_status_ex(
+            &mut entries,
+            count as usize,
+            timeout_ms(ms),
+            alertable != 0,
+        )
     });
     match r {
         Ok(n) => {
@@ -172,7 +182,12 @@ unsafe extern "C" fn get_queued_completion_status_ex(
 }
 
 #[export_name = "PostQueuedCompletionStatus"]
-extern "C" fn post_queued_completion_status(h: usize, bytes: u32, key: usize, c: *mut CRecord) -> i32 {
+extern "C" fn post_queued_completion_status(
+    h: usize,
+    bytes: u32,
+    key: usize,
+    c: *mut CRecord,
+) -> i32 {
     let p = match port(h) {
         Ok(p) => p,
         Err(e) => return fail_false(e),

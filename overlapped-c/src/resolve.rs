@@ -75,7 +75,12 @@ unsafe extern "C" fn inet_pton(af: i32, src: *const libc::c_char, dst: *mut u8) 
 }
 
 #[export_name = "ovl_inet_ntop"]
-unsafe extern "C" fn inet_ntop(af: i32, src: *const u8, dst: *mut libc::c_char, size: usize) -> *const libc::c_char {
+unsafe extern "C" fn inet_ntop(
+    af: i32,
+    src: *const u8,
+    dst: *mut libc::c_char,
+    size: usize,
+) -> *const libc::c_char {
     let Some(f) = family_to_linux(af).filter(|&f| f != libc::AF_UNSPEC) else {
         last_error::set(WsaError::WSAEAFNOSUPPORT.0 as u32);
         return std::ptr::null();
@@ -232,7 +237,10 @@ unsafe extern "C" fn getaddrinfo(
 
 /// # Safety
 /// `sa` points to `len` bytes of a Linux sockaddr.
-unsafe fn sockaddr_from_linux(sa: *const libc::sockaddr, len: libc::socklen_t) -> Option<SocketAddr> {
+unsafe fn sockaddr_from_linux(
+    sa: *const libc::sockaddr,
+    len: libc::socklen_t,
+) -> Option<SocketAddr> {
     if sa.is_null() {
         return None;
     }
@@ -339,7 +347,9 @@ fn linux_sockaddr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_storage is larger than sockaddr_in and suitably aligned.
-            unsafe { (&mut st as *mut libc::sockaddr_storage as *mut libc::sockaddr_in).write(sin) };
+            unsafe {
+                (&mut st as *mut libc::sockaddr_storage as *mut libc::sockaddr_in).write(sin)
+            };
             std::mem::size_of::<libc::sockaddr_in>()
         }
         SocketAddr::V6(v6) => {
@@ -353,7 +363,9 @@ fn linux_sockaddr(a: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin6_scope_id: v6.scope_id(),
             };
             // SAFETY: as above for sockaddr_in6.
-            unsafe { (&mut st as *mut libc::sockaddr_storage as *mut libc::sockaddr_in6).write(sin6) };
+            unsafe {
+                (&mut st as *mut libc::sockaddr_storage as *mut libc::sockaddr_in6).write(sin6)
+            };
             std::mem::size_of::<libc::sockaddr_in6>()
         }
     };

@@ -53,7 +53,11 @@ unsafe extern "C" fn wsa_startup(requested: u16, data: *mut WsaData) -> i32 {
     if overlapped::startup().is_err() {
         return WsaError::WSASYSNOTREADY.0;
     }
-    let version = if (major, minor) > (2, 2) { 0x0202 } else { requested };
+    let version = if (major, minor) > (2, 2) {
+        0x0202
+    } else {
+        requested
+    };
     // SAFETY: non-null WSADATA (Windows' contract).
     let d = unsafe { &mut *data };
     d.version = version;
@@ -224,7 +228,9 @@ unsafe extern "C" fn getsockname(s: usize, out: *mut u8, len: *mut i32) -> i32 {
         return fail(WsaError::WSAEFAULT);
     }
     // SAFETY: `out`/`len` valid (Windows' contract).
-    with_socket(s, |sock| unsafe { addr::write(&sock.local_addr()?, out, len) })
+    with_socket(s, |sock| unsafe {
+        addr::write(&sock.local_addr()?, out, len)
+    })
 }
 
 #[export_name = "ovl_getpeername"]
@@ -233,7 +239,9 @@ unsafe extern "C" fn getpeername(s: usize, out: *mut u8, len: *mut i32) -> i32 {
         return fail(WsaError::WSAEFAULT);
     }
     // SAFETY: `out`/`len` valid (Windows' contract).
-    with_socket(s, |sock| unsafe { addr::write(&sock.peer_addr()?, out, len) })
+    with_socket(s, |sock| unsafe {
+        addr::write(&sock.peer_addr()?, out, len)
+    })
 }
 
 #[export_name = "ioctlsocket"]
@@ -317,9 +325,7 @@ unsafe extern "C" fn sendto(
     // SAFETY: `tolen` bytes at `to`, `len` at `buf` (Windows' contract).
     let (to, data) = unsafe { (addr::read(to, tolen), slice(buf, len)) };
     let flags = MsgFlags::from_bits_retain(flags as u32);
-    count(
-        handles::socket(s).and_then(|sock| sock.send_to_sync(&[IoSlice::new(data)], &to?, flags)),
-    )
+    count(handles::socket(s).and_then(|sock| sock.send_to_sync(&[IoSlice::new(data)], &to?, flags)))
 }
 
 #[export_name = "ovl_recvfrom"]

@@ -56,7 +56,11 @@ unsafe extern "C" fn get_system_info(info: *mut SystemInfo) {
             page_size: page,
             min_addr: 0x10000,
             max_addr: 0x7FFF_FFFE_FFFF,
-            mask: if n >= 64 { usize::MAX } else { (1usize << n) - 1 },
+            mask: if n >= 64 {
+                usize::MAX
+            } else {
+                (1usize << n) - 1
+            },
             processors: n,
             processor_type: 8664,
             granularity: 65536,
@@ -137,7 +141,12 @@ extern "C" fn heap_alloc(_heap: usize, flags: u32, n: usize) -> *mut libc::c_voi
 }
 
 #[export_name = "HeapReAlloc"]
-unsafe extern "C" fn heap_realloc(_heap: usize, flags: u32, p: *mut libc::c_void, n: usize) -> *mut libc::c_void {
+unsafe extern "C" fn heap_realloc(
+    _heap: usize,
+    flags: u32,
+    p: *mut libc::c_void,
+    n: usize,
+) -> *mut libc::c_void {
     // SAFETY: `p` came from HeapAlloc (Windows' contract).
     let old = unsafe { libc::malloc_usable_size(p) };
     // SAFETY: as above.
@@ -260,11 +269,18 @@ unsafe fn text(s: *const libc::c_char) -> String {
         return String::new();
     }
     // SAFETY: caller.
-    unsafe { std::ffi::CStr::from_ptr(s) }.to_string_lossy().into_owned()
+    unsafe { std::ffi::CStr::from_ptr(s) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[export_name = "MessageBoxA"]
-unsafe extern "C" fn message_box(_wnd: usize, msg: *const libc::c_char, caption: *const libc::c_char, _ty: u32) -> i32 {
+unsafe extern "C" fn message_box(
+    _wnd: usize,
+    msg: *const libc::c_char,
+    caption: *const libc::c_char,
+    _ty: u32,
+) -> i32 {
     // SAFETY: strings or null (Windows' contract).
     let (m, c) = unsafe { (text(msg), text(caption)) };
     eprintln!("{c}: {m}");

@@ -93,7 +93,12 @@ extern "C-unwind" fn trampoline(arg: *mut libc::c_void) -> *mut libc::c_void {
 }
 
 /// Starts a thread running `start(param)`; returns its handle and id.
-fn spawn(start: Start, param: usize, stack: usize, suspended: bool) -> Result<(usize, u32), WsaError> {
+fn spawn(
+    start: Start,
+    param: usize,
+    stack: usize,
+    suspended: bool,
+) -> Result<(usize, u32), WsaError> {
     let object = Arc::new(ThreadObject {
         exited: Event::with_reset(true, false),
         code: AtomicU32::new(STILL_ACTIVE),
@@ -196,7 +201,11 @@ unsafe extern "C" fn void_adapter(param: *mut libc::c_void) -> u32 {
 }
 
 #[export_name = "_beginthread"]
-unsafe extern "C" fn begin_thread(start: Option<Start0>, stack: u32, param: *mut libc::c_void) -> usize {
+unsafe extern "C" fn begin_thread(
+    start: Option<Start0>,
+    stack: u32,
+    param: *mut libc::c_void,
+) -> usize {
     let Some(start) = start else {
         return usize::MAX;
     };

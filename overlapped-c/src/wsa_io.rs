@@ -154,7 +154,12 @@ fn c_routine(
                 records::write_from(f, fl, done.from);
             }
             records::write_result(c as *mut CRecord, done.error, done.bytes);
-            routine(done.error.0 as u32, done.bytes, c as *mut CRecord, done.flags.bits());
+            routine(
+                done.error.0 as u32,
+                done.bytes,
+                c as *mut CRecord,
+                done.flags.bits(),
+            );
         }
     }
 }
@@ -251,7 +256,9 @@ unsafe fn sync_io(
         let mut slices: Vec<IoSliceMut<'_>> = cbufs
             .iter()
             // SAFETY: writable memory of the program for the call.
-            .map(|&(p, l)| IoSliceMut::new(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, l) }))
+            .map(|&(p, l)| {
+                IoSliceMut::new(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, l) })
+            })
             .collect();
         match kind {
             Kind::RecvFrom(f, fl) => {
@@ -362,7 +369,18 @@ unsafe extern "C" fn wsa_send_to(
         Err(e) => return fail(e),
     };
     // SAFETY: Windows' contract of WSASendTo.
-    unsafe { wsa_io(s, bufs, count, lp_bytes, flags, c, routine, Kind::SendTo(to)) }
+    unsafe {
+        wsa_io(
+            s,
+            bufs,
+            count,
+            lp_bytes,
+            flags,
+            c,
+            routine,
+            Kind::SendTo(to),
+        )
+    }
 }
 
 #[export_name = "WSAGetOverlappedResult"]
