@@ -32,6 +32,18 @@ fn posted() -> std::sync::MutexGuard<'static, HashMap<usize, Overlapped>> {
         .unwrap_or_else(|e| e.into_inner())
 }
 
+fn associated() -> std::sync::MutexGuard<'static, std::collections::HashSet<usize>> {
+    static A: OnceLock<Mutex<std::collections::HashSet<usize>>> = OnceLock::new();
+    A.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whether the `SOCKET` handle `s` was ever associated with a port.
+pub fn is_associated(s: usize) -> bool {
+    associated().contains(&s)
+}
+
 #[export_name = "CreateIoCompletionPort"]
 extern "C" fn create_io_completion_port(
     file: usize,
@@ -56,6 +68,7 @@ extern "C" fn create_io_completion_port(
                 }
                 return Err(e);
             }
+            associated().insert(file);
         }
         Ok(h)
     })();

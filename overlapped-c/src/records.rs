@@ -63,10 +63,14 @@ pub struct Done {
 pub struct Entry {
     /// The Rust record of the operation.
     pub ov: Mutex<Overlapped>,
+    /// Its identity ([`Overlapped::id`]), for completion packets.
+    id: usize,
     /// The socket it was started on.
     pub socket: Socket,
     /// The handle a wait names to learn of it: `hEvent`, else the socket.
     pub wait_key: usize,
+    /// The `SOCKET` handle the operation was started on.
+    pub wait_socket: usize,
     out: Out,
     done: Mutex<Option<Done>>,
     /// Set once the operation was handed to the library (a fresh record
@@ -78,6 +82,8 @@ pub struct Entry {
 struct Registry {
     pending: HashMap<usize, Arc<Entry>>,
     done: HashMap<usize, Arc<Entry>>,
+    /// Rust record identity → C record address, for the entries above.
+    by_id: HashMap<usize, usize>,
 }
 
 fn registry() -> MutexGuard<'static, Registry> {
@@ -164,18 +170,33 @@ pub unsafe fn write_from(from: usize, fromlen: usize, addr: Option<SocketAddr>) 
 }
 
 /// Registers the operation just started on C record `c`.
-pub fn register(c: *mut CRecord, ov: Overlapped, socket: Socket, wait_key: usize, out: Out) {
+pub fn register(
+    c: *mut CRecord,
+    ov: Overlapped,
+    (socket, handle): (Socket, usize),
+    wait_key: usize,
+    out: Out,
+) {
+    let id = ov.id();
     let entry = Arc::new(Entry {
+        id,
         ov: Mutex::new(ov),
         socket,
         wait_key,
+        wait_socket: handle,
         out,
         done: Mutex::new(None),
         started: AtomicBool::new(false),
     });
     let mut r = registry();
-    r.done.remove(&(c as usize));
-    r.pending.insert(c as usize, entry);
+    let old = [
+        r.done.remove(&(c as usize)),
+        r.pending.insert(c as usize, entry),
+    ];
+    for e in old.into_iter().flatten() {
+        r.by_id.remove(&e.id);
+    }
+    r.by_id.insert(id, c as usize);
 }
 
 /// Settles `entry` (C record at `c`) if its operation has completed:
@@ -289,32 +310,30 @@ pub fn entry(c: usize) -> Option<Arc<Entry>> {
 /// the entry of that operation.
 pub fn find(ov: &Overlapped) -> Option<(usize, Arc<Entry>)> {
     let r = registry();
-    r.pending
-        .iter()
-        .chain(r.done.iter())
-        .find(|(_, e)| lock(&e.ov).same(ov))
-        .map(|(c, e)| (*c, e.clone()))
+    let c = *r.by_id.get(&ov.id())?;
+    let e = r.pending.get(&c).or_else(|| r.done.get(&c))?;
+    (e.id == ov.id()).then(|| (c, e.clone()))
 }
 
-/// Forgets the records of a socket that is being closed: its pending
-/// operations are cancelled by the close, and their buffers are never
-/// written after `closesocket` returns.
-pub fn forget_socket(socket: &Socket) {
+/// Forgets the settled records of a socket that is being closed (their
+/// results were reported; the program may free them). Pending ones stay:
+/// their cancellation is still to be reported, with their record.
+pub fn forget_settled(socket: &Socket) {
+    use std::os::fd::AsRawFd;
+    let fd = socket.as_raw_fd();
     let mut r = registry();
-    let same = |e: &Arc<Entry>| e.socket.as_raw_fd_eq(socket);
-    r.pending.retain(|_, e| !same(e));
-    r.done.retain(|_, e| !same(e));
-}
-
-/// Compares two sockets by identity.
-trait SameSocket {
-    fn as_raw_fd_eq(&self, other: &Socket) -> bool;
-}
-
-impl SameSocket for Socket {
-    fn as_raw_fd_eq(&self, other: &Socket) -> bool {
-        use std::os::fd::AsRawFd;
-        self.as_raw_fd() == other.as_raw_fd()
+    // A socket of a completion port may still have packets queued that
+    // name its records: those stay until the program reuses the record.
+    let gone: Vec<usize> = r
+        .done
+        .iter()
+        .filter(|(_, e)| e.socket.as_raw_fd() == fd && !crate::ports::is_associated(e.wait_socket))
+        .map(|(c, _)| *c)
+        .collect();
+    for c in gone {
+        if let Some(e) = r.done.remove(&c) {
+            r.by_id.remove(&e.id);
+        }
     }
 }
 

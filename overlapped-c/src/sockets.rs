@@ -131,6 +131,7 @@ extern "C" fn closesocket(s: usize) -> i32 {
     match handles::get(s) {
         Some(Object::Socket(sock)) => {
             handles::remove(s);
+            crate::records::forget_settled(&sock);
             match sock.close() {
                 Ok(()) => 0,
                 Err(e) => fail(e),

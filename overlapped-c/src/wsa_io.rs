@@ -110,7 +110,7 @@ pub unsafe fn start_recorded(
     let wait_key = if key == 0 { s } else { key };
     // SAFETY: valid record (caller).
     unsafe { records::mark_pending(c) };
-    records::register(c, ov, socket.clone(), wait_key, out);
+    records::register(c, ov, (socket.clone(), s), wait_key, out);
     let entry = records::entry(c as usize).ok_or(WsaError::WSAEFAULT)?;
     let r = {
         let mut ov = entry.ov.lock().unwrap_or_else(|e| e.into_inner());
