@@ -18,6 +18,7 @@
 #include <sys/select.h>
 #include <sys/time.h>
 #include <strings.h>
+#include <stdio.h>
 #include <stdarg.h>
 
 #ifdef __cplusplus
@@ -466,6 +467,90 @@ BOOL GenerateConsoleCtrlEvent(DWORD dwCtrlEvent, DWORD dwProcessGroupId);
 #define STD_INPUT_HANDLE ((DWORD)-10)
 #define STD_OUTPUT_HANDLE ((DWORD)-11)
 #define STD_ERROR_HANDLE ((DWORD)-12)
+HANDLE GetStdHandle(DWORD nStdHandle);
+BOOL WriteConsoleA(HANDLE hConsoleOutput, const void *lpBuffer, DWORD nNumberOfCharsToWrite, LPDWORD lpNumberOfCharsWritten,
+                   LPVOID lpReserved);
+#define WriteConsole WriteConsoleA
+BOOL WriteFile(HANDLE hFile, LPCVOID lpBuffer, DWORD nNumberOfBytesToWrite, LPDWORD lpNumberOfBytesWritten, LPOVERLAPPED lpOverlapped);
+
+/* ---- strsafe.h (ANSI): the counted string functions, on vsnprintf ---- */
+#ifndef S_OK
+#define S_OK ((HRESULT)0L)
+#endif
+#define STRSAFE_E_INSUFFICIENT_BUFFER ((HRESULT)0x8007007AL)
+#define STRSAFE_E_INVALID_PARAMETER ((HRESULT)0x80070057L)
+#define SUCCEEDED(hr) (((HRESULT)(hr)) >= 0)
+#define FAILED(hr) (((HRESULT)(hr)) < 0)
+static inline HRESULT StringCchVPrintfA(char *dst, size_t cch, const char *fmt, va_list args)
+{
+    int n;
+    if (cch == 0 || dst == NULL)
+        return STRSAFE_E_INVALID_PARAMETER;
+    n = vsnprintf(dst, cch, fmt, args);
+    if (n < 0 || (size_t)n >= cch) {
+        dst[cch - 1] = 0;
+        return STRSAFE_E_INSUFFICIENT_BUFFER;
+    }
+    return S_OK;
+}
+static inline HRESULT StringCchPrintfA(char *dst, size_t cch, const char *fmt, ...)
+{
+    HRESULT hr;
+    va_list args;
+    va_start(args, fmt);
+    hr = StringCchVPrintfA(dst, cch, fmt, args);
+    va_end(args);
+    return hr;
+}
+static inline HRESULT StringCchCopyNA(char *dst, size_t cch, const char *src, size_t n)
+{
+    size_t i;
+    if (cch == 0 || dst == NULL)
+        return STRSAFE_E_INVALID_PARAMETER;
+    for (i = 0; i < n && src[i] && i < cch - 1; i++)
+        dst[i] = src[i];
+    dst[i] = 0;
+    return (i < n && src[i] && i == cch - 1) ? STRSAFE_E_INSUFFICIENT_BUFFER : S_OK;
+}
+static inline HRESULT StringCchCopyA(char *dst, size_t cch, const char *src) { return StringCchCopyNA(dst, cch, src, (size_t)-1); }
+static inline HRESULT StringCchCatA(char *dst, size_t cch, const char *src)
+{
+    size_t len = strnlen(dst, cch);
+    if (len == cch)
+        return STRSAFE_E_INVALID_PARAMETER;
+    return StringCchCopyA(dst + len, cch - len, src);
+}
+static inline HRESULT StringCchLengthA(const char *s, size_t max, size_t *len)
+{
+    size_t n = s ? strnlen(s, max) : max;
+    if (n == max) {
+        if (len)
+            *len = 0;
+        return STRSAFE_E_INVALID_PARAMETER;
+    }
+    if (len)
+        *len = n;
+    return S_OK;
+}
+/* The Cb forms count bytes; with char, bytes are characters. */
+#define StringCbVPrintfA StringCchVPrintfA
+#define StringCbPrintfA StringCchPrintfA
+#define StringCbCopyA StringCchCopyA
+#define StringCbCopyNA StringCchCopyNA
+#define StringCbCatA StringCchCatA
+#define StringCbLengthA StringCchLengthA
+#define StringCchVPrintf StringCchVPrintfA
+#define StringCchPrintf StringCchPrintfA
+#define StringCchCopy StringCchCopyA
+#define StringCchCopyN StringCchCopyNA
+#define StringCchCat StringCchCatA
+#define StringCchLength StringCchLengthA
+#define StringCbVPrintf StringCbVPrintfA
+#define StringCbPrintf StringCbPrintfA
+#define StringCbCopy StringCbCopyA
+#define StringCbCopyN StringCbCopyNA
+#define StringCbCat StringCbCatA
+#define StringCbLength StringCbLengthA
 
 /* ---- MessageBox on a console: prints to stderr ---- */
 #define MB_OK 0x00000000L

@@ -392,3 +392,88 @@ extern "C" fn generate_console_ctrl_event(event: u32, _group: u32) -> i32 {
     unsafe { libc::kill(libc::getpid(), sig) };
     TRUE
 }
+
+/// `GetStdHandle`'s handles: the values Windows uses for the three streams'
+/// pseudo-handles are kept as they are (`(HANDLE)-10`, -11, -12).
+const STD_INPUT: usize = (-10i64) as usize;
+const STD_OUTPUT: usize = (-11i64) as usize;
+const STD_ERROR: usize = (-12i64) as usize;
+
+#[export_name = "GetStdHandle"]
+extern "C" fn get_std_handle(which: u32) -> usize {
+    match which as i32 {
+        -10 => STD_INPUT,
+        -11 => STD_OUTPUT,
+        -12 => STD_ERROR,
+        _ => {
+            last_error::set(6); // ERROR_INVALID_HANDLE
+            usize::MAX
+        }
+    }
+}
+
+/// Writes to the standard output or error of a `GetStdHandle` handle.
+///
+/// # Safety
+/// `buf` has `len` readable bytes; `written` is null or valid.
+unsafe fn write_std(h: usize, buf: *const u8, len: u32, written: *mut u32) -> i32 {
+    let fd = match h {
+        STD_OUTPUT => 1,
+        STD_ERROR => 2,
+        _ => {
+            last_error::set(6);
+            return FALSE;
+        }
+    };
+    if len > 0 && buf.is_null() {
+        last_error::set(WsaError::WSA_INVALID_PARAMETER.0 as u32);
+        return FALSE;
+    }
+    // C's stdio may hold earlier output: keep the order the program wrote in.
+    // SAFETY: flushing every C stream is always allowed.
+    unsafe { libc::fflush(std::ptr::null_mut()) };
+    let mut done = 0usize;
+    while done < len as usize {
+        // SAFETY: the rest of the caller's buffer.
+        let n = unsafe { libc::write(fd, buf.add(done).cast(), len as usize - done) };
+        if n < 0 {
+            last_error::set(WsaError::from_io(&std::io::Error::last_os_error()).0 as u32);
+            return FALSE;
+        }
+        done += n as usize;
+    }
+    if !written.is_null() {
+        // SAFETY: valid (caller).
+        unsafe { *written = done as u32 };
+    }
+    TRUE
+}
+
+#[export_name = "WriteConsoleA"]
+unsafe extern "C" fn write_console(
+    h: usize,
+    buf: *const u8,
+    len: u32,
+    written: *mut u32,
+    _reserved: usize,
+) -> i32 {
+    // SAFETY: Windows' contract of WriteConsoleA.
+    unsafe { write_std(h, buf, len, written) }
+}
+
+#[export_name = "WriteFile"]
+unsafe extern "C" fn write_file(
+    h: usize,
+    buf: *const u8,
+    len: u32,
+    written: *mut u32,
+    ov: usize,
+) -> i32 {
+    if ov != 0 {
+        // Overlapped file I/O is not part of this interface.
+        last_error::set(WsaError::ERROR_NOT_SUPPORTED.0 as u32);
+        return FALSE;
+    }
+    // SAFETY: Windows' contract of WriteFile (console handles only).
+    unsafe { write_std(h, buf, len, written) }
+}

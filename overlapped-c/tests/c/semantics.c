@@ -10,6 +10,7 @@
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
+#include <strsafe.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -385,6 +386,16 @@ int main(void)
         GetSystemInfo(&si);
         CHECK(si.dwNumberOfProcessors >= 1 && si.dwPageSize >= 4096);
         CHECK(GetTickCount() != 0);
+    }
+
+    /* Console and strsafe. */
+    {
+        char small[8];
+        CHECK(WriteConsoleA(GetStdHandle(STD_ERROR_HANDLE), "console\n", 8, &n, NULL) && n == 8);
+        CHECK(StringCchPrintfA(small, sizeof(small), "%d", 1234) == S_OK && strcmp(small, "1234") == 0);
+        CHECK(StringCchPrintfA(small, sizeof(small), "%s", "much too long") == STRSAFE_E_INSUFFICIENT_BUFFER &&
+              strcmp(small, "much to") == 0);
+        CHECK(StringCbCopyNA(small, sizeof(small), "abcdef", 3) == S_OK && strcmp(small, "abc") == 0);
     }
 
     CHECK(WSACloseEvent(ev));
