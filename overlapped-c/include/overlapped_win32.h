@@ -848,6 +848,12 @@ int __WSAFDIsSet(SOCKET fd, fd_set *set);
 #define FD_CLOSE (1 << FD_CLOSE_BIT)
 #define FD_MAX_EVENTS 10
 
+struct tcp_keepalive {
+    ULONG onoff;
+    ULONG keepalivetime;
+    ULONG keepaliveinterval;
+};
+
 typedef void (CALLBACK *LPWSAOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwError, DWORD cbTransferred, LPWSAOVERLAPPED lpOverlapped, DWORD dwFlags);
 
 typedef struct _WSAPROTOCOL_INFOA WSAPROTOCOL_INFOA, *LPWSAPROTOCOL_INFOA;

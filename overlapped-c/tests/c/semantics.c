@@ -388,6 +388,26 @@ int main(void)
         CHECK(GetTickCount() != 0);
     }
 
+    /* WSAIoctl codes that complete during the call. */
+    {
+        SOCKET c1, c2;
+        u_long on = 1, avail = 0;
+        struct tcp_keepalive ka = {1, 30000, 5000};
+        int v = 0, len = sizeof(v);
+        pair(&c1, &c2);
+        CHECK(WSAIoctl(c2, FIONBIO, &on, sizeof(on), NULL, 0, &n, NULL, NULL) == 0);
+        CHECK(recv(c2, data, sizeof(data), 0) == SOCKET_ERROR && WSAGetLastError() == WSAEWOULDBLOCK);
+        CHECK(send(c1, "abcd", 4, 0) == 4);
+        Sleep(50);
+        CHECK(WSAIoctl(c2, FIONREAD, NULL, 0, &avail, sizeof(avail), &n, NULL, NULL) == 0 && avail == 4 && n == 4);
+        CHECK(WSAIoctl(c2, SIO_KEEPALIVE_VALS, &ka, sizeof(ka), NULL, 0, &n, NULL, NULL) == 0);
+        CHECK(getsockopt(c2, SOL_SOCKET, SO_KEEPALIVE, (char *)&v, &len) == 0 && v != 0);
+        CHECK(WSAIoctl(c2, SIO_ADDRESS_LIST_QUERY, NULL, 0, data, sizeof(data), &n, NULL, NULL) == SOCKET_ERROR &&
+              WSAGetLastError() == WSAEOPNOTSUPP);
+        closesocket(c1);
+        closesocket(c2);
+    }
+
     /* Console and strsafe. */
     {
         char small[8];
