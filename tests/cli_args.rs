@@ -17,6 +17,7 @@ fn base_args(sub: &str, opt: &str) -> &'static [&'static str] {
     match (sub, opt) {
         ("bench", "connections") => &["--connect-rate", "--addr", "127.0.0.1:9"],
         ("bench", _) => &["--addr", "127.0.0.1:9"],
+        ("http", "threads") => &["--root", "/", "--model", "port"],
         ("http", _) => &["--root", "/"],
         ("serve", "threads") => &["--model", "port"],
         _ => &[],

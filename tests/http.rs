@@ -87,9 +87,9 @@ fn start(tree: &Tree, model: &str, extra: &[&str]) -> ServerProcess {
 
 /// Every file of the tree fetched by curl over one keep-alive connection,
 /// compared byte for byte.
-fn fetch_tree(model: &str) {
-    let tree = Tree::with_big(&format!("tree-{model}"));
-    let server = start(&tree, model, &[]);
+fn fetch_tree(model: &str, extra: &[&str]) {
+    let tree = Tree::with_big(&format!("tree-{model}{}", extra.concat()));
+    let server = start(&tree, model, extra);
     let out = tree.dir.join("out");
     std::fs::create_dir_all(&out).unwrap();
     let files = [
@@ -118,12 +118,22 @@ fn fetch_tree(model: &str) {
 
 #[test]
 fn curl_fetches_every_file_of_a_tree_event_model() {
-    fetch_tree("event");
+    fetch_tree("event", &[]);
 }
 
 #[test]
 fn curl_fetches_every_file_of_a_tree_routine_model() {
-    fetch_tree("routine");
+    fetch_tree("routine", &[]);
+}
+
+#[test]
+fn curl_fetches_every_file_of_a_tree_port_model_one_thread() {
+    fetch_tree("port", &["--threads", "1"]);
+}
+
+#[test]
+fn curl_fetches_every_file_of_a_tree_port_model_two_threads() {
+    fetch_tree("port", &["--threads", "2"]);
 }
 
 /// Sends `request` (raw bytes) and reads until the server closes.
@@ -162,9 +172,14 @@ fn body(response: &[u8]) -> &[u8] {
 
 #[test]
 fn no_path_leaves_the_root() {
-    for model in ["event", "routine"] {
-        let tree = Tree::new(&format!("traversal-{model}"));
-        let server = start(&tree, model, &[]);
+    for (model, extra) in [
+        ("event", &[][..]),
+        ("routine", &[]),
+        ("port", &["--threads", "1"]),
+        ("port", &["--threads", "2"]),
+    ] {
+        let tree = Tree::new(&format!("traversal-{model}{}", extra.concat()));
+        let server = start(&tree, model, extra);
         let a = server.addr.as_str();
         for target in [
             "/../secret.txt",
@@ -205,8 +220,18 @@ fn no_path_leaves_the_root() {
 
 #[test]
 fn malformed_and_refused_requests() {
-    let tree = Tree::new("malformed");
-    let server = start(&tree, "event", &["--max-header", "1024"]);
+    for (model, threads) in [("event", None), ("port", Some("1")), ("port", Some("2"))] {
+        malformed_and_refused(model, threads);
+    }
+}
+
+fn malformed_and_refused(model: &str, threads: Option<&str>) {
+    let tree = Tree::new(&format!("malformed-{model}{}", threads.unwrap_or("")));
+    let mut extra = vec!["--max-header", "1024"];
+    if let Some(n) = threads {
+        extra.extend(["--threads", n]);
+    }
+    let server = start(&tree, model, &extra);
     let a = server.addr.as_str();
     assert_eq!(status_of(&exchange(a, b"GARBAGE\r\n\r\n")), 400);
     assert_eq!(
@@ -299,8 +324,18 @@ fn httpdate_in(secs: u64) -> String {
 
 #[test]
 fn keep_alive_pipelining_and_the_request_limit() {
-    let tree = Tree::new("pipeline");
-    let server = start(&tree, "event", &["--max-requests", "3"]);
+    for (model, threads) in [("event", None), ("port", Some("2"))] {
+        pipelining(model, threads);
+    }
+}
+
+fn pipelining(model: &str, threads: Option<&str>) {
+    let tree = Tree::new(&format!("pipeline-{model}"));
+    let mut extra = vec!["--max-requests", "3"];
+    if let Some(n) = threads {
+        extra.extend(["--threads", n]);
+    }
+    let server = start(&tree, model, &extra);
     let a = server.addr.as_str();
     let one = std::fs::read(tree.root().join("one.bin")).unwrap();
     let page = std::fs::read(tree.root().join("sub/page.html")).unwrap();
@@ -323,6 +358,17 @@ fn keep_alive_pipelining_and_the_request_limit() {
     assert_eq!(status_of(&r), 200);
     assert_eq!(body(&r), &one[..]);
     server.stop_cleanly();
+}
+
+#[test]
+fn threads_apply_to_the_port_model_only() {
+    let out = Command::new(common::EXE)
+        .args(["http", "--root", "/", "--model", "event", "--threads", "2"])
+        .env("OVERLAPPED_CHECK_ARGS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--threads"));
 }
 
 #[test]

@@ -14,12 +14,14 @@ use super::response::Clock;
 use super::{Outgoing, RECV_BUFFER};
 use crate::serve::shared::Shared;
 
-enum State {
+pub(super) enum State {
     Receiving,
     Transmitting,
 }
 
-struct Client {
+/// One connection and its single operation in flight (the port model
+/// keeps the same record behind a lock).
+pub(super) struct Client {
     socket: Socket,
     ov: Overlapped,
     conn: Conn,
@@ -52,15 +54,7 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
                 }
                 for socket in shared.take_new() {
                     let event = Event::new();
-                    let mut client = Client {
-                        conn: Conn::new(socket.peer_addr().ok()),
-                        socket,
-                        ov: Overlapped::new(&event),
-                        state: State::Receiving,
-                        out: Outgoing::default(),
-                        spare: Vec::with_capacity(512),
-                        recv: Some(BufList::zeroed(RECV_BUFFER)),
-                    };
+                    let mut client = Client::new(socket, Overlapped::new(&event));
                     if post_recv(&mut client).is_ok() {
                         events.push(event);
                         clients.push(client);
@@ -81,11 +75,44 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
     }
 }
 
+impl Client {
+    /// A new connection whose operations use `ov`.
+    pub(super) fn new(socket: Socket, ov: Overlapped) -> Client {
+        Client {
+            conn: Conn::new(socket.peer_addr().ok()),
+            socket,
+            ov,
+            state: State::Receiving,
+            out: Outgoing::default(),
+            spare: Vec::with_capacity(512),
+            recv: Some(BufList::zeroed(RECV_BUFFER)),
+        }
+    }
+
+    /// The connection's socket.
+    pub(super) fn socket(&self) -> &Socket {
+        &self.socket
+    }
+}
+
 /// Handles one completion; false when the connection is done.
 fn step(client: &mut Client, site: &Site, clock: &mut Clock) -> bool {
     let result = get_overlapped_result(&client.socket, &client.ov, false);
     let bufs = client.ov.take_buffers();
-    let Ok((bytes, _)) = result else {
+    completed(client, result.map(|(bytes, _)| bytes), bufs, site, clock)
+}
+
+/// Takes the result of the connection's operation (`bufs`: its buffers)
+/// and starts the next one; false when the connection is done (nothing is
+/// in flight then).
+pub(super) fn completed(
+    client: &mut Client,
+    result: Result<u32, WsaError>,
+    bufs: Option<BufList>,
+    site: &Site,
+    clock: &mut Clock,
+) -> bool {
+    let Ok(bytes) = result else {
         return false;
     };
     match client.state {
@@ -126,7 +153,8 @@ fn drive(client: &mut Client, site: &Site, clock: &mut Clock) -> bool {
     }
 }
 
-fn post_recv(client: &mut Client) -> Result<(), WsaError> {
+/// Starts a receive (the connection's first operation too).
+pub(super) fn post_recv(client: &mut Client) -> Result<(), WsaError> {
     client.state = State::Receiving;
     let bufs = client
         .recv

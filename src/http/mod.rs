@@ -5,10 +5,13 @@
 //! The shape is the echo servers': an accepting thread hands new clients to
 //! one worker, which does all the I/O in the chosen model. `--model event`
 //! waits on every client's event (Overlapped (1)); `--model routine` runs
-//! completion routines in an alertable wait (Overlapped (2)).
+//! completion routines in an alertable wait (Overlapped (2)). `--model port`
+//! has no accepting thread: `AcceptEx` packets and every connection's
+//! completions go to one I/O completion port, served by `--threads` workers.
 
 mod conn;
 mod event;
+mod port;
 mod resolve;
 mod response;
 mod routine;
@@ -17,7 +20,6 @@ use std::fs::File;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use overlapped::{Socket, TransmitFileBuffers, TransmitFlags};
@@ -33,6 +35,8 @@ pub enum HttpModel {
     Event,
     /// Overlapped (2): completion routines and alertable waits.
     Routine,
+    /// I/O completion port: `--threads` workers on one port, `AcceptEx`-fed.
+    Port,
 }
 
 /// Arguments of `overlapped http`.
@@ -59,6 +63,11 @@ pub struct HttpArgs {
     /// (from 1 to 1000000).
     #[arg(long, default_value_t = 1000, value_parser = int_in(1u32, 1_000_000))]
     pub max_requests: u32,
+    /// Worker threads on the completion port (`--model port` only; default:
+    /// the number of CPUs). It is also the port's concurrency value (from 1
+    /// to 1024).
+    #[arg(long, value_parser = int_in(1usize, 1024))]
+    pub threads: Option<usize>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -73,6 +82,14 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
             args.root.display()
         )));
     }
+    let threads = match (args.model, args.threads) {
+        (HttpModel::Port, None) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        (HttpModel::Port, Some(n)) => n,
+        (_, Some(_)) => crate::cli::usage_error(
+            "--threads applies to --model port only (the event and routine servers have one worker)",
+        ),
+        (_, None) => 1,
+    };
     if crate::cli::only_checking() {
         return Ok(());
     }
@@ -94,10 +111,10 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
             max_requests: args.max_requests,
         },
     });
-    let shared = Shared::start(listener)?;
     match args.model {
-        HttpModel::Event => event::serve(shared, site),
-        HttpModel::Routine => routine::serve(shared, site),
+        HttpModel::Event => event::serve(Shared::start(listener)?, site),
+        HttpModel::Routine => routine::serve(Shared::start(listener)?, site),
+        HttpModel::Port => port::serve(listener, threads, site),
     }
 }
 
@@ -107,16 +124,17 @@ const RECV_BUFFER: usize = 4096;
 const CHUNK: u64 = 1 << 30;
 
 /// What is left to send of an answer: the file range, and whether the
-/// connection closes after it.
+/// connection closes after it. `Send` (the port model's workers take turns
+/// on a connection); the `Arc` costs one uncontended increment per call.
 #[derive(Default)]
 struct Outgoing {
-    file: Option<(Rc<File>, u64, u64)>,
+    file: Option<(Arc<File>, u64, u64)>,
     close: bool,
 }
 
 /// The arguments of the next `TransmitFile` of an answer.
 struct Chunk {
-    file: Option<Rc<File>>,
+    file: Option<Arc<File>>,
     offset: u64,
     len: u32,
     buffers: Option<TransmitFileBuffers>,
@@ -150,7 +168,7 @@ impl Outgoing {
     /// A new answer's file range.
     fn new(file: Option<(File, u64, u64)>, close: bool) -> Outgoing {
         Outgoing {
-            file: file.map(|(f, off, len)| (Rc::new(f), off, len)),
+            file: file.map(|(f, off, len)| (Arc::new(f), off, len)),
             close,
         }
     }

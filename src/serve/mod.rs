@@ -12,10 +12,10 @@
 //! echo written as `async` code on the library's executor (`block_on`), fed
 //! by an accepting thread.
 
-mod acceptor;
+pub(crate) mod acceptor;
 mod event;
 mod futures;
-mod port;
+pub(crate) mod port;
 mod routine;
 pub(crate) mod shared;
 mod udp;

@@ -25,9 +25,9 @@ use super::acceptor::{AcceptMode, Acceptor, AREA};
 use super::shared::Shared;
 
 /// The key of the accepting thread's packets and of the stop.
-const NEWS: usize = usize::MAX;
+pub(crate) const NEWS: usize = usize::MAX;
 /// The listener's key (`AcceptEx` completions, fact 90).
-const LISTENER: usize = usize::MAX - 1;
+pub(crate) const LISTENER: usize = usize::MAX - 1;
 
 struct Conn {
     socket: Socket,
@@ -54,7 +54,7 @@ struct Server {
     accept: Option<Accepts>,
 }
 
-struct Accepts {
+pub(crate) struct Accepts {
     acceptor: Acceptor,
     posts: Vec<Mutex<Post>>,
     /// Record id → index in `posts`.
@@ -89,28 +89,8 @@ pub fn serve(
     let (shared, accepts) = match accept.mode {
         AcceptMode::Thread => (Shared::start_with(listener, Some(news))?, None),
         AcceptMode::Ex => {
-            port.associate(&listener, LISTENER)
-                .map_err(std::io::Error::other)?;
             let acceptor = Acceptor::new(listener, accept.posts, accept.first_data, buffer);
-            let posts: Vec<Mutex<Post>> = (0..accept.posts)
-                .map(|_| {
-                    Mutex::new(Post {
-                        ov: Overlapped::without_event(),
-                        socket: None,
-                    })
-                })
-                .collect();
-            let by_record = posts
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (lock(p).ov.id(), i))
-                .collect();
-            let accepts = Accepts {
-                acceptor,
-                posts,
-                by_record,
-                down: Mutex::new(Vec::new()),
-            };
+            let accepts = Accepts::start(&port, acceptor)?;
             (Shared::start_signals_with(Some(news))?, Some(accepts))
         }
     };
@@ -121,13 +101,6 @@ pub fn serve(
         buffer,
         accept: accepts,
     });
-    if let Some(a) = &server.accept {
-        for i in 0..a.posts.len() {
-            if !repost(a, i, None) {
-                lock(&a.down).push(i);
-            }
-        }
-    }
     let mut workers = Vec::new();
     for i in 1..threads {
         let server = server.clone();
@@ -147,7 +120,7 @@ pub fn serve(
     result
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -185,61 +158,119 @@ fn worker(server: &Server) -> std::io::Result<()> {
 }
 
 /// An `AcceptEx` completed: admit its socket (with its first message, if
-/// any), and post the accept again with a fresh socket.
-fn accepted(server: &Server, mut entry: CompletionEntry) {
+/// any); the accept is posted again.
+fn accepted(server: &Server, entry: CompletionEntry) {
     let Some(a) = &server.accept else { return };
-    let Some(&i) = entry
-        .overlapped
-        .as_ref()
-        .and_then(|o| a.by_record.get(&o.id()))
-    else {
-        return;
-    };
-    if server.shared.stopping() {
-        return;
-    }
-    let out = entry.overlapped.as_mut().and_then(Overlapped::take_buffers);
-    let client = lock(&a.posts[i]).socket.take();
-    match (entry.error, client) {
-        (e, Some(client)) if e.is_ok() => {
-            a.acceptor.admit(&client);
-            let first = (a.acceptor.receive_len > 0).then(|| {
-                let mut bufs = out.unwrap_or_default();
-                bufs.limit(entry.bytes as usize);
-                bufs
-            });
-            admit(server, client, first);
-        }
-        (e, _) if Acceptor::transient(e) => eprintln!("AcceptEx failed: {e}"),
-        _ => {}
-    }
-    if !repost(a, i, None) {
-        lock(&a.down).push(i);
+    if let Some((client, first)) = a.accepted(entry, server.shared.stopping()) {
+        admit(server, client, first);
     }
 }
 
-/// Posts accept `i` with a fresh accept socket; false if it could not.
-fn repost(a: &Accepts, i: usize, out: Option<Vec<u8>>) -> bool {
-    let Ok(socket) = a.acceptor.accept_socket() else {
-        return false;
-    };
-    let mut post = lock(&a.posts[i]);
-    let out = out.unwrap_or_else(|| a.acceptor.output());
-    match a.acceptor.listener.accept_ex(
-        &socket,
-        &mut post.ov,
-        out,
-        a.acceptor.receive_len,
-        AREA,
-        AREA,
-    ) {
-        Ok(_) | Err(WsaError::WSA_IO_PENDING) => {
-            post.socket = Some(socket);
-            true
+impl Accepts {
+    /// Associates the listener with `port` (key [`LISTENER`]) and posts
+    /// the acceptor's accepts.
+    pub(crate) fn start(port: &CompletionPort, acceptor: Acceptor) -> std::io::Result<Accepts> {
+        port.associate(&acceptor.listener, LISTENER)
+            .map_err(std::io::Error::other)?;
+        let posts: Vec<Mutex<Post>> = (0..acceptor.posts)
+            .map(|_| {
+                Mutex::new(Post {
+                    ov: Overlapped::without_event(),
+                    socket: None,
+                })
+            })
+            .collect();
+        let by_record = posts
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (lock(p).ov.id(), i))
+            .collect();
+        let accepts = Accepts {
+            acceptor,
+            posts,
+            by_record,
+            down: Mutex::new(Vec::new()),
+        };
+        for i in 0..accepts.posts.len() {
+            if !accepts.repost(i) {
+                lock(&accepts.down).push(i);
+            }
         }
-        Err(e) => {
-            eprintln!("AcceptEx failed: {e}");
-            false
+        Ok(accepts)
+    }
+
+    /// A packet of the listener's key: the accepted client and, with
+    /// receive-with-accept, its first data (limited to the bytes received).
+    /// The accept is posted again with a fresh socket (not once `stopping`).
+    pub(crate) fn accepted(
+        &self,
+        mut entry: CompletionEntry,
+        stopping: bool,
+    ) -> Option<(Socket, Option<BufList>)> {
+        let &i = entry
+            .overlapped
+            .as_ref()
+            .and_then(|o| self.by_record.get(&o.id()))?;
+        if stopping {
+            return None;
+        }
+        let out = entry.overlapped.as_mut().and_then(Overlapped::take_buffers);
+        let client = lock(&self.posts[i]).socket.take();
+        let admitted = match (entry.error, client) {
+            (e, Some(client)) if e.is_ok() => {
+                self.acceptor.admit(&client);
+                let first = (self.acceptor.receive_len > 0).then(|| {
+                    let mut bufs = out.unwrap_or_default();
+                    bufs.limit(entry.bytes as usize);
+                    bufs
+                });
+                Some((client, first))
+            }
+            (e, _) if Acceptor::transient(e) => {
+                eprintln!("AcceptEx failed: {e}");
+                None
+            }
+            _ => None,
+        };
+        if !self.repost(i) {
+            lock(&self.down).push(i);
+        }
+        admitted
+    }
+
+    /// Renews the accepts that were down for want of descriptors (call when
+    /// a client closes).
+    pub(crate) fn renew(&self) {
+        let down = std::mem::take(&mut *lock(&self.down));
+        for i in down {
+            if !self.repost(i) {
+                lock(&self.down).push(i);
+            }
+        }
+    }
+
+    /// Posts accept `i` with a fresh accept socket; false if it could not.
+    fn repost(&self, i: usize) -> bool {
+        let Ok(socket) = self.acceptor.accept_socket() else {
+            return false;
+        };
+        let mut post = lock(&self.posts[i]);
+        match self.acceptor.listener.accept_ex(
+            &socket,
+            &mut post.ov,
+            self.acceptor.output(),
+            self.acceptor.receive_len,
+            AREA,
+            AREA,
+        ) {
+            Ok(_) | Err(WsaError::WSA_IO_PENDING) => {
+                post.socket = Some(socket);
+                true
+            }
+            Err(e) => {
+                eprintln!("AcceptEx failed: {e}");
+                false
+            }
         }
     }
 }
@@ -287,12 +318,7 @@ fn admit(server: &Server, socket: Socket, first: Option<BufList>) {
 fn close(server: &Server, key: usize) {
     lock(&server.conns).try_remove(key);
     if let Some(a) = &server.accept {
-        let down = std::mem::take(&mut *lock(&a.down));
-        for i in down {
-            if !repost(a, i, None) {
-                lock(&a.down).push(i);
-            }
-        }
+        a.renew();
     }
 }
 
@@ -325,6 +351,6 @@ fn step(conn: &Conn, mut entry: CompletionEntry, buffer: usize) -> bool {
 }
 
 /// Completed at once and pending both end in one packet (fact 137).
-fn started(r: Result<u32, WsaError>) -> bool {
+pub(crate) fn started(r: Result<u32, WsaError>) -> bool {
     matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING))
 }
