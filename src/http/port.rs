@@ -110,12 +110,12 @@ fn worker(server: &Server) -> std::io::Result<()> {
 /// first receive.
 fn admit(server: &Server, socket: Socket) {
     // As the book's servers do: nobody waits on the socket itself.
-    let _ = socket.set_file_completion_notification_modes(NotificationModes::SKIP_SET_EVENT_ON_HANDLE);
+    let _ =
+        socket.set_file_completion_notification_modes(NotificationModes::SKIP_SET_EVENT_ON_HANDLE);
     let client = Arc::new(Mutex::new(Client::new(socket, Overlapped::without_event())));
     let key = lock(&server.clients).insert(client.clone());
     let mut c = lock(&client);
-    let started =
-        server.port.associate(c.socket(), key).is_ok() && post_recv(&mut c).is_ok();
+    let started = server.port.associate(c.socket(), key).is_ok() && post_recv(&mut c).is_ok();
     drop(c);
     if !started {
         close(server, key);
