@@ -99,6 +99,20 @@ static unsigned __stdcall Count(void *param)
     return 0;
 }
 
+static DWORD WINAPI Exits(LPVOID p)
+{
+    (void)p;
+    ExitThread(5); /* ends the thread here: its code is 5, not 1 */
+    return 1;
+}
+
+static unsigned __stdcall EndsEx(void *p)
+{
+    (void)p;
+    _endthreadex(6);
+    return 1;
+}
+
 static HANDLE PortForWaiter;
 static DWORD WINAPI PortWaiter(LPVOID param)
 {
@@ -229,6 +243,15 @@ int main(void)
         for (i = 0; i < 4; i++)
             CloseHandle(th[i]);
         DeleteCriticalSection(&Lock);
+        {
+            DWORD code = 0;
+            HANDLE t = CreateThread(NULL, 0, Exits, NULL, 0, NULL);
+            HANDLE u = (HANDLE)_beginthreadex(NULL, 0, EndsEx, NULL, 0, NULL);
+            CHECK(WaitForSingleObject(t, 5000) == WAIT_OBJECT_0 && GetExitCodeThread(t, &code) && code == 5);
+            CHECK(WaitForSingleObject(u, 5000) == WAIT_OBJECT_0 && GetExitCodeThread(u, &code) && code == 6);
+            CloseHandle(t);
+            CloseHandle(u);
+        }
     }
 
     /* Completion ports. */
