@@ -350,6 +350,12 @@ pub fn wait_and_settle(c: usize) -> Option<Done> {
             .event()
             .cloned()
             .unwrap_or_else(|| e.socket.event().clone());
+        let started = std::time::Instant::now();
         let _ = event.wait(Some(std::time::Duration::from_millis(50)));
+        if started.elapsed() < std::time::Duration::from_millis(1) {
+            // The event was already set (by another operation sharing it):
+            // do not spin while this one is still in flight.
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
     }
 }
