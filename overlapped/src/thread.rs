@@ -254,8 +254,13 @@ impl Local {
         let ring = &self.shared.ring;
         // One system call per turn: what is queued goes in with the wait that
         // sleeps, or, when there is work ready already, just before returning.
+        // A blocking turn ends by reaping and delivering (and serving mail),
+        // so the look that starts the next round is skipped right after one.
+        let mut reaped = false;
         loop {
-            ring.turn(Some(Duration::ZERO));
+            if !std::mem::take(&mut reaped) {
+                ring.turn(Some(Duration::ZERO));
+            }
             if alertable && self.has_apcs() {
                 ring.flush();
                 self.run_apcs();
@@ -290,6 +295,7 @@ impl Local {
             self.block_for_port();
             ring.turn(timeout);
             ring.set_sleeping(false);
+            reaped = true;
         }
     }
 

@@ -63,7 +63,8 @@ impl Ring {
     }
 
     pub(super) fn drain_mail(&self, core: &mut Core) {
-        if !self.has_mail.swap(false, SeqCst) {
+        // A plain load first: the locked swap only when there is mail.
+        if !self.has_mail.load(SeqCst) || !self.has_mail.swap(false, SeqCst) {
             return;
         }
         let mail = std::mem::take(&mut *self.mail.lock().unwrap_or_else(|e| e.into_inner()));

@@ -97,6 +97,11 @@ pub(crate) struct Ring {
     /// The service found the ring taken: its holder serves it again after
     /// letting go (see [`Ring::serve`]).
     wanted: AtomicBool,
+    /// Entries were left in the submission queue at the last unlock. Every
+    /// push happens under the lock and every lock ends in `unlock`, so while
+    /// nobody holds the ring this says whether [`Ring::flush`] has anything
+    /// to do (the owner's flush then skips the lock).
+    queued: AtomicBool,
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
@@ -141,6 +146,7 @@ impl Ring {
             ops: AtomicUsize::new(0),
             batching: AtomicBool::new(false),
             wanted: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
         });
         registry::add(&ring);
         // `Ring::new` runs on the thread that will own the ring.
@@ -219,6 +225,8 @@ impl Ring {
             core.submit();
             leftover = false;
         }
+        self.queued
+            .store(!core.uring.submission().is_empty(), Relaxed);
         drop(core);
         if leftover {
             self.wanted.store(true, SeqCst);
@@ -357,6 +365,11 @@ impl Ring {
 
     /// Submits whatever is queued (the operations routines started).
     pub(crate) fn flush(&self) {
+        // Nothing was left queued (see `queued`): a holder that pushes now
+        // is the service, which submits before it lets go.
+        if !self.queued.load(Relaxed) {
+            return;
+        }
         let mut core = self.lock();
         if !core.uring.submission().is_empty() {
             core.submit();
