@@ -94,6 +94,15 @@ impl Lanes {
         next
     }
 
+    /// Forgets every operation (after `fork`: they are the parent's, on
+    /// the parent's rings, and never complete in this process).
+    pub(crate) fn forget_all(&self) {
+        for d in [Direction::Receive, Direction::Send] {
+            *self.lane(d) = Lane::default();
+        }
+        self.unordered().clear();
+    }
+
     /// Operations of the socket not yet completed, in both lanes.
     pub(crate) fn pending(&self) -> usize {
         [Direction::Receive, Direction::Send]

@@ -306,7 +306,35 @@ impl OvState {
     fn progress(&self) {
         let op = self.held().op.clone();
         if let Some(ring) = op.and_then(|op| op.ring.upgrade()) {
+            if ring.foreign() {
+                // Started by the parent before `fork`: it completes there,
+                // never in this process. Report it aborted here.
+                self.abandon();
+                return;
+            }
             ring.poll_owned();
+        }
+    }
+
+    /// The child's copy of an operation the parent started (after `fork`):
+    /// ends as `WSA_OPERATION_ABORTED`, signalling its event.
+    fn abandon(&self) {
+        let mut held = self.held();
+        held.op = None;
+        self.bytes.store(0, SeqCst);
+        if self
+            .status
+            .compare_exchange(
+                PENDING,
+                WsaError::WSA_OPERATION_ABORTED.code(),
+                SeqCst,
+                SeqCst,
+            )
+            .is_ok()
+        {
+            if let Some(event) = &held.signal {
+                event.set();
+            }
         }
     }
 

@@ -8,7 +8,7 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -66,6 +66,9 @@ pub(crate) struct SocketInner {
     pub(crate) shut: AtomicU8,
     /// Whether it was a connected stream when it was closed (for [fact 127](crate::semantics#fact-127)).
     connected_at_close: AtomicBool,
+    /// The process generation that last used it (see `sys::fork`): a
+    /// socket inherited across `fork` forgets the parent's operations.
+    born: AtomicU32,
     /// Known to have been connected (by `connect`, `accept`, or a
     /// `getpeername` that succeeded): sends need not ask again (facts [15](crate::semantics#fact-15), [76](crate::semantics#fact-76)).
     connected: AtomicBool,
@@ -167,6 +170,7 @@ impl SocketInner {
         if self.is_closed() {
             return Err(WsaError::WSAENOTSOCK);
         }
+        self.adopt_after_fork();
         if self.stream && self.conn.state() != conn::IDLE && self.connecting() {
             return Err(WsaError::WSAENOTCONN);
         }
@@ -185,6 +189,22 @@ impl SocketInner {
     /// later sends fail with `WSAESHUTDOWN`, as after `shutdown(SD_SEND)`.
     pub(crate) fn mark_send_shut(&self) {
         self.shut.fetch_or(SHUT_SEND, SeqCst);
+    }
+
+    /// Whether the socket was inherited from the parent across `fork` and
+    /// not used in this process since.
+    fn inherited(&self) -> bool {
+        self.born.load(SeqCst) != crate::sys::fork::generation()
+    }
+
+    /// First use in a child process after `fork`: the operations in its
+    /// lanes are the parent's (they complete there, never here), so a new
+    /// one must not queue behind them.
+    fn adopt_after_fork(&self) {
+        if self.inherited() {
+            self.lanes.forget_all();
+            self.born.store(crate::sys::fork::generation(), SeqCst);
+        }
     }
 
     /// Whether this is a connected stream socket (for [fact 127](crate::semantics#fact-127)); once
@@ -264,6 +284,7 @@ impl Socket {
                 shut: AtomicU8::new(0),
                 connected_at_close: AtomicBool::new(false),
                 connected: AtomicBool::new(false),
+                born: AtomicU32::new(crate::sys::fork::generation()),
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
                 conn: ConnState::default(),
@@ -389,6 +410,12 @@ impl Socket {
         }
         // Change notifications of this socket end with it (fact 119).
         self.inner.attached.close_all();
+        if self.inner.inherited() {
+            // Inherited across `fork` and unused here: closing this
+            // process's descriptor is all; the parent's operations and
+            // connection are the parent's (no shutdown, no cancel).
+            return;
+        }
         // Pitfall 1: closing the descriptor would not stop the kernel's
         // operations on it. Cancel them on every ring that may hold one; the
         // descriptor itself closes when the last operation (and handle) lets

@@ -98,7 +98,14 @@ pub(crate) fn try_current() -> Result<Rc<Local>, SetupError> {
         .try_with(|l| l.borrow().clone())
         .map_err(|_| SetupError::Other(std::io::Error::other("thread is exiting")))?;
     if let Some(local) = found {
-        return Ok(local);
+        if !local.shared.ring.foreign() {
+            return Ok(local);
+        }
+        // A child process after `fork`: this thread's state is the parent's
+        // (its ring's queues are shared with the parent). Leave it alone for
+        // good (never dropped: dropping would cancel the parent's operations)
+        // and start afresh. See DESIGN.md, "fork".
+        let _ = LOCAL.try_with(|l| std::mem::forget(l.borrow_mut().take()));
     }
     let ring = Ring::new()?;
     let local = Rc::new(Local {

@@ -19,4 +19,4 @@ pub(crate) use uring::mem::OpMem;
 #[cfg(feature = "tokio")]
 pub(crate) use uring::reactor::RingSource;
 pub use uring::setup::SetupError;
-pub(crate) use uring::{adopt, registry, OpRef, Ring, Started};
+pub(crate) use uring::{adopt, fork, registry, OpRef, Ring, Started};

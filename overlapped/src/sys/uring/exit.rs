@@ -17,6 +17,9 @@ impl Ring {
     /// thread that lives on ([`Ring::resume`]). Data that had already
     /// arrived is delivered as a normal completion.
     pub(crate) fn retire(&self) {
+        if self.foreign() {
+            return;
+        }
         let mut core = self.lock();
         core.retiring = true;
         // Routine operations still queued behind others in their socket lane
@@ -47,6 +50,9 @@ impl Ring {
     /// Submits again, from the calling (long-lived) thread, the operations
     /// parked by [`Ring::retire`].
     pub(crate) fn resume(&self) {
+        if self.foreign() {
+            return;
+        }
         let mut core = self.lock();
         core.retiring = false;
         for ud in std::mem::take(&mut core.parked) {

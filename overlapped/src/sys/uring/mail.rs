@@ -48,6 +48,11 @@ impl Ring {
     /// it at once if the ring is free; any other thread never touches the
     /// ring: it wakes the owner if it sleeps in its ring, else the service.
     pub(super) fn post(&self, mail: Mail) {
+        if self.foreign() {
+            // The parent's ring (after `fork`): its operations are the
+            // parent's; a cancel from here would end them.
+            return;
+        }
         self.mail
             .lock()
             .unwrap_or_else(|e| e.into_inner())

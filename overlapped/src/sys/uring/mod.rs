@@ -9,6 +9,7 @@
 
 mod core;
 mod exit;
+pub(crate) mod fork;
 mod mail;
 pub(crate) mod mem;
 mod prep;
@@ -78,6 +79,8 @@ pub(crate) struct OpRef {
 /// A ring, its operations in flight, and the way to wake its owner.
 pub(crate) struct Ring {
     id: u64,
+    /// The process generation it was made in (see `fork.rs`).
+    born: u32,
     /// The ring's descriptor (readable while completions wait: tokio's reactor watches it).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
@@ -124,8 +127,10 @@ impl Ring {
         }
         // SAFETY: `efd` is a fresh descriptor that nothing else owns.
         let waker = unsafe { OwnedFd::from_raw_fd(efd) };
+        fork::watch_forks();
         let ring = Arc::new(Ring {
             id: NEXT_ID.fetch_add(1, SeqCst),
+            born: fork::generation(),
             fd: uring.as_raw_fd(),
             core: Mutex::new(Core {
                 uring,
@@ -152,6 +157,12 @@ impl Ring {
         // `Ring::new` runs on the thread that will own the ring.
         OWN.with(|o| o.set(ring.id));
         Ok(ring)
+    }
+
+    /// A ring inherited from the parent process across `fork`: its queues
+    /// are shared with the parent, so this process never touches it again.
+    pub(crate) fn foreign(&self) -> bool {
+        self.born != fork::generation()
     }
 
     /// Whether operations wait for the owner's next wait to be submitted.
@@ -244,6 +255,9 @@ impl Ring {
     /// it a note (`wanted`) that it reads after letting go, so the work is
     /// done either way and nobody waits for anybody.
     pub(crate) fn serve(&self) {
+        if self.foreign() {
+            return;
+        }
         if !self.may_submit_here() {
             service::kick();
             return;
@@ -383,6 +397,9 @@ impl Ring {
     /// the service thread. Returns false if the ring was busy.
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn try_drive(&self) -> bool {
+        if self.foreign() {
+            return false;
+        }
         if self.may_submit_here() {
             self.serve();
             return true;
@@ -406,7 +423,7 @@ impl Ring {
 
     /// Wakes the owner if it is blocked in this ring.
     pub(crate) fn wake(&self) {
-        if self.sleeping.load(SeqCst) {
+        if self.sleeping.load(SeqCst) && !self.foreign() {
             self.woken.store(true, SeqCst);
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our own eventfd.

@@ -9,7 +9,8 @@ static RINGS: Mutex<Vec<Weak<Ring>>> = Mutex::new(Vec::new());
 
 pub(crate) fn add(ring: &Arc<Ring>) {
     let mut rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
-    rings.retain(|r| r.strong_count() > 0);
+    // Rings of a parent process (after `fork`) are forgotten here.
+    rings.retain(|r| r.upgrade().is_some_and(|r| !r.foreign()));
     rings.push(Arc::downgrade(ring));
 }
 
@@ -19,7 +20,7 @@ pub(crate) fn with_ops() -> Vec<Arc<Ring>> {
     rings
         .iter()
         .filter_map(Weak::upgrade)
-        .filter(|r| r.ops() > 0)
+        .filter(|r| r.ops() > 0 && !r.foreign())
         .collect()
 }
 
@@ -29,6 +30,11 @@ pub(super) fn with_work() -> Vec<Arc<Ring>> {
     rings
         .iter()
         .filter_map(Weak::upgrade)
-        .filter(|r| r.ops() > 0 || r.has_mail.load(SeqCst))
+        .filter(|r| (r.ops() > 0 || r.has_mail.load(SeqCst)) && !r.foreign())
         .collect()
+}
+
+/// The registry's lock, held across `fork` (see `fork.rs`).
+pub(super) fn lock_for_fork() -> Box<dyn std::any::Any> {
+    Box::new(RINGS.lock().unwrap_or_else(|e| e.into_inner()))
 }

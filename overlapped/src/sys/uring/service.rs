@@ -19,13 +19,19 @@
 //! the kernel is done with every operation ([pitfall 4](crate::semantics#pitfall-4)).
 
 use std::cell::Cell;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
 
-use super::{registry, Ring};
+use super::{fork, registry, Ring};
 
-/// The eventfd every ring notifies, and the service thread that reads it.
-static KICK: OnceLock<Option<OwnedFd>> = OnceLock::new();
+/// The eventfd every ring notifies (-1: none yet), read by the service
+/// thread; made once per process: a child after `fork` inherits the
+/// parent's descriptor but not its service thread, so it makes its own
+/// (`KICK_GEN`: the process generation it was made in, plus one).
+static KICK: AtomicI32 = AtomicI32::new(-1);
+static KICK_GEN: AtomicU32 = AtomicU32::new(0);
+static KICK_START: Mutex<()> = Mutex::new(());
 /// Rings whose owner exited with operations in flight; `bool`: resumed.
 static ORPHANS: Mutex<Vec<(Arc<Ring>, bool)>> = Mutex::new(Vec::new());
 
@@ -38,26 +44,35 @@ pub(super) fn on_service_thread() -> bool {
     ON_SERVICE.with(Cell::get)
 }
 
-/// The eventfd rings register, starting the service thread on first use.
-/// `None` if neither could be made (then `Ring::new` fails).
+/// The eventfd rings register, starting the service thread on first use
+/// (in this process). `None` if neither could be made (then `Ring::new` fails).
 pub(super) fn kick_fd() -> Option<RawFd> {
-    KICK.get_or_init(|| {
-        // SAFETY: eventfd has no memory-safety preconditions; we check the result.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let raw = fd.as_raw_fd();
-        std::thread::Builder::new()
-            .name("overlapped-service".into())
-            .spawn(move || service(raw))
-            .ok()?;
-        Some(fd)
-    })
-    .as_ref()
-    .map(AsRawFd::as_raw_fd)
+    let this = fork::generation().wrapping_add(1);
+    if KICK_GEN.load(SeqCst) == this {
+        return Some(KICK.load(SeqCst));
+    }
+    let _start = KICK_START.lock().unwrap_or_else(|e| e.into_inner());
+    if KICK_GEN.load(SeqCst) == this {
+        return Some(KICK.load(SeqCst));
+    }
+    // SAFETY: eventfd has no memory-safety preconditions; we check the result.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
+        return None;
+    }
+    // The descriptor lives as long as the process (never closed).
+    if std::thread::Builder::new()
+        .name("overlapped-service".into())
+        .spawn(move || service(fd))
+        .is_err()
+    {
+        // SAFETY: our own fresh descriptor, used by nobody.
+        unsafe { libc::close(fd) };
+        return None;
+    }
+    KICK.store(fd, SeqCst);
+    KICK_GEN.store(this, SeqCst);
+    Some(fd)
 }
 
 /// Wakes the service thread (a ring has mail, or a ring was adopted).
@@ -71,7 +86,7 @@ pub(super) fn kick() {
 
 /// Takes over a ring whose owner is exiting (see `Ring::retire`).
 pub(crate) fn adopt(ring: Arc<Ring>) {
-    if ring.ops() == 0 {
+    if ring.ops() == 0 || ring.foreign() {
         return;
     }
     ORPHANS
@@ -109,5 +124,15 @@ fn resume_orphans() {
             ring.resume();
         }
     }
-    orphans.retain(|(ring, _)| ring.ops() > 0);
+    // A parent's orphans (after `fork`) are not this process's to drive.
+    orphans.retain(|(ring, _)| ring.ops() > 0 && !ring.foreign());
+}
+
+/// The orphan list's and the service start's locks, held across `fork`
+/// (see `fork.rs`).
+pub(super) fn lock_for_fork() -> Box<dyn std::any::Any> {
+    Box::new((
+        KICK_START.lock().unwrap_or_else(|e| e.into_inner()),
+        ORPHANS.lock().unwrap_or_else(|e| e.into_inner()),
+    ))
 }
