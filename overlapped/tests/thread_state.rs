@@ -45,6 +45,11 @@ fn duration_max_is_infinite_in_every_wait() {
     // Huge but not MAX: also beyond any instant.
     let huge = Some(Duration::from_secs(u64::MAX / 2));
     assert_eq!(e.wait(huge), Ok(WaitResult::Signaled(0)));
+    // GetQueuedCompletionStatus(Ex) on a port with a packet queued.
+    let port = CompletionPort::new(0).unwrap();
+    port.post_queued_completion_status(3, 9, None).unwrap();
+    let entry = port.get_queued_completion_status(never).unwrap();
+    assert_eq!((entry.bytes, entry.key), (3, 9));
     // An alertable sleep "for ever" returns once an APC has run.
     let me = ThreadHandle::current().unwrap();
     assert!(queue_user_apc(&me, || {}));
