@@ -346,6 +346,7 @@ impl Socket {
             flags,
             name_len: space.name_len.min(NAME_MAX) as u32,
             control_len: u32::try_from(space.control_len).map_err(|_| WsaError::WSAEINVAL)?,
+            msg,
         })
     }
 

@@ -33,6 +33,9 @@ pub(crate) enum OpKind {
         flags: i32,
         name_len: u32,
         control_len: u32,
+        /// `WSARecvMsg` (true) or `WSARecvFrom` (false): only `WSARecvMsg`
+        /// has a control buffer, so only it reports control truncation.
+        msg: bool,
     },
     /// `WSASendTo` / `WSASendMsg` on a datagram socket: one datagram.
     SendMsg { flags: i32, spec: Box<SendSpec> },
@@ -234,7 +237,10 @@ impl OpSlot {
                         WsaError::NO_ERROR
                     },
                     bytes: n as u32,
-                    flags: MsgFlags::from_linux(self.mem.msg.msg_flags),
+                    // `WSARecv` has no control buffer: the kernel's
+                    // MSG_CTRUNC (receive control on, no room given) is
+                    // not the caller's business (fact 81).
+                    flags: MsgFlags::from_linux(self.mem.msg.msg_flags & !libc::MSG_CTRUNC),
                 },
                 e => Step::Done {
                     error: WsaError::from_errno(-e),
@@ -242,10 +248,15 @@ impl OpSlot {
                     flags: MsgFlags::empty(),
                 },
             },
-            OpKind::RecvMsg { .. } if res >= 0 => {
+            OpKind::RecvMsg { msg, .. } if res >= 0 => {
                 // Control data is cut to the caller's (Windows-sized) length first.
                 self.mem.fit_control();
-                let m = self.mem.msg.msg_flags;
+                let mut m = self.mem.msg.msg_flags;
+                if !*msg {
+                    // `WSARecvFrom` has no control buffer: control data it
+                    // never asked for is not truncation (fact 81).
+                    m &= !libc::MSG_CTRUNC;
+                }
                 Step::Done {
                     // Datagram truncation (data: MSG_TRUNC, control:
                     // MSG_CTRUNC) is WSAEMSGSIZE with the bytes that fit

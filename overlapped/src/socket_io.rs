@@ -152,6 +152,10 @@ impl Socket {
     /// alertably: APCs and completion routines queued to the thread run
     /// inside the call, which then goes on waiting ([fact 7](crate::semantics#fact-7)); `SO_RCVTIMEO`
     /// ends the wait with `WSAETIMEDOUT` ([fact 8](crate::semantics#fact-8)).
+    /// On a datagram socket, a datagram longer than the buffers fills them
+    /// and the call fails with `WSAEMSGSIZE` ([fact 78](crate::semantics#fact-78)); receive control
+    /// data turned on (`IP_PKTINFO`, ...) is never truncation here: `WSARecv`
+    /// has no control buffer ([`Socket::recv_msg_sync`] has).
     #[doc(alias = "WSARecv")]
     #[doc(alias = "recv")]
     pub fn recv_sync(&self, buffers: &mut [IoSliceMut<'_>], flags: MsgFlags) -> WsaResult<usize> {
@@ -169,17 +173,26 @@ impl Socket {
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let mut done = 0;
         let mut rest = buffers;
+        // A datagram cut to the buffers: the bytes that fit are in them and
+        // the call fails with WSAEMSGSIZE (facts 32, 78), as WSARecv does.
+        let truncated = std::cell::Cell::new(false);
         loop {
             let r = iov::recv_sync(
                 rest,
                 whole,
                 |buffers| {
                     self.sync_call(Direction::Receive, flags, WsaError::from_io, |f| {
-                        crate::sys::blocking::recv(fd, buffers, f).map(|(n, _)| n)
+                        crate::sys::blocking::recv(fd, buffers, f).map(|(n, m)| {
+                            truncated.set(m & libc::MSG_TRUNC != 0);
+                            n
+                        })
                     })
                 },
                 stored,
             );
+            if truncated.get() && !self.is_stream() {
+                return Err(WsaError::WSAEMSGSIZE);
+            }
             match r {
                 // A blocking `MSG_WAITALL` receive can come back short when
                 // the kernel interrupts the thread for io_uring task work

@@ -300,3 +300,106 @@ fn control_buffers_sized_the_windows_way_hold_their_messages() {
         assert_eq!(got.control.iter().count(), 2, "{mode:?}");
     }
 }
+
+/// `WSARecv` on a datagram socket, with an event record or a routine:
+/// (result, bytes, the message's flags).
+fn plain_recv(mode: udp_common::Mode, s: &Socket) -> (WsaResult<u32>, u32, MsgFlags) {
+    match mode {
+        udp_common::Mode::Event => {
+            let event = Event::new();
+            let mut ov = Overlapped::new(&event);
+            let call = s.recv(&mut ov, BufList::zeroed(6), MsgFlags::empty());
+            assert!(matches!(call, Ok(_) | Err(WsaError::WSA_IO_PENDING)));
+            let result = get_overlapped_result(s, &ov, true).map(|(n, flags)| {
+                assert_eq!(flags, MsgFlags::empty(), "lpdwFlags");
+                n
+            });
+            (result, ov.bytes_transferred(), ov.msg_flags())
+        }
+        udp_common::Mode::Routine => {
+            let (call, c) =
+                routine_completion(|r| s.recv_with(BufList::zeroed(6), MsgFlags::empty(), r));
+            assert!(matches!(call, Ok(_) | Err(WsaError::WSA_IO_PENDING)));
+            assert_eq!(c.flags, MsgFlags::empty(), "routine dwFlags");
+            let result = if c.error.is_ok() {
+                Ok(c.bytes)
+            } else {
+                Err(c.error)
+            };
+            (result, c.bytes, c.msg_flags)
+        }
+        udp_common::Mode::Sync => {
+            let mut b = [0u8; 6];
+            let r = s.recv_sync(&mut [std::io::IoSliceMut::new(&mut b)], MsgFlags::empty());
+            let n = match r {
+                Ok(n) => n as u32,
+                Err(_) => 6,
+            };
+            (r.map(|n| n as u32), n, MsgFlags::empty())
+        }
+    }
+}
+
+#[test]
+fn receive_control_on_does_not_truncate_receives_without_a_control_buffer() {
+    // WSARecv / WSARecvFrom have no control buffer: with IP_PKTINFO on (for
+    // the program's WSARecvMsg path), a 4-byte datagram into 6 bytes is
+    // Ok(4) with no flags, a 9-byte one WSAEMSGSIZE with MSG_TRUNC only
+    // (facts 32, 78, 81); only WSARecvMsg reports MSG_CTRUNC.
+    let rx = bound_v4();
+    rx.set_receive_control(ReceiveControl::PktInfo, true)
+        .unwrap();
+    let tx = bound_v4();
+    let to = rx.local_addr().unwrap();
+    for mode in udp_common::MODES {
+        // WSARecvFrom.
+        send(&tx, b"four", &to);
+        let got = udp_common::recv(mode, &rx, vec![vec![0; 6]], None);
+        assert_eq!(got.result, Ok(4), "{mode:?} recv_from 4 B");
+        assert_eq!(got.flags, MsgFlags::empty(), "{mode:?} recv_from 4 B");
+        assert_eq!(got.data(), b"four");
+        send(&tx, b"ninebytes", &to);
+        let got = udp_common::recv(mode, &rx, vec![vec![0; 6]], None);
+        assert_eq!(
+            got.result,
+            Err(WsaError::WSAEMSGSIZE),
+            "{mode:?} recv_from 9 B"
+        );
+        assert_eq!(got.data(), b"nineby");
+        if mode != udp_common::Mode::Sync {
+            assert_eq!(got.flags, MsgFlags::TRUNC, "{mode:?} recv_from 9 B");
+        }
+        // WSARecv.
+        send(&tx, b"four", &to);
+        assert_eq!(
+            plain_recv(mode, &rx),
+            (Ok(4), 4, MsgFlags::empty()),
+            "{mode:?} recv 4 B"
+        );
+        send(&tx, b"ninebytes", &to);
+        let (result, bytes, flags) = plain_recv(mode, &rx);
+        assert_eq!(
+            (result, bytes),
+            (Err(WsaError::WSAEMSGSIZE), 6),
+            "{mode:?} recv 9 B"
+        );
+        if mode != udp_common::Mode::Sync {
+            assert_eq!(flags, MsgFlags::TRUNC, "{mode:?} recv 9 B");
+        }
+        // WSARecvMsg still reports the control data it could not hold.
+        send(&tx, b"four", &to);
+        let got = udp_common::recv(mode, &rx, vec![vec![0; 6]], Some(MsgSpace::control(1)));
+        assert_eq!(got.result, Err(WsaError::WSAEMSGSIZE), "{mode:?} recv_msg");
+        assert_eq!(got.flags, MsgFlags::CTRUNC, "{mode:?} recv_msg");
+    }
+    // The async forms share the kinds above.
+    send(&tx, b"four", &to);
+    let c = block_on(rx.recv_from_async(BufList::zeroed(6), MsgFlags::empty()));
+    assert_eq!(
+        (c.error, c.bytes, c.msg_flags),
+        (WsaError::NO_ERROR, 4, MsgFlags::empty())
+    );
+    send(&tx, b"four", &to);
+    let (r, _) = block_on(rx.recv_async(BufList::zeroed(6), MsgFlags::empty()));
+    assert_eq!(r, Ok(4));
+}

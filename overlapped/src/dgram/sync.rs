@@ -128,6 +128,11 @@ impl Socket {
         )?;
         control.truncate(got.control_len);
         let mut msg_flags = got.flags;
+        if !msg {
+            // `WSARecvFrom` has no control buffer: control data it never
+            // asked for is not truncation (fact 81).
+            msg_flags &= !libc::MSG_CTRUNC;
+        }
         let keep = raw::fit_windows(&control, space.control_len);
         if keep < control.len() {
             msg_flags |= libc::MSG_CTRUNC;

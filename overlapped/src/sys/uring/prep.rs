@@ -59,6 +59,7 @@ fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
             flags,
             name_len,
             control_len,
+            ..
         } => {
             slot.mem.prepare(0, Way::Receive { whole: false });
             slot.mem.prepare_recv_msg(name_len, control_len);
