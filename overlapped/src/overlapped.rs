@@ -176,6 +176,50 @@ impl Overlapped {
         }
     }
 
+    /// The result kept in the record (`Internal`, with `InternalHigh`):
+    /// `Ok(bytes)` once the last operation succeeded, `Err(code)` once it
+    /// failed (its Winsock error, e.g. `WSA_OPERATION_ABORTED` after the
+    /// socket was closed or the operation cancelled — `WSAECONNABORTED` for
+    /// a connected stream's receive ([fact 127](crate::semantics#fact-127)) — `WSAEMSGSIZE` for a
+    /// truncated datagram — the bytes delivered are then in
+    /// [`Overlapped::bytes_transferred`]), `Err(WSA_IO_INCOMPLETE)` while
+    /// it is pending. It never waits.
+    ///
+    /// This reads the record alone, as a Windows program reads
+    /// `lpOverlapped->Internal`: it works after the socket was closed, when
+    /// [`get_overlapped_result`] fails with `WSAENOTSOCK` as
+    /// `WSAGetOverlappedResult` does on a closed `SOCKET`
+    /// ([fact 127](crate::semantics#fact-127)). A record that never started
+    /// an operation reads `Ok(0)`.
+    ///
+    /// ```
+    /// use overlapped::*;
+    /// let udp = Socket::udp_for(&"127.0.0.1:0".parse().unwrap())?;
+    /// udp.bind(&"127.0.0.1:0".parse().unwrap())?;
+    /// let event = Event::new();
+    /// let mut ov = Overlapped::new(&event);
+    /// assert_eq!(udp.recv_from(&mut ov, BufList::zeroed(8), MsgFlags::empty()),
+    ///            Err(WsaError::WSA_IO_PENDING));
+    /// assert_eq!(ov.status(), Err(WsaError::WSA_IO_INCOMPLETE));
+    /// udp.clone().close()?;                                        // closesocket
+    /// event.wait(Some(std::time::Duration::from_secs(10)))?;
+    /// assert_eq!(get_overlapped_result(&udp, &ov, false), Err(WsaError::WSAENOTSOCK));
+    /// assert_eq!(ov.status(), Err(WsaError::WSA_OPERATION_ABORTED)); // ov.Internal
+    /// # Ok::<(), overlapped::WsaError>(())
+    /// ```
+    #[doc(alias = "Internal")]
+    #[doc(alias = "InternalHigh")]
+    #[doc(alias = "WSAOVERLAPPED")]
+    pub fn status(&self) -> WsaResult<u32> {
+        if !self.is_completed() {
+            return Err(WsaError::WSA_IO_INCOMPLETE);
+        }
+        match self.state.result() {
+            Some(result) => result.map(|(bytes, _)| bytes),
+            None => Err(WsaError::WSA_IO_INCOMPLETE),
+        }
+    }
+
     /// The bytes transferred by the last completed operation (`InternalHigh`),
     /// also when it failed with a truncation (`WSAEMSGSIZE`).
     pub fn bytes_transferred(&self) -> u32 {
@@ -416,6 +460,11 @@ impl OvState {
 /// with `wait == true`, blocks (not alertably) until it completes. After a
 /// failure, [`Overlapped::bytes_transferred`] still tells what was delivered
 /// (a truncated datagram).
+///
+/// `socket` must be open: after `closesocket` this fails with `WSAENOTSOCK`,
+/// as on Windows; the operation's own result (`WSA_OPERATION_ABORTED` for
+/// one the close ended) stays readable in the record with
+/// [`Overlapped::status`].
 #[doc(alias = "WSAGetOverlappedResult")]
 #[doc(alias = "GetOverlappedResult")]
 pub fn get_overlapped_result(

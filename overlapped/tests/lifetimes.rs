@@ -157,3 +157,52 @@ fn thread_exit_with_a_record_dropped_mid_flight() {
         Ok(1)
     );
 }
+
+#[test]
+fn a_closed_sockets_record_keeps_the_operations_result() {
+    // Fact 127: closesocket ends a pending UDP receive with
+    // WSA_OPERATION_ABORTED (a connected TCP one with WSAECONNABORTED), the
+    // event signalled. WSAGetOverlappedResult on the closed SOCKET is
+    // WSAENOTSOCK, as on Windows; the record still holds the result
+    // (`Internal`), read with Overlapped::status.
+    let udp = Socket::udp_for(&"127.0.0.1:0".parse().unwrap()).unwrap();
+    udp.bind(&"127.0.0.1:0".parse().unwrap()).unwrap();
+    let event = Event::new();
+    let mut ov = Overlapped::new(&event);
+    pending(udp.recv_from(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
+    assert_eq!(ov.status(), Err(WsaError::WSA_IO_INCOMPLETE));
+    udp.clone().close().unwrap();
+    assert_eq!(event.wait(LONG), Ok(WaitResult::Signaled(0)));
+    assert_eq!(
+        get_overlapped_result(&udp, &ov, false),
+        Err(WsaError::WSAENOTSOCK)
+    );
+    assert_eq!(ov.status(), Err(WsaError::WSA_OPERATION_ABORTED));
+    event.reset();
+    let (client, server) = tcp_pair();
+    let event = Event::new();
+    let mut ov = Overlapped::new(&event);
+    assert_eq!(ov.status(), Ok(0), "a record that never started");
+    pending(server.recv(&mut ov, BufList::zeroed(8), MsgFlags::empty()));
+    assert_eq!(ov.status(), Err(WsaError::WSA_IO_INCOMPLETE));
+    server.clone().close().unwrap();
+    assert_eq!(event.wait(LONG), Ok(WaitResult::Signaled(0)));
+    assert_eq!(
+        get_overlapped_result(&server, &ov, false),
+        Err(WsaError::WSAENOTSOCK)
+    );
+    assert_eq!(ov.status(), Err(WsaError::WSAECONNABORTED));
+    assert_eq!(ov.bytes_transferred(), 0);
+    // A completed one reads its bytes, also after the close.
+    let (client2, server2) = tcp_pair();
+    let mut ov2 = Overlapped::new(&event);
+    event.reset();
+    let r = server2.recv(&mut ov2, BufList::zeroed(8), MsgFlags::empty());
+    send_all(&client2, b"abc");
+    if r == Err(WsaError::WSA_IO_PENDING) {
+        assert_eq!(event.wait(LONG), Ok(WaitResult::Signaled(0)));
+    }
+    server2.close().unwrap();
+    assert_eq!(ov2.status(), Ok(3));
+    drop(client);
+}
