@@ -41,15 +41,15 @@ pub struct WatchArgs {
     #[arg(long)]
     json: bool,
     /// The host name whose resolution is shown on resolver changes.
-    #[arg(long, default_value = "localhost")]
+    #[arg(long, default_value = "localhost", value_parser = host_name)]
     host: String,
-    /// A destination whose route is shown on route changes (any route change is reported).
-    #[arg(long)]
+    /// A destination ADDR:PORT (e.g. 192.0.2.1:0) whose route is shown on route changes (any route change is reported); needs routes in --what.
+    #[arg(long, value_name = "ADDR:PORT")]
     route_to: Option<SocketAddr>,
-    /// Resolver files to watch, comma-separated [default: /etc/resolv.conf,/etc/hosts,/etc/nsswitch.conf,/etc/gai.conf].
+    /// Resolver files to watch, comma-separated; each one's directory must exist [default: /etc/resolv.conf,/etc/hosts,/etc/nsswitch.conf,/etc/gai.conf].
     #[arg(long, value_delimiter = ',')]
     resolver_files: Vec<PathBuf>,
-    /// Provider files to watch, comma-separated [default: /etc/protocols,/etc/services,/etc/nsswitch.conf].
+    /// Provider files to watch, comma-separated; each one's directory must exist [default: /etc/protocols,/etc/services,/etc/nsswitch.conf].
     #[arg(long, value_delimiter = ',')]
     provider_files: Vec<PathBuf>,
 }
@@ -83,7 +83,57 @@ struct Watch {
     fired: Fired,
 }
 
+/// A host name to resolve: not empty, no NUL.
+fn host_name(s: &str) -> Result<String, String> {
+    if s.is_empty() || s.contains('\0') {
+        return Err("must be a host name (not empty)".to_string());
+    }
+    Ok(s.to_string())
+}
+
+/// Combinations clap cannot see: duplicates in --what, --route-to without
+/// routes, files whose directory is missing (only for kinds watched).
+fn check(args: &WatchArgs) {
+    use crate::cli::usage_error;
+    for (i, w) in args.what.iter().enumerate() {
+        if args.what[..i].contains(w) {
+            usage_error(&format!(
+                "--what names {} twice",
+                format!("{w:?}").to_lowercase()
+            ));
+        }
+    }
+    if args.route_to.is_some() && !args.what.contains(&What::Routes) {
+        usage_error("--route-to applies only when --what includes routes");
+    }
+    for (opt, kind, files) in [
+        ("--resolver-files", What::Resolver, &args.resolver_files),
+        ("--provider-files", What::Providers, &args.provider_files),
+    ] {
+        if !files.is_empty() && !args.what.contains(&kind) {
+            usage_error(&format!(
+                "{opt} applies only when --what includes {}",
+                format!("{kind:?}").to_lowercase()
+            ));
+        }
+        for f in files {
+            let dir = match f.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => std::path::Path::new("."),
+            };
+            if f.file_name().is_none() || !dir.is_dir() {
+                usage_error(&format!(
+                    "{opt}: cannot watch {}: directory {} does not exist",
+                    f.display(),
+                    dir.display()
+                ));
+            }
+        }
+    }
+}
+
 pub fn run(args: WatchArgs) -> std::io::Result<()> {
+    check(&args);
     if crate::cli::only_checking() {
         return Ok(());
     }
@@ -253,35 +303,39 @@ impl Watch {
                     .filter(|d| d.is_ipv6() == (family(s) == "ipv6"));
                 let via = dest.map(|d| {
                     match s.ioctl_sync(&Ioctl::RoutingInterfaceQuery(d), u32::MAX, &mut n) {
-                        Ok(IoctlOutput::RoutingInterface(a)) => a.ip().to_string(),
-                        Ok(_) => "?".to_string(),
-                        Err(e) => e.name().unwrap_or("error").to_string(),
+                        Ok(IoctlOutput::RoutingInterface(a)) => Ok(a.ip().to_string()),
+                        Ok(_) => Err("unknown".to_string()),
+                        Err(e) => Err(e.name().unwrap_or("error").to_string()),
                     }
                 });
                 if self.args.json {
                     let mut v = json!({"kind": "routes", "family": family(s)});
                     if let (Some(d), Some(via)) = (dest, &via) {
                         v["to"] = json!(d.ip().to_string());
-                        v["local"] = json!(via);
+                        match via {
+                            Ok(local) => v["local"] = json!(local),
+                            Err(e) => v["error"] = json!(e),
+                        }
                     }
                     emit(&v.to_string());
                 } else {
                     match (dest, via) {
                         (Some(d), Some(via)) => {
-                            emit(&format!("routes {}: to {} from {via}", family(s), d.ip()))
+                            let via = match via {
+                                Ok(local) => format!("from {local}"),
+                                Err(e) => format!("unreachable ({e})"),
+                            };
+                            emit(&format!("routes {}: to {} {via}", family(s), d.ip()))
                         }
                         _ => emit(&format!("routes {}: changed", family(s))),
                     }
                 }
             }
             Request::Resolver => {
-                // A new query sees the new configuration; its watch replaces the old.
-                let files = self
-                    .lookup
-                    .as_ref()
-                    .map(|l| l.watched_files())
-                    .unwrap_or_default();
-                let mut fresh = LookupService::begin_watching(&self.args.host, &files)?;
+                // A new query sees the new configuration (it only resolves:
+                // the watch stays with `self.lookup`, whose next request
+                // re-arms itself, also over a recreated directory).
+                let mut fresh = LookupService::begin(&self.args.host)?;
                 let mut ips = Vec::new();
                 let mut error = None;
                 loop {
@@ -294,7 +348,6 @@ impl Watch {
                         }
                     }
                 }
-                self.lookup = Some(fresh);
                 let err = error.map(|e| e.name().unwrap_or("error").to_string());
                 if self.args.json {
                     emit(&json!({"kind": "resolver", "host": self.args.host, "addresses": ips, "error": err}).to_string());

@@ -173,3 +173,90 @@ fn watch_count_exits_after_that_many_notifications() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+#[test]
+fn watch_survives_the_resolver_directory_being_removed_and_recreated() {
+    if let Some(why) = netns_util::unavailable(&["unshare", "nsenter", "ip"]) {
+        eprintln!("SKIPPED watch_survives_the_resolver_directory_being_removed_and_recreated: no network namespace here ({why})");
+        return;
+    }
+    let top = temp_dir("recreate");
+    let rf = top.join("rf");
+    std::fs::create_dir_all(&rf).unwrap();
+    let resolv = rf.join("resolv.conf");
+    std::fs::write(&resolv, "nameserver 192.0.2.53\n").unwrap();
+    let files = resolv.to_string_lossy().into_owned();
+    let w = Watcher::start(&["--json", "--what", "resolver", "--resolver-files", &files]);
+    std::fs::remove_dir_all(&rf).unwrap();
+    w.expect("the removal", |v| v["kind"] == "resolver");
+    std::fs::create_dir_all(&rf).unwrap();
+    // (The directory's return may be a line of its own, or come before the
+    // next request, which then watches the new directory.) Changes between a notification and the next request are not
+    // reported (the request is posted after the line is printed): write
+    // until one is heard, twice (the watch did not go deaf).
+    for round in 0..2 {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            assert!(Instant::now() < deadline, "round {round}: no line");
+            std::fs::write(&resolv, format!("nameserver 192.0.2.{round}\n")).unwrap();
+            if let Ok(line) = w.lines.recv_timeout(Duration::from_millis(300)) {
+                assert!(line.contains("\"resolver\""), "{line}");
+                break;
+            }
+        }
+    }
+    drop(w);
+    let _ = std::fs::remove_dir_all(&top);
+}
+
+#[test]
+fn an_unreachable_route_to_is_said_in_words_not_as_an_address() {
+    if let Some(why) = netns_util::unavailable(&["unshare", "nsenter", "ip"]) {
+        eprintln!("SKIPPED an_unreachable_route_to_is_said_in_words_not_as_an_address: no network namespace here ({why})");
+        return;
+    }
+    let w = Watcher::start(&["--what", "routes", "--route-to", "198.51.100.7:0"]);
+    w.ip(&["addr", "add", "127.0.0.9/32", "dev", "lo"]);
+    w.ip(&["route", "add", "192.0.2.0/24", "dev", "lo"]);
+    let line = w.next_line().expect("a route line");
+    assert!(
+        line.starts_with("routes ipv4: to 198.51.100.7 unreachable (WSAENETUNREACH)"),
+        "{line}"
+    );
+}
+
+/// `overlapped watch ARGS` with only the checks (nothing is watched).
+fn watch_refused(args: &[&str], names: &str) {
+    let out = Command::new(EXE)
+        .arg("watch")
+        .args(args)
+        .env("OVERLAPPED_CHECK_ARGS", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.contains(names), "{args:?}: {err}");
+}
+
+#[test]
+fn watch_refuses_what_does_not_apply_or_cannot_be_watched() {
+    watch_refused(&["--host", "", "--what", "resolver"], "--host");
+    watch_refused(&["--what", "addresses,addresses"], "addresses twice");
+    watch_refused(
+        &["--what", "addresses", "--route-to", "192.0.2.1:0"],
+        "--route-to",
+    );
+    watch_refused(&["--what", "routes", "--route-to", "192.0.2.1"], "--route-to");
+    watch_refused(
+        &["--what", "resolver", "--resolver-files", "/nonexistent-dir/x"],
+        "/nonexistent-dir",
+    );
+    watch_refused(
+        &["--what", "providers", "--provider-files", "/nonexistent-dir/x"],
+        "--provider-files",
+    );
+    watch_refused(
+        &["--what", "addresses", "--resolver-files", "/etc/hosts"],
+        "--resolver-files",
+    );
+}

@@ -6,6 +6,15 @@
 //! file by renaming a new one over it (`IN_MOVED_TO`) leaves a watch on the
 //! old file's inode deaf. A file that is a symbolic link (resolv.conf often
 //! points into `/run`) is watched under its link name and at its target.
+//!
+//! A watched file's directory must exist when the watch is made (else
+//! `WSAEINVAL`: a mistyped path would otherwise never fire). A directory
+//! that goes away later (a resolv.conf manager removing and recreating
+//! `/run/resolvconf`) completes the pending request (`IN_DELETE_SELF`), and
+//! every later request re-arms its instance: a directory that is back is
+//! watched again (its new inode), one still missing is watched for through
+//! its nearest existing ancestor (`IN_CREATE`/`IN_MOVED_TO` of the missing
+//! name), so the watch never goes silently deaf.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -63,18 +72,66 @@ impl FileSet {
             .collect()
     }
 
-    fn dir_list(&self) -> Vec<&Path> {
-        self.dirs.keys().map(PathBuf::as_path).collect()
+    /// `WSAEINVAL` unless every watched file's directory exists.
+    pub(crate) fn check(&self) -> WsaResult<()> {
+        if self.dirs.is_empty() || self.dirs.keys().any(|d| !d.is_dir()) {
+            return Err(WsaError::WSAEINVAL);
+        }
+        Ok(())
     }
 
-    /// A filter for events of an inotify instance watching our directories
-    /// with watch descriptors `wds`.
-    fn filter(&self, wds: Vec<Option<i32>>) -> FileFilter {
-        let watches = self
-            .dirs
-            .values()
+    /// What to watch now: each existing directory for its files; for a
+    /// missing one, its nearest existing ancestor for the appearance of the
+    /// next name on the way down. Directory → (mask, names).
+    fn plan(&self) -> Vec<(PathBuf, u32, Vec<OsString>)> {
+        let mut plan: BTreeMap<PathBuf, (u32, Vec<OsString>)> = BTreeMap::new();
+        let mut add = |dir: &Path, mask: u32, names: &[OsString]| {
+            let entry = plan.entry(dir.to_path_buf()).or_default();
+            entry.0 |= mask;
+            for n in names {
+                if !entry.1.contains(n) {
+                    entry.1.push(n.clone());
+                }
+            }
+        };
+        for (dir, names) in &self.dirs {
+            if dir.is_dir() {
+                add(dir, sys::watch_mask(), names);
+                continue;
+            }
+            let mut child = dir.as_path();
+            while let (Some(parent), Some(name)) = (child.parent(), child.file_name()) {
+                let parent = if parent.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    parent
+                };
+                if parent.is_dir() {
+                    add(
+                        parent,
+                        sys::watch_mask() | sys::IN_APPEARS,
+                        &[name.to_os_string()],
+                    );
+                    break;
+                }
+                child = parent;
+            }
+        }
+        plan.into_iter().map(|(d, (m, n))| (d, m, n)).collect()
+    }
+
+    /// The directories and masks of a plan, for the kernel.
+    fn targets(plan: &[(PathBuf, u32, Vec<OsString>)]) -> Vec<(&Path, u32)> {
+        plan.iter().map(|(d, m, _)| (d.as_path(), *m)).collect()
+    }
+
+    /// A filter for events of an inotify instance armed with `plan`, whose
+    /// directories got watch descriptors `wds`.
+    fn filter(plan: Vec<(PathBuf, u32, Vec<OsString>)>, wds: &[Option<i32>]) -> FileFilter {
+        let watches = plan
+            .into_iter()
             .zip(wds)
-            .filter_map(|(names, wd)| wd.map(|wd| (wd, names.clone())))
+            .filter_map(|((_, _, names), wd)| wd.map(|wd| (wd, names)))
             .collect();
         FileFilter { watches }
     }
@@ -116,11 +173,14 @@ pub(crate) struct FileWatch {
 }
 
 impl FileWatch {
-    pub(crate) fn new(files: FileSet) -> FileWatch {
-        FileWatch {
+    /// `WSAEINVAL` if a file's directory does not exist (see the module
+    /// docs).
+    pub(crate) fn new(files: FileSet) -> WsaResult<FileWatch> {
+        files.check()?;
+        Ok(FileWatch {
             files,
             sources: Mutex::new(Vec::new()),
-        }
+        })
     }
 
     /// The watched files (directory and name).
@@ -146,19 +206,33 @@ impl FileWatch {
         // being started with it: a `Change` holds a handle until the
         // request is in its lane).
         let idle = sources
-            .iter()
+            .iter_mut()
             .find(|(s, _)| std::sync::Arc::strong_count(&s.inner) == 1);
+        let plan = self.files.plan();
         let (source, wds) = match idle {
             Some((s, wds)) => {
                 sys::drain(s.as_raw_fd());
-                (s.clone(), wds.clone())
+                // Re-arm: a directory recreated since the last request has
+                // a new inode (its old watch is gone), a missing one is
+                // watched for through an ancestor; watches no longer
+                // planned are removed.
+                let fresh = sys::add_watches(s.as_raw_fd(), &FileSet::targets(&plan))
+                    .map_err(|e| WsaError::from_io(&e))?;
+                for old in wds.iter().flatten() {
+                    if !fresh.contains(&Some(*old)) {
+                        sys::remove_watch(s.as_raw_fd(), *old);
+                    }
+                }
+                *wds = fresh.clone();
+                (s.clone(), fresh)
             }
             None => {
                 // The kernel allows few instances (128 per user by default):
                 // if it says no while the closer still holds some, wait for it.
-                let dirs = self.files.dir_list();
-                let (fd, wds) = crate::notify::retry_while_closing(|| sys::inotify_watching(&dirs))
-                    .map_err(|e| WsaError::from_io(&e))?;
+                let targets = FileSet::targets(&plan);
+                let (fd, wds) =
+                    crate::notify::retry_while_closing(|| sys::inotify_watching(&targets))
+                        .map_err(|e| WsaError::from_io(&e))?;
                 let source = Socket::from_source(fd);
                 sources.push((source.clone(), wds.clone()));
                 (source, wds)
@@ -166,7 +240,7 @@ impl FileWatch {
         };
         Ok(Change {
             source,
-            filter: Box::new(self.files.filter(wds)),
+            filter: Box::new(FileSet::filter(plan, &wds)),
         })
     }
 }

@@ -63,11 +63,15 @@ impl LookupService {
 
     /// [`LookupService::begin`], watching `files` instead of the system's
     /// resolver configuration (for tests, or a resolver configured elsewhere).
+    /// `WSAEINVAL` for an empty name, or when a file's directory does not
+    /// exist (the file itself may be missing: its creation is a change). A
+    /// directory removed later is watched for its return (its reappearance
+    /// completes a pending request; later requests watch the new one).
     pub fn begin_watching<P: AsRef<Path>>(name: &str, files: &[P]) -> WsaResult<LookupService> {
         if name.is_empty() || name.contains('\0') {
             return Err(WsaError::WSAEINVAL);
         }
-        let files = FileWatch::new(FileSet::new(files));
+        let files = FileWatch::new(FileSet::new(files))?;
         let poll = files.poll_watch();
         Ok(LookupService {
             name: name.to_string(),

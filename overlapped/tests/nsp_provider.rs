@@ -246,3 +246,52 @@ fn provider_change_handle_at_once_then_completions_on_change() {
         Err(WsaError::WSA_OPERATION_ABORTED)
     );
 }
+
+#[test]
+fn a_file_in_a_missing_directory_is_refused_at_the_start() {
+    let _serial = serial();
+    let dir = TempDir::new("nodir");
+    let missing = dir.0.join("not-there").join("x");
+    assert_eq!(
+        LookupService::begin_watching("localhost", &[&missing]).map(|_| ()),
+        Err(WsaError::WSAEINVAL)
+    );
+    assert_eq!(
+        ProviderChange::watching(&[&missing]).map(|_| ()),
+        Err(WsaError::WSAEINVAL)
+    );
+}
+
+#[test]
+fn nsp_notify_survives_its_directory_being_removed_and_recreated() {
+    let _serial = serial();
+    let top = TempDir::new("recreate");
+    let rf = top.0.join("rf");
+    fs::create_dir_all(&rf).unwrap();
+    let resolv = rf.join("resolv.conf");
+    fs::write(&resolv, "nameserver 192.0.2.53\n").unwrap();
+    let q = LookupService::begin_watching("localhost", &[&resolv]).unwrap();
+    let e = Event::new();
+    let mut ov = Overlapped::new(&e);
+    // The directory goes: the pending request completes.
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    fs::remove_dir_all(&rf).unwrap();
+    assert!(signalled(&e, BOUND), "removal of the directory");
+    assert_eq!(notification_result(&ov), Ok(()));
+    // Posted while it is missing: its reappearance completes the request.
+    e.reset();
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    assert!(!signalled(&e, Some(Duration::from_millis(100))));
+    fs::create_dir_all(&rf).unwrap();
+    assert!(signalled(&e, BOUND), "the directory is back");
+    // Posted after it is back: a change of the new file completes it.
+    e.reset();
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    assert!(!signalled(&e, Some(Duration::from_millis(100))));
+    fs::write(&resolv, "nameserver 198.51.100.53\n").unwrap();
+    assert!(signalled(&e, BOUND), "a write in the recreated directory");
+    e.reset();
+    assert_eq!(q.notify_change(&mut ov), Err(WsaError::WSA_IO_PENDING));
+    replace_by_rename(&resolv, "nameserver 203.0.113.53\n");
+    assert!(signalled(&e, BOUND), "and a rename over it");
+}

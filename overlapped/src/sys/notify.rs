@@ -40,39 +40,69 @@ pub(crate) fn route_socket(groups: u32) -> io::Result<OwnedFd> {
 /// manager writes a new file and renames it over the old one:
 /// `IN_MOVED_TO`), deleted, and the directory itself going away. Not
 /// `IN_MODIFY` or `IN_CREATE`: they come while a file is still being written.
-pub(crate) fn watch_mask() -> WatchMask {
+pub(crate) fn watch_mask() -> u32 {
+    (
     WatchMask::CLOSE_WRITE
         | WatchMask::MOVED_TO
         | WatchMask::MOVED_FROM
         | WatchMask::DELETE
         | WatchMask::DELETE_SELF
-        | WatchMask::MOVE_SELF
+        | WatchMask::MOVE_SELF)
+        .bits()
 }
 
 /// The event bits that mean the directory's watch is gone or events were
 /// lost (`IN_DELETE_SELF`, `IN_MOVE_SELF`, `IN_IGNORED`, `IN_Q_OVERFLOW`).
 pub(crate) const IN_WATCH_LOST: u32 = 0x400 | 0x800 | IN_IGNORED | IN_Q_OVERFLOW;
 
-/// An inotify instance watching `dirs`; returns the descriptor and each
-/// directory's watch descriptor (in the order of `dirs`; `None` where the
-/// directory does not exist).
-pub(crate) fn inotify_watching(dirs: &[&Path]) -> io::Result<(OwnedFd, Vec<Option<i32>>)> {
+/// `IN_CREATE` | `IN_MOVED_TO`: what a watch on the nearest existing
+/// ancestor of a missing directory adds, to hear the directory (re)appear.
+pub(crate) const IN_APPEARS: u32 = 0x100 | 0x80;
+
+/// An inotify instance watching `dirs` (each with its event mask: the bits
+/// of [`watch_mask`], or more); returns the descriptor and each directory's
+/// watch descriptor (in the order of `dirs`; `None` where the directory
+/// does not exist).
+pub(crate) fn inotify_watching(dirs: &[(&Path, u32)]) -> io::Result<(OwnedFd, Vec<Option<i32>>)> {
     let inotify = Inotify::init()?;
-    let mut wds = Vec::with_capacity(dirs.len());
-    for dir in dirs {
-        match inotify.watches().add(dir, watch_mask()) {
-            Ok(wd) => wds.push(Some(wd.get_watch_descriptor_id())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => wds.push(None),
-            Err(e) => return Err(e),
-        }
-    }
     let raw = inotify.into_raw_fd();
     // SAFETY: `into_raw_fd` gave up ownership of this open descriptor.
     let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let wds = add_watches(fd.as_raw_fd(), dirs)?;
     // Blocking: the ring waits for events itself; a non-blocking descriptor
     // might make a read complete with EAGAIN at once on some kernels.
     set_blocking(&fd)?;
     Ok((fd, wds))
+}
+
+/// Adds (or, for a directory already watched by the instance `fd`, updates)
+/// a watch per directory; `None` where the directory does not exist (now).
+pub(crate) fn add_watches(fd: RawFd, dirs: &[(&Path, u32)]) -> io::Result<Vec<Option<i32>>> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut wds = Vec::with_capacity(dirs.len());
+    for (dir, mask) in dirs {
+        let path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: a NUL-terminated path that lives across the call; the
+        // kernel only reads it.
+        let wd = unsafe { libc::inotify_add_watch(fd, path.as_ptr(), *mask) };
+        if wd >= 0 {
+            wds.push(Some(wd));
+            continue;
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => wds.push(None),
+            _ => return Err(e),
+        }
+    }
+    Ok(wds)
+}
+
+/// Removes watch `wd` from the instance `fd` (already gone: nothing to do).
+pub(crate) fn remove_watch(fd: RawFd, wd: i32) {
+    // SAFETY: no memory is involved; a stale `wd` gives EINVAL, ignored.
+    unsafe { libc::inotify_rm_watch(fd, wd) };
 }
 
 fn set_blocking(fd: &OwnedFd) -> io::Result<()> {
