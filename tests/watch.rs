@@ -246,13 +246,26 @@ fn watch_refuses_what_does_not_apply_or_cannot_be_watched() {
         &["--what", "addresses", "--route-to", "192.0.2.1:0"],
         "--route-to",
     );
-    watch_refused(&["--what", "routes", "--route-to", "192.0.2.1"], "--route-to");
     watch_refused(
-        &["--what", "resolver", "--resolver-files", "/nonexistent-dir/x"],
+        &["--what", "routes", "--route-to", "192.0.2.1"],
+        "--route-to",
+    );
+    watch_refused(
+        &[
+            "--what",
+            "resolver",
+            "--resolver-files",
+            "/nonexistent-dir/x",
+        ],
         "/nonexistent-dir",
     );
     watch_refused(
-        &["--what", "providers", "--provider-files", "/nonexistent-dir/x"],
+        &[
+            "--what",
+            "providers",
+            "--provider-files",
+            "/nonexistent-dir/x",
+        ],
         "--provider-files",
     );
     watch_refused(

@@ -41,8 +41,7 @@ pub(crate) fn route_socket(groups: u32) -> io::Result<OwnedFd> {
 /// `IN_MOVED_TO`), deleted, and the directory itself going away. Not
 /// `IN_MODIFY` or `IN_CREATE`: they come while a file is still being written.
 pub(crate) fn watch_mask() -> u32 {
-    (
-    WatchMask::CLOSE_WRITE
+    (WatchMask::CLOSE_WRITE
         | WatchMask::MOVED_TO
         | WatchMask::MOVED_FROM
         | WatchMask::DELETE
