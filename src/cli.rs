@@ -24,8 +24,16 @@ where
     move |s: &str| match s.trim().parse::<T>() {
         Ok(v) if v >= min && v <= max => Ok(v),
         Ok(_) => Err(format!("must be from {min} to {max}")),
+        // A whole number too large for the type is out of range, not malformed.
+        Err(_) if is_whole(s.trim()) => Err(format!("must be from {min} to {max}")),
         Err(_) => Err(format!("not a whole number (must be from {min} to {max})")),
     }
+}
+
+/// Whether `s` is written as a whole number (a sign, then digits).
+fn is_whole(s: &str) -> bool {
+    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// A value parser for a finite number from `min` to `max` (both included);
@@ -65,4 +73,39 @@ pub fn only_checking() -> bool {
         println!("arguments ok");
     }
     checking
+}
+
+/// The options given on the command line (not defaulted) of the subcommand
+/// being run, by clap id (the field name: `connect_timeout`).
+static GIVEN: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Records which options of the chosen subcommand the user gave.
+pub fn remember_given(matches: &clap::ArgMatches) {
+    let mut given = Vec::new();
+    if let Some((_, sub)) = matches.subcommand() {
+        for id in sub.ids() {
+            if sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine) {
+                given.push(id.as_str().to_string());
+            }
+        }
+    }
+    let _ = GIVEN.set(given);
+}
+
+/// Whether option `id` (clap id: the field name) was given on the command line.
+pub fn given(id: &str) -> bool {
+    GIVEN.get().is_some_and(|g| g.iter().any(|x| x == id))
+}
+
+/// Refuses (exit 2, naming them) the options of `ids` that were given but
+/// do not apply: `why` says when they do not.
+pub fn refuse_given(ids: &[&str], why: &str) {
+    let bad: Vec<String> = ids
+        .iter()
+        .filter(|id| given(id))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    if !bad.is_empty() {
+        usage_error(&format!("{} {why}", bad.join(", ")));
+    }
 }

@@ -11,7 +11,7 @@ mod soak;
 mod tokio_echo;
 mod watch;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// The overlapped program.
 #[derive(Parser)]
@@ -42,7 +42,12 @@ enum Command {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    // `--port -1` is a bad value of --port, not an unknown option.
+    let matches = Cli::command()
+        .mut_subcommands(|s| s.allow_negative_numbers(true))
+        .get_matches();
+    cli::remember_given(&matches);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),

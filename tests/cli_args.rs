@@ -16,6 +16,7 @@ use common::EXE;
 fn base_args(sub: &str, opt: &str) -> &'static [&'static str] {
     match (sub, opt) {
         ("bench", "connections") => &["--connect-rate", "--addr", "127.0.0.1:9"],
+        ("bench", "loss-timeout") => &["--addr", "127.0.0.1:9", "--proto", "udp"],
         ("bench", _) => &["--addr", "127.0.0.1:9"],
         ("http", "threads") => &["--root", "/", "--model", "port"],
         ("http", _) => &["--root", "/"],

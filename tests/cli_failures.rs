@@ -348,3 +348,102 @@ fn soak_shows_progress_on_stderr() {
         "{rest:?}"
     );
 }
+
+#[test]
+fn connect_rate_stopped_with_ctrl_c_prints_what_it_measured() {
+    let server = ServerProcess::start(&["serve", "--port", "0"]);
+    let mut child = Command::new(EXE)
+        .args(["bench", "--connect-rate", "--addr", &server.addr])
+        .args(["--connections", "1000000", "--conns", "4"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(child.id(), "-INT");
+    let status = wait_bounded(&mut child, 15, "bench --connect-rate after SIGINT");
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("connections/s") && stdout.contains("(interrupted)"),
+        "{stdout}"
+    );
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    server.stop_cleanly();
+}
+
+#[test]
+fn connect_rate_names_why_connections_failed() {
+    // Nothing listens on port 1 of loopback: every connection is refused.
+    let out = Command::new(EXE)
+        .args(["bench", "--connect-rate", "--addr", "127.0.0.1:1"])
+        .args(["--connections", "3", "--conns", "1"])
+        .output()
+        .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("WSAECONNREFUSED (10061)"), "{stdout}");
+}
+
+/// `overlapped ARGS` with only the checks: refused with exit 2, naming `names`.
+fn refused(args: &[&str], names: &[&str]) {
+    let out = Command::new(EXE)
+        .args(args)
+        .env("OVERLAPPED_CHECK_ARGS", "1")
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    for n in names {
+        assert!(err.contains(n), "{args:?} should name {n}: {err}");
+    }
+}
+
+#[test]
+fn options_that_do_not_apply_are_refused_by_name() {
+    let cr = ["bench", "--connect-rate", "--addr", "127.0.0.1:9"];
+    refused(&[&cr[..], &["--depth", "5"]].concat(), &["--depth"]);
+    refused(&[&cr[..], &["--rate", "5"]].concat(), &["--rate"]);
+    refused(
+        &[&cr[..], &["--secs", "1", "--warmup", "0"]].concat(),
+        &["--secs", "--warmup"],
+    );
+    refused(
+        &["bench", "--addr", "127.0.0.1:9", "--loss-timeout", "1"],
+        &["--loss-timeout"],
+    );
+    refused(&["bench", "--addr", "127.0.0.1:0"], &["port 0"]);
+    refused(&["bench", "--connect-rate", "--addr", "127.0.0.1:0"], &["port 0"]);
+}
+
+#[test]
+fn port_values_out_of_range_are_said_plainly() {
+    for bad in ["70000", "-1", "99999999999999999999"] {
+        let out = Command::new(EXE)
+            .args(["serve", "--port", bad])
+            .env("OVERLAPPED_CHECK_ARGS", "1")
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{bad}: {err}");
+        assert!(
+            err.contains(&format!("invalid value '{bad}' for '--port"))
+                && err.contains("must be from 0 to 65535")
+                && !err.contains("not a whole number"),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -7,6 +7,7 @@
 //! same way, and reports the rates and their ratios.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use overlapped::{
@@ -30,8 +31,19 @@ pub struct RateReport {
     pub errors: usize,
     /// Echoes whose bytes differed from what was sent.
     pub mismatches: usize,
-    /// Why the run stopped early, if it did.
+    /// Why the run stopped early, if it did (`interrupted` for Ctrl-C).
     pub error: Option<String>,
+    /// The first failed connection's error (`WSAECONNREFUSED (10061): ...`).
+    pub first_failure: Option<String>,
+}
+
+impl RateReport {
+    fn failed(&mut self, why: String) {
+        self.errors += 1;
+        if self.first_failure.is_none() {
+            self.first_failure = Some(why);
+        }
+    }
 }
 
 /// One connection in flight.
@@ -59,8 +71,10 @@ pub fn measure(
     inflight: usize,
     size: usize,
     stall: Duration,
+    interrupt: &AtomicBool,
 ) -> RateReport {
     let mut report = RateReport {
+        first_failure: None,
         addr: addr.to_string(),
         connections: 0,
         secs: 0.0,
@@ -86,9 +100,19 @@ pub fn measure(
         slots.push(slot);
     }
     let mut done = 0;
+    let mut last = Instant::now();
     while done < total {
-        let i = match events.wait(false, Some(stall), false) {
-            Ok(WaitResult::Signaled(i)) => i,
+        if interrupt.load(Ordering::SeqCst) {
+            report.error = Some("interrupted".to_string());
+            break;
+        }
+        // Short waits, so that Ctrl-C is seen within 100 ms.
+        let i = match events.wait(false, Some(stall.min(Duration::from_millis(100))), false) {
+            Ok(WaitResult::Signaled(i)) => {
+                last = Instant::now();
+                i
+            }
+            Ok(_) if last.elapsed() < stall => continue,
             Ok(_) => {
                 report.error = Some(format!("nothing completed for {stall:?}"));
                 break;
@@ -142,8 +166,8 @@ fn begin(slot: &mut Slot, addr: SocketAddr, next_id: &mut u64, size: usize, r: &
             slot.id = id;
             slot.got = None;
         }
-        Err(_) => {
-            r.errors += 1;
+        Err(e) => {
+            r.failed(e.to_string());
             // Signal the slot so the loop moves on to the next connection.
             slot.socket = None;
             if let Some(e) = slot.ov.event() {
@@ -163,8 +187,8 @@ fn step(slot: &mut Slot, size: usize, r: &mut RateReport) -> bool {
     let bytes = match result {
         Ok((n, _)) => n as usize,
         Err(WsaError::WSA_IO_INCOMPLETE) => return false,
-        Err(_) => {
-            r.errors += 1;
+        Err(e) => {
+            r.failed(e.to_string());
             return true;
         }
     };
@@ -176,7 +200,7 @@ fn step(slot: &mut Slot, size: usize, r: &mut RateReport) -> bool {
         }
         Some(got) => {
             if bytes == 0 {
-                r.errors += 1; // closed before the whole echo came
+                r.failed("the server closed before the whole echo came".to_string());
                 return true;
             }
             if let Some(b) = bufs {
@@ -196,8 +220,8 @@ fn step(slot: &mut Slot, size: usize, r: &mut RateReport) -> bool {
     let want = size - got.len();
     match socket.recv(&mut slot.ov, BufList::zeroed(want), MsgFlags::empty()) {
         Ok(_) | Err(WsaError::WSA_IO_PENDING) => false,
-        Err(_) => {
-            r.errors += 1;
+        Err(e) => {
+            r.failed(e.to_string());
             true
         }
     }
@@ -220,6 +244,7 @@ pub fn compare(
     inflight: usize,
     size: usize,
     stall: Duration,
+    interrupt: &AtomicBool,
 ) -> Vec<(String, RateReport)> {
     use crate::compare::child::{Launcher, Server};
     let mut out = Vec::new();
@@ -231,11 +256,14 @@ pub fn compare(
         }
     };
     for name in SERVERS {
+        if interrupt.load(Ordering::SeqCst) {
+            break;
+        }
         let report = match Server::start(&launcher, name, Duration::from_secs(5)) {
             Ok(mut server) => {
                 let warm = (total / 10).clamp(1, 1000);
-                let _ = measure(server.addr, warm, inflight, size, stall);
-                let r = measure(server.addr, total, inflight, size, stall);
+                let _ = measure(server.addr, warm, inflight, size, stall, interrupt);
+                let r = measure(server.addr, total, inflight, size, stall, interrupt);
                 server.stop();
                 r
             }
@@ -247,6 +275,7 @@ pub fn compare(
                 errors: 1,
                 mismatches: 0,
                 error: Some(format!("server did not start: {e}")),
+                first_failure: None,
             },
         };
         eprintln!(

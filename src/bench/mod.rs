@@ -190,7 +190,22 @@ pub fn run(args: BenchArgs) -> std::io::Result<()> {
         usage_error("--connections needs --connect-rate");
     }
     if args.connect_rate {
+        crate::cli::refuse_given(
+            &[
+                "depth",
+                "secs",
+                "warmup",
+                "rate",
+                "connect_timeout",
+                "loss_timeout",
+                "markers",
+            ],
+            "do not apply with --connect-rate (it makes --connections connections, --conns at a time)",
+        );
         return run_connect_rate(&args);
+    }
+    if args.proto == Proto::Tcp {
+        crate::cli::refuse_given(&["loss_timeout"], "applies only with --proto udp");
     }
     let Some(addr) = args.addr.as_deref() else {
         usage_error("--addr is required (HOST:PORT of the echo server)");
@@ -258,16 +273,23 @@ fn run_connect_rate(args: &BenchArgs) -> std::io::Result<()> {
     if crate::cli::only_checking() {
         return Ok(());
     }
+    // Ctrl-C (or SIGTERM) ends the run early with the figures so far; a
+    // second one ends the program at once.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_default(sig, interrupt.clone())?;
+        signal_hook::flag::register(sig, interrupt.clone())?;
+    }
     let _ = ring::raise_nofile_limit();
     overlapped::startup().map_err(std::io::Error::other)?;
     let total = args.connections.unwrap_or(10_000);
     let stall = Duration::from_secs_f64(args.stall_timeout);
     let reports = match addr {
         Some(addr) => {
-            let r = connect_rate::measure(addr, total, args.conns, args.size, stall);
+            let r = connect_rate::measure(addr, total, args.conns, args.size, stall, &interrupt);
             vec![(addr.to_string(), r)]
         }
-        None => connect_rate::compare(total, args.conns, args.size, stall),
+        None => connect_rate::compare(total, args.conns, args.size, stall, &interrupt),
     };
     if args.json {
         let line = if addr.is_some() {
@@ -289,8 +311,15 @@ fn run_connect_rate(args: &BenchArgs) -> std::io::Result<()> {
             r.mismatches,
             r.error.as_ref().map(|e| format!(" ({e})")).unwrap_or_default()
         );
+        if let Some(first) = &r.first_failure {
+            println!("first failure: {first}");
+        }
     } else {
         connect_rate::print_comparison(&reports, total, args.conns, args.size);
+    }
+    if interrupt.load(Ordering::SeqCst) {
+        eprintln!("overlapped: interrupted");
+        std::process::exit(130); // as a shell reports a program ended by SIGINT
     }
     if reports
         .iter()

@@ -37,6 +37,17 @@ pub fn is_loopback(ip: IpAddr) -> bool {
 /// Resolves `HOST:PORT`. Without `allow_remote`, only literal loopback addresses and
 /// `localhost` are accepted, and no name lookup is made for anything else.
 pub fn resolve(addr: &str, allow_remote: bool) -> Result<SocketAddr, TargetError> {
+    let sa = resolve_any_port(addr, allow_remote)?;
+    if sa.port() == 0 {
+        // Port 0 is "any" for a bind, never a server to connect to.
+        return Err(TargetError::Invalid(format!(
+            "{addr}: port 0 cannot be connected to (the port must be from 1 to 65535)"
+        )));
+    }
+    Ok(sa)
+}
+
+fn resolve_any_port(addr: &str, allow_remote: bool) -> Result<SocketAddr, TargetError> {
     if let Ok(sa) = addr.parse::<SocketAddr>() {
         return if allow_remote || is_loopback(sa.ip()) {
             Ok(sa)
