@@ -369,3 +369,28 @@ fn the_examples_refuse_a_bad_port_instead_of_using_5150() {
         }
     }
 }
+
+#[test]
+fn change_cost_refuses_a_bad_count_instead_of_using_1000() {
+    let Some(path) = example("change_cost") else {
+        eprintln!("change_cost not built: skipped");
+        return;
+    };
+    for bad in ["abc", "0", "99999999999999999999", "1000001", "-1"] {
+        let out = Command::new(&path)
+            .arg(bad)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "change_cost {bad}: {err}");
+        assert!(err.contains(bad) && err.contains("usage"), "{err}");
+        assert!(text(&out.stdout).is_empty(), "change_cost {bad} ran");
+    }
+    let out = Command::new(&path)
+        .args(["1", "2"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "an extra argument");
+}

@@ -24,11 +24,7 @@ fn per_op(label: &str, n: u32, mut one: impl FnMut()) {
 }
 
 fn main() -> Result<(), WsaError> {
-    let n: u32 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1000)
-        .clamp(1, 1_000_000);
+    let n = count_argument();
     let s = Socket::udp_for(&"0.0.0.0:0".parse().unwrap())?;
     let event = Event::new();
     let mut ov = Overlapped::new(&event);
@@ -109,4 +105,27 @@ fn main() -> Result<(), WsaError> {
         .unwrap();
     });
     Ok(())
+}
+
+/// The number of requests of each kind: the first argument (from 1 to
+/// 1000000), 1000 without one. Anything else is a usage error (exit 2).
+fn count_argument() -> u32 {
+    let mut args = std::env::args().skip(1);
+    let n = match args.next() {
+        None => return 1000,
+        Some(arg) => match arg.parse::<u32>() {
+            Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+            _ => Err(arg),
+        },
+    };
+    match (n, args.next()) {
+        (Ok(n), None) => n,
+        (Err(arg), _) => usage(&format!("{arg:?} is not a count (from 1 to 1000000)")),
+        (Ok(_), Some(extra)) => usage(&format!("unexpected argument {extra:?}")),
+    }
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("change_cost: {msg}\nusage: change_cost [N]   (from 1 to 1000000, default 1000)");
+    std::process::exit(2);
 }
