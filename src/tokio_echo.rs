@@ -48,9 +48,12 @@ fn announce(addr: std::net::SocketAddr) -> std::io::Result<()> {
 
 async fn serve(args: TokioEchoArgs) -> std::io::Result<()> {
     let bind = std::net::SocketAddr::new(args.addr, args.port);
-    let listener = TcpListener::bind(bind)
-        .await
-        .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
+    let listener = TcpListener::bind(bind).await.map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot listen on {bind}: {}",
+            overlapped::WsaError::from_io(&e)
+        ))
+    })?;
     announce(listener.local_addr()?)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;
@@ -62,7 +65,7 @@ async fn serve(args: TokioEchoArgs) -> std::io::Result<()> {
                 }
                 // Out of descriptors or a connection reset before accept: keep serving.
                 Err(e) => {
-                    eprintln!("accept: {e}");
+                    eprintln!("accept: {}", overlapped::WsaError::from_io(&e));
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             },
@@ -89,9 +92,12 @@ async fn echo(mut stream: TcpStream) {
 
 async fn serve_udp(args: TokioEchoArgs) -> std::io::Result<()> {
     let bind = std::net::SocketAddr::new(args.addr, args.port);
-    let socket = UdpSocket::bind(bind)
-        .await
-        .map_err(|e| std::io::Error::other(format!("cannot bind {bind}: {e}")))?;
+    let socket = UdpSocket::bind(bind).await.map_err(|e| {
+        std::io::Error::other(format!(
+            "cannot bind {bind}: {}",
+            overlapped::WsaError::from_io(&e)
+        ))
+    })?;
     announce(socket.local_addr()?)?;
     let mut term = signal(SignalKind::terminate())?;
     let mut int = signal(SignalKind::interrupt())?;

@@ -309,8 +309,10 @@ impl Tcp<'_> {
     }
 }
 
-fn errno_text(res: i32) -> std::io::Error {
-    std::io::Error::from_raw_os_error(-res)
+/// A failed completion's result as the library prints errors:
+/// `WSAECONNREFUSED (10061): No connection could be made ...`.
+fn errno_text(res: i32) -> overlapped::WsaError {
+    overlapped::WsaError::from_io(&std::io::Error::from_raw_os_error(-res))
 }
 
 fn connect_error(res: i32) -> String {

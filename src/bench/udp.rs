@@ -79,6 +79,7 @@ pub fn run(cfg: &Config) -> std::io::Result<Report> {
                 true
             }
             Err(e) => {
+                let e = overlapped::WsaError::from_io(&e);
                 load.rec.error(|| format!("connect to {}: {e}", cfg.addr));
                 false
             }
@@ -149,7 +150,7 @@ impl Load for Udp<'_> {
                     .error(|| format!("short datagram send: {res} bytes"));
             }
             Op::Send if res < 0 => {
-                let err = std::io::Error::from_raw_os_error(-res);
+                let err = overlapped::WsaError::from_io(&std::io::Error::from_raw_os_error(-res));
                 self.rec.error(|| format!("send: {err}"));
             }
             Op::Recv if res >= 0 => {
@@ -159,7 +160,7 @@ impl Load for Udp<'_> {
             Op::Recv => {
                 // A refused datagram (nobody listening) is reported here: count it and go on;
                 // the watchdog ends the run if no reply ever comes.
-                let err = std::io::Error::from_raw_os_error(-res);
+                let err = overlapped::WsaError::from_io(&std::io::Error::from_raw_os_error(-res));
                 self.rec.error(|| format!("recv: {err}"));
                 self.ring.push_recv(c)?;
             }
