@@ -24,6 +24,7 @@ pub struct BufList {
 
 impl BufList {
     /// An empty list (zero buffers: most calls reject it with `WSAEINVAL`).
+    #[doc(alias = "WSABUF")]
     pub fn new() -> BufList {
         BufList {
             bufs: Vec::new(),
@@ -66,6 +67,7 @@ impl BufList {
     }
 
     /// The buffers.
+    #[doc(alias = "WSABUF")]
     pub fn buffers(&self) -> &[Vec<u8>] {
         &self.bufs
     }

@@ -126,6 +126,8 @@ impl ControlMessage {
 /// and friends, or built with [`Control::builder`] for [`crate::Socket::send_msg`].
 /// Always well-formed: it can only be made by the kernel or by the builder.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[doc(alias = "WSAMSG")]
+#[doc(alias = "WSACMSGHDR")]
 pub struct Control {
     bytes: Vec<u8>,
 }
@@ -187,6 +189,8 @@ impl<'a> IntoIterator for &'a Control {
 }
 
 /// The messages of a [`Control`] buffer, in order.
+#[doc(alias = "WSA_CMSG_FIRSTHDR")]
+#[doc(alias = "WSA_CMSG_NXTHDR")]
 pub struct ControlIter<'a> {
     walk: raw::Walk<'a>,
 }
@@ -202,6 +206,8 @@ impl Iterator for ControlIter<'_> {
 
 /// Builds control data to send ([`Control::builder`]).
 #[derive(Clone, Debug, Default)]
+#[doc(alias = "WSACMSGHDR")]
+#[doc(alias = "WSA_CMSG_SPACE")]
 pub struct ControlBuilder {
     bytes: Vec<u8>,
 }
@@ -222,6 +228,8 @@ impl ControlBuilder {
 /// Control data a socket can be asked to report with each datagram
 /// ([`crate::Socket::set_receive_control`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "IP_PKTINFO")]
+#[doc(alias = "IPV6_PKTINFO")]
 pub enum ReceiveControl {
     /// The destination address and interface: `IP_PKTINFO` on IPv4,
     /// `IPV6_PKTINFO` (Linux `IPV6_RECVPKTINFO`) on IPv6.

@@ -12,6 +12,7 @@ use crate::{BufList, Overlapped, Socket, WsaError, WsaResult};
 
 /// What [`Socket::connect_time`] returns for a socket that is not connected
 /// (`SO_CONNECT_TIME` = `0xFFFFFFFF`).
+#[doc(alias = "SO_CONNECT_TIME")]
 pub const CONNECT_TIME_NOT_CONNECTED: u32 = u32::MAX;
 
 impl Socket {

@@ -57,6 +57,7 @@ pub struct MsgSpace {
 
 impl MsgSpace {
     /// A full-size address and `control_len` bytes of control data.
+    #[doc(alias = "WSAMSG")]
     pub fn control(control_len: usize) -> MsgSpace {
         MsgSpace {
             name_len: NAME_MAX,

@@ -221,6 +221,7 @@ impl WsaError {
     }
 
     /// The numeric code.
+    #[doc(alias = "WSAGetLastError")]
     pub fn code(self) -> i32 {
         self.0
     }

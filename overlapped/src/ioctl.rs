@@ -38,6 +38,7 @@ pub struct KeepaliveVals {
 
 /// A `WSAIoctl` control code with its input.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "WSAIoctl")]
 pub enum Ioctl {
     /// `FIONREAD`: bytes that can be read now → [`IoctlOutput::Readable`] (4 bytes).
     #[doc(alias = "FIONREAD")]
@@ -85,6 +86,8 @@ pub enum Ioctl {
 
 /// What a `WSAIoctl` returns in its output buffer.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[doc(alias = "WSAIoctl")]
+#[doc(alias = "lpvOutBuffer")]
 pub enum IoctlOutput {
     /// The code has no output.
     None,
@@ -106,6 +109,7 @@ pub enum IoctlOutput {
 
 impl Ioctl {
     /// The numeric code, with Windows' value.
+    #[doc(alias = "dwIoControlCode")]
     pub fn code(&self) -> u32 {
         use codes::*;
         match self {

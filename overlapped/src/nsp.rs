@@ -67,6 +67,7 @@ impl LookupService {
     /// exist (the file itself may be missing: its creation is a change). A
     /// directory removed later is watched for its return (its reappearance
     /// completes a pending request; later requests watch the new one).
+    #[doc(alias = "WSALookupServiceBegin")]
     pub fn begin_watching<P: AsRef<Path>>(name: &str, files: &[P]) -> WsaResult<LookupService> {
         if name.is_empty() || name.contains('\0') {
             return Err(WsaError::WSAEINVAL);

@@ -66,12 +66,15 @@ pub(crate) struct OvState {
 
 impl Overlapped {
     /// A record whose operations signal `event` (`hEvent`).
+    #[doc(alias = "WSAOVERLAPPED")]
+    #[doc(alias = "OVERLAPPED")]
     pub fn new(event: &Event) -> Overlapped {
         Overlapped::make(Some(event.clone()), false)
     }
 
     /// A record without an event (`hEvent == NULL`): its operations signal
     /// the socket's own event instead ([`Socket::event`]).
+    #[doc(alias = "WSAOVERLAPPED")]
     pub fn without_event() -> Overlapped {
         Overlapped::make(None, false)
     }
@@ -114,6 +117,7 @@ impl Overlapped {
     /// value): the same for every handle of the record ([`Overlapped::same`])
     /// for as long as it lives, never shared by two live records. For
     /// finding a packet's context, as C code does with `CONTAINING_RECORD`.
+    #[doc(alias = "lpOverlapped")]
     pub fn id(&self) -> usize {
         Arc::as_ptr(&self.state) as usize
     }
@@ -163,6 +167,7 @@ impl Overlapped {
     }
 
     /// The event named by the record, if any (`hEvent`).
+    #[doc(alias = "hEvent")]
     pub fn event(&self) -> Option<&Event> {
         self.state.event.as_ref()
     }
@@ -222,6 +227,7 @@ impl Overlapped {
 
     /// The bytes transferred by the last completed operation (`InternalHigh`),
     /// also when it failed with a truncation (`WSAEMSGSIZE`).
+    #[doc(alias = "InternalHigh")]
     pub fn bytes_transferred(&self) -> u32 {
         self.state.bytes.load(SeqCst)
     }

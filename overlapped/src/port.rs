@@ -116,6 +116,7 @@ impl CompletionEntry {
     /// `WSAEMSGSIZE` → `ERROR_MORE_DATA`, `WSAETIMEDOUT` → `ERROR_SEM_TIMEOUT`;
     /// `WSA_OPERATION_ABORTED` is already `ERROR_OPERATION_ABORTED`); other
     /// codes as they are.
+    #[doc(alias = "GetLastError")]
     pub fn win32_error(&self) -> WsaError {
         match self.error {
             WsaError::WSAECONNRESET | WsaError::WSAENETRESET => WsaError::ERROR_NETNAME_DELETED,
@@ -177,6 +178,7 @@ impl CompletionPort {
     }
 
     /// The concurrency value (0 resolved to the number of CPUs).
+    #[doc(alias = "NumberOfConcurrentThreads")]
     pub fn concurrency(&self) -> usize {
         self.handle.queue.limit()
     }

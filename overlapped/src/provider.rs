@@ -51,6 +51,7 @@ impl ProviderChange {
     /// A handle watching `files` instead (for tests).
     /// `WSAEINVAL` when a file's directory does not exist; a directory
     /// removed later is watched for its return (see [`crate::LookupService::begin_watching`]).
+    #[doc(alias = "WSAProviderConfigChange")]
     pub fn watching<P: AsRef<Path>>(files: &[P]) -> WsaResult<ProviderChange> {
         Ok(ProviderChange {
             files: FileWatch::new(FileSet::new(files))?,

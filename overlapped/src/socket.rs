@@ -233,7 +233,22 @@ impl Socket {
         Ok(Socket::from_socket2(sock, ty == Type::STREAM))
     }
 
-    /// A TCP socket of the family of `addr` (IPv4 or IPv6).
+    /// A new TCP socket of the family of `addr` (IPv4 or IPv6), *unbound*:
+    /// `addr` only picks the family (`socket(AF_INET or AF_INET6,
+    /// SOCK_STREAM, IPPROTO_TCP)`); nothing is bound or connected. Call
+    /// [`Socket::bind`] (e.g. to port 0) before `AcceptEx`'s accept socket
+    /// or `ConnectEx` need it. `WSAEAFNOSUPPORT` where the family is not
+    /// available, `WSAEMFILE`/`WSAENOBUFS` when out of descriptors or memory.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), overlapped::WsaError> {
+    /// let s = overlapped::Socket::tcp_for(&"127.0.0.1:80".parse().unwrap())?;
+    /// s.bind(&"127.0.0.1:0".parse().unwrap())?; // now it has a local port
+    /// assert_ne!(s.local_addr()?.port(), 0);
+    /// # Ok(()) }
+    /// ```
+    #[doc(alias = "socket")]
+    #[doc(alias = "WSASocket")]
     pub fn tcp_for(addr: &SocketAddr) -> WsaResult<Socket> {
         Socket::new(
             Domain::for_address(*addr),
@@ -242,7 +257,13 @@ impl Socket {
         )
     }
 
-    /// A UDP socket of the family of `addr` (IPv4 or IPv6).
+    /// A new UDP socket of the family of `addr` (IPv4 or IPv6), *unbound*:
+    /// `addr` only picks the family; its local address is the wildcard with
+    /// port 0 until [`Socket::bind`] or the first send binds it (so sending
+    /// to its `local_addr()` before that fails with `WSAEINVAL`: port 0).
+    /// Errors as [`Socket::tcp_for`].
+    #[doc(alias = "socket")]
+    #[doc(alias = "WSASocket")]
     pub fn udp_for(addr: &SocketAddr) -> WsaResult<Socket> {
         Socket::new(Domain::for_address(*addr), Type::DGRAM, Some(Protocol::UDP))
     }
@@ -265,7 +286,13 @@ impl Socket {
         Ok(s)
     }
 
-    /// A TCP socket bound to `addr` and listening, with `SO_REUSEADDR`.
+    /// A TCP socket bound to `addr` and listening, with `SO_REUSEADDR`
+    /// (`socket`, `bind`, `listen`: the server's first three calls; port 0
+    /// picks a free port, see `local_addr`). Errors as [`Socket::bind`] and
+    /// [`Socket::listen`].
+    #[doc(alias = "socket")]
+    #[doc(alias = "WSASocket")]
+    #[doc(alias = "listen")]
     pub fn listen_tcp(addr: &SocketAddr, backlog: i32) -> WsaResult<Socket> {
         let s = Socket::tcp_for(addr)?;
         s.inner.sock.set_reuse_address(true).map_err(wsa)?;
@@ -324,12 +351,51 @@ impl Socket {
         self.inner.lanes.pending() > 0
     }
 
-    /// Binds to a local address (`bind`).
+    /// Binds the socket to the local address `addr` (`bind`); port 0 picks
+    /// a free port (read it with `local_addr`).
+    ///
+    /// Errors (OS errors mapped as Windows reports them, [fact 45](crate::semantics#fact-45)):
+    /// `WSAEADDRINUSE` when another socket holds the address (and neither has
+    /// `SO_REUSEADDR` allowing it), `WSAEADDRNOTAVAIL` when `addr` is not an
+    /// address of this machine, `WSAEINVAL` when the socket is already
+    /// bound, `WSAEAFNOSUPPORT` for an address of the other family,
+    /// `WSAEACCES` for a privileged port without the right,
+    /// `WSAENOTSOCK` after `close`.
+    ///
+    /// ```
+    /// # fn main() -> Result<(), overlapped::WsaError> {
+    /// use overlapped::{Socket, WsaError};
+    /// let a = Socket::udp_for(&"127.0.0.1:0".parse().unwrap())?;
+    /// a.bind(&"127.0.0.1:0".parse().unwrap())?;
+    /// let taken = a.local_addr()?;
+    /// let b = Socket::udp_for(&taken)?;
+    /// assert_eq!(b.bind(&taken), Err(WsaError::WSAEADDRINUSE));
+    /// # Ok(()) }
+    /// ```
     pub fn bind(&self, addr: &SocketAddr) -> WsaResult<()> {
         self.inner.sock.bind(&SockAddr::from(*addr)).map_err(wsa)
     }
 
-    /// Starts listening (`listen`).
+    /// Makes a bound (or unbound: Linux then binds a free port) TCP socket
+    /// listen for connections, keeping up to `backlog` of them waiting for
+    /// `accept`/`AcceptEx` (`listen`; the kernel caps it at
+    /// `net.core.somaxconn`, as Windows caps it at `SOMAXCONN`).
+    ///
+    /// Errors: `WSAEOPNOTSUPP` on a datagram socket, `WSAEADDRINUSE` when
+    /// another socket already listens on the address, `WSAEINVAL` on a
+    /// connected socket, `WSAENOTSOCK` after `close`
+    /// ([fact 45](crate::semantics#fact-45)).
+    ///
+    /// ```
+    /// # fn main() -> Result<(), overlapped::WsaError> {
+    /// use overlapped::Socket;
+    /// let s = Socket::tcp_for(&"127.0.0.1:0".parse().unwrap())?;
+    /// s.bind(&"127.0.0.1:0".parse().unwrap())?;
+    /// s.listen(128)?;
+    /// let client = Socket::connect_tcp(&s.local_addr()?)?; // completes: it listens
+    /// # drop(client);
+    /// # Ok(()) }
+    /// ```
     pub fn listen(&self, backlog: i32) -> WsaResult<()> {
         self.inner.sock.listen(backlog).map_err(wsa)
     }

@@ -53,12 +53,14 @@ impl Socket {
     }
 
     /// True for a stream (TCP) socket.
+    #[doc(alias = "SO_TYPE")]
     pub fn is_stream(&self) -> bool {
         self.inner.is_stream()
     }
 
     /// The socket's own event ([fact 20](crate::semantics#fact-20)): operations started with an
     /// [`crate::Overlapped::without_event`] record signal it.
+    #[doc(alias = "WSAEventSelect")]
     pub fn event(&self) -> &Event {
         &self.inner.event
     }

@@ -17,6 +17,10 @@ pub const WSA_INFINITE: Option<Duration> = None;
 
 /// How a wait ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[doc(alias = "WSA_WAIT_EVENT_0")]
+#[doc(alias = "WSA_WAIT_TIMEOUT")]
+#[doc(alias = "WSA_WAIT_IO_COMPLETION")]
+#[doc(alias = "WAIT_OBJECT_0")]
 pub enum WaitResult {
     /// `WSA_WAIT_EVENT_0 + i`: event `i` is signalled (the lowest such index);
     /// for a wait-all, every event is.
@@ -329,6 +333,7 @@ impl EventSet {
     /// once the wait returns, the set holds nothing of it (no ring, no
     /// descriptor), so any number of short-lived threads may wait on one
     /// long-lived set.
+    #[doc(alias = "WSAWaitForMultipleEvents")]
     pub fn wait(
         &self,
         wait_all: bool,
@@ -352,6 +357,7 @@ impl EventSet {
     /// signalled event before waiting again, so that low indices cannot
     /// starve high ones under load (the wait itself always prefers the
     /// lowest index, as Winsock's does).
+    #[doc(alias = "WSAWaitForMultipleEvents")]
     pub fn next_signaled(&self, from: usize) -> Option<usize> {
         pick_lowest_from(&self.events, &self.ready, from)
     }

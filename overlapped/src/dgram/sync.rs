@@ -14,6 +14,7 @@ use crate::{Control, MsgFlags, Socket, WsaError, WsaResult};
 /// What a synchronous [`Socket::recv_msg_sync`] received, filled in also
 /// when it fails with `WSAEMSGSIZE` ([fact 81](crate::semantics#fact-81)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[doc(alias = "WSAMSG")]
 pub struct MsgInfo {
     /// Bytes stored in the buffers.
     pub bytes: usize,

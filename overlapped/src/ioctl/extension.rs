@@ -9,6 +9,7 @@ use crate::guid::*;
 /// by GUID (and the C interface, which returns real pointers) can check that
 /// the provider offers them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[doc(alias = "SIO_GET_EXTENSION_FUNCTION_POINTER")]
 pub enum ExtensionFunction {
     /// `AcceptEx` (`WSAID_ACCEPTEX`): [`crate::Socket::accept_ex`].
     AcceptEx,

@@ -65,6 +65,11 @@ fn is_link_local(ip: &Ipv6Addr) -> bool {
 bitflags::bitflags! {
     /// `INTERFACE_INFO.iiFlags`, with Windows' values.
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    #[doc(alias = "IFF_UP")]
+    #[doc(alias = "IFF_BROADCAST")]
+    #[doc(alias = "IFF_LOOPBACK")]
+    #[doc(alias = "IFF_POINTTOPOINT")]
+    #[doc(alias = "IFF_MULTICAST")]
     pub struct InterfaceFlags: u32 {
         /// `IFF_UP`: the interface is up.
         const UP = 0x1;

@@ -42,6 +42,7 @@ enum Data<'a> {
 impl<'a> TransmitPacketsElement<'a> {
     /// A memory element (`TP_ELEMENT_MEMORY`, `pBuffer`/`cLength`): the
     /// buffer is moved into the operation and comes back at completion.
+    #[doc(alias = "TP_ELEMENT_MEMORY")]
     pub fn memory(buf: Vec<u8>) -> Self {
         TransmitPacketsElement {
             data: Data::Memory(buf),
@@ -52,6 +53,7 @@ impl<'a> TransmitPacketsElement<'a> {
     /// A file element (`TP_ELEMENT_FILE`): `len` bytes (`cLength`; 0: to the
     /// end of the file) from `offset` (`nFileOffset`; `None` is Windows'
     /// −1: the file's current position, which then advances).
+    #[doc(alias = "TP_ELEMENT_FILE")]
     pub fn file(file: BorrowedFd<'a>, offset: Option<u64>, len: u32) -> Self {
         TransmitPacketsElement {
             data: Data::File { file, offset, len },
@@ -60,12 +62,14 @@ impl<'a> TransmitPacketsElement<'a> {
     }
 
     /// Marks the end of a send after this element (`TP_ELEMENT_EOP`).
+    #[doc(alias = "TP_ELEMENT_EOP")]
     pub fn eop(mut self) -> Self {
         self.eop = true;
         self
     }
 
     /// The element's `dwElFlags`.
+    #[doc(alias = "dwElFlags")]
     pub fn flags(&self) -> u32 {
         let kind = match self.data {
             Data::Memory(_) => TP_ELEMENT_MEMORY,
