@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::ServerProcess;
 
@@ -380,4 +380,172 @@ fn a_missing_root_is_a_clear_error() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--root /definitely/not/here"), "{err}");
+}
+
+/// The server's open descriptors.
+fn fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count()
+}
+
+/// Waits (up to 20 s) until the server has at most `want` descriptors.
+fn fds_back_to(pid: u32, want: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while fds(pid) > want {
+        assert!(Instant::now() < deadline, "{} fds, want {want}", fds(pid));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Reads until the server closes; panics if it has not within 20 s.
+fn closed_by_server(mut s: TcpStream, what: &str) -> Vec<u8> {
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut out = Vec::new();
+    match s.read_to_end(&mut out) {
+        Ok(_) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => out,
+        Err(e) => panic!("{what}: not closed by the server: {e}"),
+    }
+}
+
+/// Waits (up to 20 s) until the log holds `n` lines containing `text`.
+fn logged(log: &std::path::Path, text: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = std::fs::read_to_string(log).unwrap_or_default();
+        if got.matches(text).count() >= n {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "want {n}× {text:?} in:\n{got}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Slowloris: silent clients, a half request line and an idle keep-alive
+/// connection are all closed after their (short) timeouts, with a log
+/// line each, and the server's descriptors go back to where they were.
+#[test]
+fn idle_and_slow_connections_are_closed() {
+    for (model, extra) in [
+        ("event", &[][..]),
+        ("routine", &[]),
+        ("port", &["--threads", "2"]),
+    ] {
+        let tree = Tree::new(&format!("slow-{model}{}", extra.concat()));
+        let log = tree.dir.join("log");
+        let root = tree.root();
+        let mut args = vec!["http", "--root", root.to_str().unwrap(), "--port", "0"];
+        args.extend(["--model", model, "--header-timeout", "0.5"]);
+        args.extend(["--idle-timeout", "0.7"]);
+        args.extend_from_slice(extra);
+        let server = ServerProcess::start_logged(&args, &log);
+        let a = server.addr.as_str();
+        // One served request first: the port model's accepts are all posted.
+        assert_eq!(status_of(&get(a, "/one.bin")), 200);
+        let before = fds(server.pid());
+        let silent: Vec<TcpStream> = (0..20).map(|_| TcpStream::connect(a).unwrap()).collect();
+        let mut half = TcpStream::connect(a).unwrap();
+        half.write_all(b"GET /one HTTP/1.1\r\nHo").unwrap();
+        let mut idle = TcpStream::connect(a).unwrap();
+        idle.write_all(b"GET /one.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        for s in silent {
+            assert!(closed_by_server(s, "silent").is_empty(), "{model}");
+        }
+        assert!(closed_by_server(half, "half").is_empty(), "{model}");
+        let r = closed_by_server(idle, "idle");
+        assert_eq!(status_of(&r), 200, "{model}: the request was answered");
+        fds_back_to(server.pid(), before);
+        logged(&log, "closed: header timeout", 21);
+        logged(&log, "closed: idle timeout", 1);
+        // Still serving.
+        assert_eq!(status_of(&get(a, "/one.bin")), 200);
+        server.stop_cleanly();
+    }
+}
+
+/// A file cut short while it is being sent, and a client that resets in
+/// the middle of an answer: the connection ends, with a log line each.
+#[test]
+fn failed_transfers_are_logged() {
+    for (model, extra) in [
+        ("event", &[][..]),
+        ("routine", &[]),
+        ("port", &["--threads", "2"]),
+    ] {
+        let tree = Tree::new(&format!("fail-{model}{}", extra.concat()));
+        let log = tree.dir.join("log");
+        let path = tree.root().join("cut.bin");
+        std::fs::write(&path, vec![7u8; 64 << 20]).unwrap();
+        let root = tree.root();
+        let mut args = vec!["http", "--root", root.to_str().unwrap(), "--port", "0"];
+        args.extend(["--model", model]);
+        args.extend_from_slice(extra);
+        let server = ServerProcess::start_logged(&args, &log);
+        let a = server.addr.as_str();
+        // Truncated while sent: the client gets less, then the end.
+        let mut s = TcpStream::connect(a).unwrap();
+        s.write_all(b"GET /cut.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut first = [0u8; 4096];
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.read(&mut first).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(1_000_000)
+            .unwrap();
+        let rest = closed_by_server(s, "truncated");
+        assert!(rest.len() < 64 << 20, "{model}: {} bytes", rest.len());
+        logged(&log, "TransmitFile failed", 1);
+        // A reset in the middle of an answer.
+        std::fs::write(&path, vec![7u8; 64 << 20]).unwrap();
+        let s = TcpStream::connect(a).unwrap();
+        let mut s = s;
+        s.write_all(b"GET /cut.bin HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let _ = s.read(&mut first).unwrap();
+        let sock = socket2::Socket::from(s);
+        sock.set_linger(Some(Duration::ZERO)).unwrap();
+        drop(sock);
+        logged(&log, "TransmitFile failed", 2);
+        assert_eq!(status_of(&get(a, "/one.bin")), 200);
+        server.stop_cleanly();
+    }
+}
+
+/// RFC corners: `bytes=5-2` is no range (the whole file), HTTP/1.1
+/// without Host is a 400, and dot-segments that stay inside the root are
+/// removed before the file is looked up.
+#[test]
+fn invalid_ranges_missing_host_and_dot_segments() {
+    let tree = Tree::new("rfc");
+    let server = start(&tree, "event", &[]);
+    let a = server.addr.as_str();
+    let page = std::fs::read(tree.root().join("sub/page.html")).unwrap();
+    let r = exchange(
+        a,
+        b"GET /sub/page.html HTTP/1.1\r\nHost: x\r\nRange: bytes=5-2\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&r), 200);
+    assert_eq!(body(&r), &page[..]);
+    let r = exchange(a, b"GET /one.bin HTTP/1.1\r\n\r\n");
+    assert_eq!(status_of(&r), 400);
+    // HTTP/1.0 needs no Host.
+    assert_eq!(status_of(&exchange(a, b"GET /one.bin HTTP/1.0\r\n\r\n")), 200);
+    for target in [
+        "/sub/../sub/page.html",
+        "/sub/deeper/../page.html",
+        "/sub/./page.html",
+        "/sub/%2e%2e/sub/page.html",
+    ] {
+        let r = get(a, target);
+        assert_eq!(status_of(&r), 200, "{target}");
+        assert_eq!(body(&r), &page[..], "{target}");
+    }
+    assert_eq!(status_of(&get(a, "/sub/../../secret.txt")), 403);
+    assert_eq!(status_of(&get(a, "/sub/../..")), 403);
+    server.stop_cleanly();
 }

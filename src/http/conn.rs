@@ -5,7 +5,7 @@
 
 use std::fs::File;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::resolve::{resolve, Refusal, Root};
 use super::response::{content_type, parse_range, write_head, Clock, Head, Status};
@@ -17,6 +17,11 @@ pub struct Limits {
     pub max_header: usize,
     /// Requests per connection at most (the last answer closes it).
     pub max_requests: u32,
+    /// A request must be complete this long after its first byte (the
+    /// first request: after the connection's start).
+    pub header_timeout: Duration,
+    /// A kept-alive connection may wait this long for its next request.
+    pub idle_timeout: Duration,
 }
 
 /// What the server serves.
@@ -48,6 +53,11 @@ pub struct Conn {
     skip: u64,
     served: u32,
     peer: Option<SocketAddr>,
+    /// Since when the connection waits for request bytes (`None` while an
+    /// answer is being sent).
+    waiting: Option<Instant>,
+    /// When the first byte of the request now pending arrived.
+    first_byte: Option<Instant>,
 }
 
 impl Conn {
@@ -57,7 +67,32 @@ impl Conn {
             skip: 0,
             served: 0,
             peer,
+            waiting: Some(Instant::now()),
+            first_byte: None,
         }
+    }
+
+    /// When the connection, waiting for a request, is to be closed, and
+    /// which timeout that is; `None` while an answer is being sent.
+    pub fn deadline(&self, limits: &Limits) -> Option<(Instant, &'static str)> {
+        let waiting = self.waiting?;
+        Some(if self.served == 0 {
+            (waiting + limits.header_timeout, "header timeout")
+        } else if let Some(first) = self.first_byte {
+            (first + limits.header_timeout, "header timeout")
+        } else {
+            (waiting + limits.idle_timeout, "idle timeout")
+        })
+    }
+
+    /// Logs a close for a timeout (`why`, from [`Conn::deadline`]).
+    pub fn log_timeout(&self, why: &str) {
+        log_timeout(self.peer, why);
+    }
+
+    /// Logs a connection that ended in an error (`what` failed with `e`).
+    pub fn log_failure(&self, what: &str, e: impl std::fmt::Display) {
+        eprintln!("http: {} {what} failed: {e}", self.who());
     }
 
     /// Takes bytes just received.
@@ -67,12 +102,28 @@ impl Conn {
             self.skip -= n as u64;
             bytes = &bytes[n..];
         }
+        if self.pending.is_empty() && !bytes.is_empty() {
+            self.first_byte = Some(Instant::now());
+        }
         self.pending.extend_from_slice(bytes);
     }
 
     /// The next step: an answer to the next complete request, a receive
     /// for more bytes, or close. `head` is a buffer to reuse for the head.
     pub fn next(&mut self, site: &Site, clock: &mut Clock, head: Vec<u8>) -> Next {
+        let next = self.answer(site, clock, head);
+        match next {
+            Next::Send(_) => self.waiting = None,
+            Next::Receive => {
+                if self.waiting.is_none() {
+                    self.waiting = Some(Instant::now());
+                }
+            }
+        }
+        next
+    }
+
+    fn answer(&mut self, site: &Site, clock: &mut Clock, head: Vec<u8>) -> Next {
         if self.pending.is_empty() {
             return Next::Receive;
         }
@@ -104,6 +155,10 @@ impl Conn {
                 .find(|h| h.name.eq_ignore_ascii_case(name))
                 .and_then(|h| std::str::from_utf8(h.value).ok())
         };
+        if !http10 && header("host").is_none() {
+            // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
+            return self.refuse(clock, head, Status::BadRequest, "no Host header");
+        }
         let connection = header("connection").map(str::to_ascii_lowercase);
         let mut keep_alive = match &connection {
             Some(c) if c.contains("close") => false,
@@ -127,6 +182,8 @@ impl Conn {
         let in_buffer = (body as usize).min(self.pending.len());
         self.pending.drain(..in_buffer);
         self.skip = body - in_buffer as u64;
+        // Bytes of a pipelined request: its clock starts now.
+        self.first_byte = (!self.pending.is_empty()).then(Instant::now);
         self.served += 1;
         if self.served >= site.limits.max_requests {
             keep_alive = false;
@@ -259,9 +316,20 @@ impl Conn {
         );
     }
 
+    /// The peer's address as logged (`-` if unknown).
+    pub fn peer(&self) -> String {
+        self.who()
+    }
+
     fn who(&self) -> String {
         self.peer.map_or_else(|| "-".to_string(), |p| p.to_string())
     }
+}
+
+/// Logs that the connection of `peer` was closed for a timeout (`why`).
+pub fn log_timeout(peer: Option<SocketAddr>, why: &str) {
+    let who = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
+    eprintln!("http: {who} closed: {why}");
 }
 
 /// A short text body for an error status, in the head buffer itself.

@@ -3,6 +3,7 @@
 
 use std::os::fd::AsFd;
 use std::sync::Arc;
+use std::time::Instant;
 
 use overlapped::{
     get_overlapped_result, BufList, Event, EventSet, MsgFlags, Overlapped, Socket, WaitResult,
@@ -11,7 +12,7 @@ use overlapped::{
 
 use super::conn::{Conn, Next, Site};
 use super::response::Clock;
-use super::{Outgoing, RECV_BUFFER};
+use super::{sweep_interval, Outgoing, RECV_BUFFER};
 use crate::serve::shared::Shared;
 
 pub(super) enum State {
@@ -30,6 +31,8 @@ pub(super) struct Client {
     /// A head buffer to reuse.
     spare: Vec<u8>,
     recv: Option<BufList>,
+    /// Closed for a timeout: the aborted operation is no error to log.
+    timed_out: bool,
 }
 
 /// Serves until a stop is requested.
@@ -39,8 +42,17 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
     let mut events = EventSet::new();
     events.push(shared.accept_event.clone());
     let mut clients: Vec<Client> = Vec::new();
+    let interval = sweep_interval(&site);
+    let mut next_sweep = Instant::now() + interval;
     loop {
-        let first = match events.wait(false, None, false) {
+        let now = Instant::now();
+        if now >= next_sweep {
+            next_sweep = now + interval;
+            for client in &mut clients {
+                client.sweep(&site, now);
+            }
+        }
+        let first = match events.wait(false, Some(next_sweep - now), false) {
             Ok(WaitResult::Signaled(i)) => i,
             Ok(_) => continue,
             Err(e) => return Err(std::io::Error::other(e)),
@@ -86,6 +98,22 @@ impl Client {
             out: Outgoing::default(),
             spare: Vec::with_capacity(512),
             recv: Some(BufList::zeroed(RECV_BUFFER)),
+            timed_out: false,
+        }
+    }
+
+    /// Closes the connection if it waits for a request past its deadline
+    /// (its pending receive then completes, aborted, and ends it).
+    pub(super) fn sweep(&mut self, site: &Site, now: Instant) {
+        if self.timed_out || !matches!(self.state, State::Receiving) {
+            return;
+        }
+        if let Some((deadline, why)) = self.conn.deadline(&site.limits) {
+            if now >= deadline {
+                self.timed_out = true;
+                self.conn.log_timeout(why);
+                let _ = self.socket.clone().close();
+            }
         }
     }
 
@@ -112,8 +140,18 @@ pub(super) fn completed(
     site: &Site,
     clock: &mut Clock,
 ) -> bool {
-    let Ok(bytes) = result else {
-        return false;
+    let bytes = match result {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            if !client.timed_out {
+                let what = match client.state {
+                    State::Receiving => "receive",
+                    State::Transmitting => "TransmitFile",
+                };
+                client.conn.log_failure(what, e);
+            }
+            return false;
+        }
     };
     match client.state {
         State::Receiving => {
@@ -131,7 +169,7 @@ pub(super) fn completed(
                 }
             }
             if client.out.advance() {
-                return post_transmit(client, Vec::new()).is_ok();
+                return post_transmit(client, Vec::new());
             }
             if client.out.close {
                 return false;
@@ -148,12 +186,13 @@ fn drive(client: &mut Client, site: &Site, clock: &mut Clock) -> bool {
         Next::Receive => post_recv(client).is_ok(),
         Next::Send(reply) => {
             client.out = Outgoing::new(reply.file, reply.close);
-            post_transmit(client, reply.head).is_ok()
+            post_transmit(client, reply.head)
         }
     }
 }
 
 /// Starts a receive (the connection's first operation too).
+/// Errors are logged.
 pub(super) fn post_recv(client: &mut Client) -> Result<(), WsaError> {
     client.state = State::Receiving;
     let bufs = client
@@ -162,11 +201,16 @@ pub(super) fn post_recv(client: &mut Client) -> Result<(), WsaError> {
         .unwrap_or_else(|| BufList::zeroed(super::RECV_BUFFER));
     match client.socket.recv(&mut client.ov, bufs, MsgFlags::empty()) {
         Ok(_) | Err(WsaError::WSA_IO_PENDING) => Ok(()),
-        Err(e) => Err(e),
+        Err(e) => {
+            client.conn.log_failure("receive", e);
+            Err(e)
+        }
     }
 }
 
-fn post_transmit(client: &mut Client, head: Vec<u8>) -> Result<(), WsaError> {
+/// Starts the next `TransmitFile` of the answer; false (logged) if it
+/// cannot start.
+fn post_transmit(client: &mut Client, head: Vec<u8>) -> bool {
     client.state = State::Transmitting;
     let c = client.out.chunk(head);
     client.ov.set_offset(c.offset);
@@ -175,7 +219,10 @@ fn post_transmit(client: &mut Client, head: Vec<u8>) -> Result<(), WsaError> {
         .socket
         .transmit_file(&mut client.ov, fd, c.len, 0, c.buffers, c.flags)
     {
-        Ok(_) | Err(WsaError::WSA_IO_PENDING) => Ok(()),
-        Err(e) => Err(e),
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => true,
+        Err(e) => {
+            client.conn.log_failure("TransmitFile", e);
+            false
+        }
     }
 }

@@ -21,10 +21,11 @@ use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use overlapped::{Socket, TransmitFileBuffers, TransmitFlags};
 
-use crate::cli::int_in;
+use crate::cli::{int_in, secs_in};
 use crate::serve::shared::Shared;
 use conn::{Limits, Site};
 
@@ -63,6 +64,15 @@ pub struct HttpArgs {
     /// (from 1 to 1000000).
     #[arg(long, default_value_t = 1000, value_parser = int_in(1u32, 1_000_000))]
     pub max_requests: u32,
+    /// Seconds a request may take to arrive in full, from its first byte
+    /// (the first request: from the connection's start); a slower client is
+    /// closed, with a log line (from 0.1 to 3600).
+    #[arg(long, default_value_t = 10.0, value_parser = secs_in(0.1, 3600.0))]
+    pub header_timeout: f64,
+    /// Seconds a kept-alive connection may wait idle for its next request
+    /// before it is closed, with a log line (from 0.1 to 3600).
+    #[arg(long, default_value_t = 30.0, value_parser = secs_in(0.1, 3600.0))]
+    pub idle_timeout: f64,
     /// Worker threads on the completion port (`--model port` only; default:
     /// the number of CPUs). It is also the port's concurrency value (from 1
     /// to 1024).
@@ -109,6 +119,8 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
         limits: Limits {
             max_header: args.max_header,
             max_requests: args.max_requests,
+            header_timeout: Duration::from_secs_f64(args.header_timeout),
+            idle_timeout: Duration::from_secs_f64(args.idle_timeout),
         },
     });
     match args.model {
@@ -116,6 +128,13 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
         HttpModel::Routine => routine::serve(Shared::start(listener)?, site),
         HttpModel::Port => port::serve(listener, threads, site),
     }
+}
+
+/// How often each model looks for connections past their deadline: a
+/// tenth of the shorter timeout, between 10 ms and 1 s.
+fn sweep_interval(site: &Site) -> Duration {
+    let shorter = site.limits.header_timeout.min(site.limits.idle_timeout);
+    (shorter / 10).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 /// Receive buffer per connection.

@@ -8,11 +8,13 @@
 //! one operation in flight at a time, so its lock is never contended.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use overlapped::{CompletionPort, NotificationModes, Overlapped, Socket};
 use slab::Slab;
 
 use super::conn::Site;
+use super::sweep_interval;
 use super::event::{completed, post_recv, Client};
 use super::response::Clock;
 use crate::serve::acceptor::Acceptor;
@@ -29,6 +31,9 @@ struct Server {
     accepts: Accepts,
     clients: Mutex<Slab<Arc<Mutex<Client>>>>,
     site: Arc<Site>,
+    /// When connections are next checked for their deadlines (one worker
+    /// at a time does it).
+    next_sweep: Mutex<Instant>,
 }
 
 /// Serves with `threads` workers until a stop is requested.
@@ -44,6 +49,7 @@ pub fn serve(listener: Socket, threads: usize, site: Arc<Site>) -> std::io::Resu
         shared: Shared::start_signals_with(Some(news))?,
         accepts,
         clients: Mutex::new(Slab::new()),
+        next_sweep: Mutex::new(Instant::now() + sweep_interval(&site)),
         site,
     });
     let mut workers = Vec::new();
@@ -68,11 +74,14 @@ pub fn serve(listener: Socket, threads: usize, site: Arc<Site>) -> std::io::Resu
 fn worker(server: &Server) -> std::io::Result<()> {
     overlapped::set_batching(true).map_err(std::io::Error::other)?;
     let mut clock = Clock::new();
+    let interval = sweep_interval(&server.site);
     loop {
-        let mut entry = server
-            .port
-            .get_queued_completion_status(None)
-            .map_err(std::io::Error::other)?;
+        sweep(server);
+        let mut entry = match server.port.get_queued_completion_status(Some(interval)) {
+            Ok(entry) => entry,
+            Err(overlapped::WsaError::WAIT_TIMEOUT) => continue,
+            Err(e) => return Err(std::io::Error::other(e)),
+        };
         match entry.key {
             NEWS => {
                 if server.shared.stopping() {
@@ -102,6 +111,31 @@ fn worker(server: &Server) -> std::io::Result<()> {
                     close(server, key);
                 }
             }
+        }
+    }
+}
+
+/// Closes the connections past their deadline, if it is time to look and
+/// no other worker is looking. A connection whose lock is held is busy
+/// with a completion: it is looked at next time.
+fn sweep(server: &Server) {
+    let now = Instant::now();
+    {
+        let Ok(mut next) = server.next_sweep.try_lock() else {
+            return;
+        };
+        if now < *next {
+            return;
+        }
+        *next = now + sweep_interval(&server.site);
+    }
+    let clients: Vec<_> = lock(&server.clients)
+        .iter()
+        .map(|(_, c)| c.clone())
+        .collect();
+    for client in clients {
+        if let Ok(mut c) = client.try_lock() {
+            c.sweep(&server.site, now);
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Mapping a request target to a file under the root, never outside it.
 //!
 //! The target is percent-decoded once; a NUL byte (raw or `%00`) or a bad
-//! escape is a malformed request (400); a `..` segment, raw or encoded, is
+//! escape is a malformed request (400); dot-segments, raw or encoded, are
+//! removed (RFC 3986 §5.2.4), and a `..` that would climb above the root is
 //! refused (403) before the file system is asked anything; and the path the
 //! file system resolves (symlinks followed) must still lie under the root
 //! (403 otherwise), so a symlink cannot lead out either.
@@ -63,14 +64,20 @@ pub fn resolve(root: &Root, target: &str) -> Result<Found, Refusal> {
         return Err(Refusal::BadRequest);
     }
     let decoded = String::from_utf8(decoded).map_err(|_| Refusal::BadRequest)?;
-    let mut relative = PathBuf::from(".");
+    // RFC 3986 remove_dot_segments: `..` drops the segment before it; one
+    // that would climb above the root is refused.
+    let mut segments: Vec<&str> = Vec::new();
     for segment in decoded.split('/') {
         match segment {
             "" | "." => {}
-            ".." => return Err(Refusal::Forbidden),
-            s => relative.push(s),
+            ".." => {
+                segments.pop().ok_or(Refusal::Forbidden)?;
+            }
+            s => segments.push(s),
         }
     }
+    let mut relative = PathBuf::from(".");
+    relative.extend(segments);
     let file = match beneath(root.dir.as_fd(), &relative) {
         Ok(f) => f,
         Err(Errno::XDEV) => return slow_path(root, &relative),

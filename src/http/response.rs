@@ -158,7 +158,8 @@ pub fn content_type(path: &std::path::Path) -> &'static str {
 /// A single byte range (`Range: bytes=…`) against a file of `size` bytes:
 /// `Ok(Some((first, last)))`, `Ok(None)` when the header is absent or not
 /// one range we honour (several ranges, other units: the whole file is
-/// sent, as RFC 9110 allows), `Err(())` when unsatisfiable (416).
+/// sent, as RFC 9110 allows; `first > last` is no valid range and is
+/// ignored too, RFC 9110 §14.2), `Err(())` when unsatisfiable (416).
 #[allow(clippy::result_unit_err)]
 pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(v) = value else { return Ok(None) };
@@ -183,7 +184,11 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
         } else {
             b.parse().map_err(|_| ())?
         };
-        if first >= size || last < first {
+        if last < first {
+            // Not a valid range-spec: the header is ignored (RFC 9110 §14.2).
+            return Ok(None);
+        }
+        if first >= size {
             return Err(());
         }
         (first, last.min(size - 1))
@@ -204,7 +209,7 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=-30"), 10), Ok(Some((0, 9))));
         assert_eq!(parse_range(Some("bytes=8-100"), 10), Ok(Some((8, 9))));
         assert_eq!(parse_range(Some("bytes=10-"), 10), Err(()));
-        assert_eq!(parse_range(Some("bytes=4-2"), 10), Err(()));
+        assert_eq!(parse_range(Some("bytes=4-2"), 10), Ok(None));
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Ok(None));
         assert_eq!(parse_range(Some("items=0-1"), 10), Ok(None));
         assert_eq!(parse_range(Some("bytes=x-1"), 10), Err(()));

@@ -18,10 +18,21 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `overlapped ARGS...` and reads its first line.
     pub fn start(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with_stderr(args, Stdio::inherit())
+    }
+
+    /// Starts `overlapped ARGS...` with its stderr (its log) going to `log`.
+    pub fn start_logged(args: &[&str], log: &std::path::Path) -> ServerProcess {
+        let file = std::fs::File::create(log).expect("create the log file");
+        ServerProcess::start_with_stderr(args, Stdio::from(file))
+    }
+
+    fn start_with_stderr(args: &[&str], stderr: Stdio) -> ServerProcess {
         let mut child = Command::new(EXE)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
+            .stderr(stderr)
             .spawn()
             .expect("start the server");
         let mut line = String::new();
