@@ -14,9 +14,9 @@ use overlapped::{CompletionPort, NotificationModes, Overlapped, Socket};
 use slab::Slab;
 
 use super::conn::Site;
-use super::sweep_interval;
 use super::event::{completed, post_recv, Client};
 use super::response::Clock;
+use super::sweep_interval;
 use crate::serve::acceptor::Acceptor;
 use crate::serve::port::{lock, Accepts, LISTENER, NEWS};
 use crate::serve::shared::Shared;

@@ -182,12 +182,13 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
         let last: u64 = if b.is_empty() {
             size.saturating_sub(1)
         } else {
-            b.parse().map_err(|_| ())?
+            let last = b.parse().map_err(|_| ())?;
+            if last < first {
+                // No valid range-spec: the header is ignored (RFC 9110 §14.2).
+                return Ok(None);
+            }
+            last
         };
-        if last < first {
-            // Not a valid range-spec: the header is ignored (RFC 9110 §14.2).
-            return Ok(None);
-        }
         if first >= size {
             return Err(());
         }
@@ -210,6 +211,7 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=8-100"), 10), Ok(Some((8, 9))));
         assert_eq!(parse_range(Some("bytes=10-"), 10), Err(()));
         assert_eq!(parse_range(Some("bytes=4-2"), 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=5-"), 1), Err(()));
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Ok(None));
         assert_eq!(parse_range(Some("items=0-1"), 10), Ok(None));
         assert_eq!(parse_range(Some("bytes=x-1"), 10), Err(()));
