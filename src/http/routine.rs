@@ -7,7 +7,9 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
 
-use overlapped::{wait_for_single_object_ex, BufList, Completion, MsgFlags, Socket, WaitResult};
+use overlapped::{
+    wait_for_single_object_ex, BufList, Completion, MsgFlags, Socket, WaitResult, WsaError,
+};
 use slab::Slab;
 
 use super::conn::{log_timeout, Conn, Next, Site};
@@ -135,8 +137,9 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
 fn recv(client: Box<Client>, bufs: BufList) {
     let s = client.socket.clone();
     let peer = client.conn.peer();
-    if let Err(e) = s.recv_with(bufs, MsgFlags::empty(), move |c| on_received(client, c)) {
-        eprintln!("http: {peer} receive failed: {e}");
+    match s.recv_with(bufs, MsgFlags::empty(), move |c| on_received(client, c)) {
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+        Err(e) => eprintln!("http: {peer} receive failed: {e}"),
     }
 }
 
@@ -176,8 +179,9 @@ fn transmit(client: Box<Client>, head: Vec<u8>, bufs: BufList) {
     let started = s.transmit_file_with(fd, c.offset, c.len, 0, c.buffers, c.flags, move |c| {
         on_sent(client, c, bufs)
     });
-    if let Err(e) = started {
-        eprintln!("http: {peer} TransmitFile failed: {e}");
+    match started {
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+        Err(e) => eprintln!("http: {peer} TransmitFile failed: {e}"),
     }
 }
 
