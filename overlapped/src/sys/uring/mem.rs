@@ -79,6 +79,27 @@ impl OpMem {
         self.receiving = false;
     }
 
+    /// A stream operation on exactly one buffer, from byte `skip` on: the
+    /// plain opcode needs neither `iovec` nor `msghdr`, only the address
+    /// and length, so this skips [`OpMem::prepare`]. It resets what a
+    /// completion reads of the message (`msg_flags`, the bounce and
+    /// datagram state). `None` (use `prepare`) for several buffers, an
+    /// empty rest, or a rest longer than `u32::MAX`.
+    pub(crate) fn single(&mut self, skip: usize) -> Option<(*mut u8, u32)> {
+        if self.bufs.count() != 1 {
+            return None;
+        }
+        let len = self.bufs.total_len();
+        if skip >= len || len - skip > u32::MAX as usize {
+            return None;
+        }
+        self.scatter_at = None;
+        self.receiving = false;
+        self.msg.msg_flags = 0;
+        let buf = self.bufs.buffers_mut()[0][skip..].as_mut_ptr();
+        Some((buf, (len - skip) as u32))
+    }
+
     /// After [`OpMem::prepare`]: also ask for the source address (at most
     /// `name_len` bytes) and `control_len` bytes of control data.
     pub(crate) fn prepare_recv_msg(&mut self, name_len: u32, control_len: u32) {

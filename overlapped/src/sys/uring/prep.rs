@@ -40,7 +40,16 @@ fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
     };
     let entry = match slot.kind {
         OpKind::Recv { flags } => {
-            let whole = flags & libc::MSG_WAITALL != 0 && slot.socket.is_stream();
+            let stream = slot.socket.is_stream();
+            if let Some((buf, len)) = stream.then(|| slot.mem.single(0)).flatten() {
+                // One buffer on a stream (the usual case): no msghdr at all.
+                return opcode::Recv::new(fd, buf, len)
+                    .flags(flags)
+                    .ioprio(ioprio)
+                    .build()
+                    .user_data(user_data);
+            }
+            let whole = flags & libc::MSG_WAITALL != 0 && stream;
             slot.mem.prepare(0, Way::Receive { whole });
             if let Some((buf, len)) = single_stream_buffer(slot) {
                 // One buffer on a stream: the plain opcode skips the msghdr copy.
@@ -122,13 +131,17 @@ fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
 
 /// A stream (or datagram) send of the buffers from byte `done` on.
 fn send(slot: &mut OpSlot, fd: types::Fd, flags: i32, done: usize) -> squeue::Entry {
-    slot.mem.prepare(done, Way::Send);
     let mut flags = flags | libc::MSG_NOSIGNAL;
     if slot.socket.is_stream() {
         // The kernel then retries short stream sends itself; a send
         // that still comes back short is resubmitted by `OpSlot::step`.
         flags |= libc::MSG_WAITALL;
+        if let Some((buf, len)) = slot.mem.single(done) {
+            // One buffer (the usual case): no msghdr at all.
+            return opcode::Send::new(fd, buf, len).flags(flags).build();
+        }
     }
+    slot.mem.prepare(done, Way::Send);
     if let Some((buf, len)) = single_stream_buffer(slot) {
         opcode::Send::new(fd, buf, len).flags(flags).build()
     } else {
