@@ -61,7 +61,22 @@ fn built() -> &'static PathBuf {
 /// Compiles `source` with overlapped-cc (extra `flags` first); returns the
 /// executable. The build must print nothing: no warning of any kind, the
 /// MSVC pragmas of the programs included.
+///
+/// Each output name is built once per test process: tests run in parallel and
+/// several run the same example, so rebuilding it while another test executes
+/// it would fail with `ETXTBSY` (or run a half-written file).
 fn compile(source: &str, name: &str, flags: &[&str], env: &[(&str, &str)]) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut built_already = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, exe)) = built_already.iter().find(|(n, _)| n == name) {
+        return exe.clone();
+    }
+    let exe = compile_now(source, name, flags, env);
+    built_already.push((name.to_string(), exe.clone()));
+    exe
+}
+
+fn compile_now(source: &str, name: &str, flags: &[&str], env: &[(&str, &str)]) -> PathBuf {
     let lib = built();
     let out_dir = lib.join("c-programs");
     std::fs::create_dir_all(&out_dir).unwrap();
