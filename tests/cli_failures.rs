@@ -81,7 +81,12 @@ fn alive(pid: u32) -> bool {
 /// process (a server), signals it with `sig`, and checks that the parent and
 /// every child it had are gone within 10 s.
 fn children_die_with(args: &[&str], sig: &str) {
-    let mut parent = Command::new(EXE)
+    // `env --default-signal=INT` (exec, same pid): a test run started as a
+    // background job inherits SIGINT ignored, and an ignored SIGINT would
+    // prove nothing about what the program does on Ctrl-C.
+    let mut parent = Command::new("env")
+        .arg("--default-signal=INT")
+        .arg(EXE)
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
