@@ -52,23 +52,7 @@ pub fn serve(listener: Socket, threads: usize, site: Arc<Site>) -> std::io::Resu
         next_sweep: Mutex::new(Instant::now() + sweep_interval(&site)),
         site,
     });
-    let mut workers = Vec::new();
-    for i in 1..threads {
-        let server = server.clone();
-        workers.push(
-            std::thread::Builder::new()
-                .name(format!("http-worker-{i}"))
-                .spawn(move || worker(&server))?,
-        );
-    }
-    let mut result = worker(&server);
-    for w in workers {
-        let r = w
-            .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("a worker panicked")));
-        result = result.and(r);
-    }
-    result
+    crate::serve::port::run_workers("http-worker", threads, move || worker(&server))
 }
 
 fn worker(server: &Server) -> std::io::Result<()> {

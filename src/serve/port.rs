@@ -101,16 +101,27 @@ pub fn serve(
         buffer,
         accept: accepts,
     });
+    run_workers("port-worker", threads, move || worker(&server))
+}
+
+/// Runs `work` on `threads` threads (the calling one and `threads - 1` named
+/// `{name}-N`), the port's workers; the first error any of them returns, or a
+/// panic as an error.
+pub(crate) fn run_workers(
+    name: &str,
+    threads: usize,
+    work: impl Fn() -> std::io::Result<()> + Clone + Send + 'static,
+) -> std::io::Result<()> {
     let mut workers = Vec::new();
     for i in 1..threads {
-        let server = server.clone();
+        let work = work.clone();
         workers.push(
             std::thread::Builder::new()
-                .name(format!("port-worker-{i}"))
-                .spawn(move || worker(&server))?,
+                .name(format!("{name}-{i}"))
+                .spawn(work)?,
         );
     }
-    let mut result = worker(&server);
+    let mut result = work();
     for w in workers {
         let r = w
             .join()
