@@ -126,97 +126,51 @@ pub mod semantics {}
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeExamples;
 
-// The order of these modules is the order of `Socket`'s methods in the
-// docs: create and connect (AcceptEx, ConnectEx, DisconnectEx with them),
-// receive and send, datagrams, completion-port modes, futures, WSAIoctl,
-// TransmitFile/TransmitPackets, then addresses, options and close. (Blank
-// lines keep rustfmt from sorting them.)
-mod socket;
-
-mod accept;
-
-mod connect;
-
-mod disconnect;
-
-mod socket_io;
-
-mod dgram;
-
-mod port;
-
-mod future;
-
-mod ioctl;
-
-mod transmit;
-
-mod socket_options;
-
-mod accept_addrs;
-mod apc;
-mod buf;
-mod cancel;
-mod cmsg;
-mod conn;
-mod conn_ops;
-mod error;
-mod event;
-mod filewatch;
-mod flags;
-pub mod guid;
-mod lane;
-mod notify;
-mod nsp;
-mod op;
-mod overlapped;
-mod port_queue;
-mod provider;
-mod ready;
-mod sync_wait;
+// The layers (DESIGN.md): the Winsock surface on top, the model machinery
+// under it, the kernel (backends and helpers) at the bottom.
+mod model;
 mod sys;
-mod thread;
-mod transmit_op;
-mod wait;
+mod winsock;
 
-pub use accept_addrs::{
+pub use model::notify::notification_result;
+pub use sys::SetupError;
+pub use winsock::accept_addrs::{
     get_accept_ex_sockaddrs, AcceptExSockaddrs, ACCEPT_EX_ADDRESS_LEN, SOCKADDR_IN6_LEN,
     SOCKADDR_IN_LEN,
 };
-pub use apc::{queue_user_apc, ThreadHandle};
-pub use buf::BufList;
-pub use cancel::{cancel_io, cancel_io_ex};
-pub use cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
-pub use connect::CONNECT_TIME_NOT_CONNECTED;
-pub use dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
-pub use error::{WsaError, WsaResult};
-pub use event::Event;
-pub use flags::MsgFlags;
+pub use winsock::apc::{queue_user_apc, ThreadHandle};
+pub use winsock::buf::BufList;
+pub use winsock::cancel::{cancel_io, cancel_io_ex};
+pub use winsock::cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
+pub use winsock::connect::CONNECT_TIME_NOT_CONNECTED;
+pub use winsock::dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
+pub use winsock::error::{WsaError, WsaResult};
+pub use winsock::event::Event;
+pub use winsock::flags::MsgFlags;
 #[cfg(feature = "tokio")]
-pub use future::tokio;
-pub use future::{block_on, spawn_local, AsyncOp, JoinHandle};
-pub use guid::{
+pub use winsock::future::tokio;
+pub use winsock::future::{block_on, spawn_local, AsyncOp, JoinHandle};
+pub use winsock::guid;
+pub use winsock::guid::{
     Guid, WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_DISCONNECTEX, WSAID_GETACCEPTEXSOCKADDRS,
     WSAID_TRANSMITFILE, WSAID_TRANSMITPACKETS, WSAID_WSARECVMSG, WSAID_WSASENDMSG,
 };
-pub use ioctl::codes::*;
-pub use ioctl::extension::ExtensionFunction;
-pub use ioctl::{
+pub use winsock::ioctl::codes::*;
+pub use winsock::ioctl::extension::ExtensionFunction;
+pub use winsock::ioctl::{
     InterfaceFlags, InterfaceInfo, Ioctl, IoctlOutput, KeepaliveVals, INTERFACE_INFO_LEN,
 };
-pub use notify::notification_result;
-pub use nsp::{LookupService, RESOLVER_FILES};
-pub use overlapped::{get_overlapped_result, Overlapped};
-pub use port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
-pub use provider::{ProviderChange, PROVIDER_FILES};
-pub use socket::Socket;
-pub use socket_io::Completion;
-pub use sys::SetupError;
-pub use transmit::{
+pub use winsock::nsp::{LookupService, RESOLVER_FILES};
+pub use winsock::overlapped::{get_overlapped_result, Overlapped};
+pub use winsock::port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
+pub use winsock::provider::{ProviderChange, PROVIDER_FILES};
+pub use winsock::socket::Socket;
+pub use winsock::socket_io::Completion;
+pub use winsock::transmit::{
     TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE,
     TP_ELEMENT_MEMORY,
 };
-pub use wait::{
+pub use winsock::wait::{
     sleep_ex, wait_for_multiple_events, wait_for_single_object_ex, EventSet, WaitResult,
     WSA_INFINITE,
 };
@@ -235,7 +189,7 @@ pub use socket2::{Domain, Protocol, Type};
 /// without this mode they are submitted when the delivery ends; with it, by
 /// the next wait.
 pub fn set_batching(enabled: bool) -> WsaResult<()> {
-    thread::current()?.shared.ring.set_batching(enabled);
+    model::thread::current()?.shared.ring.set_batching(enabled);
     Ok(())
 }
 
@@ -246,5 +200,5 @@ pub fn set_batching(enabled: bool) -> WsaResult<()> {
 /// `WSASYSNOTREADY`.
 #[doc(alias = "WSAStartup")]
 pub fn startup() -> Result<(), SetupError> {
-    thread::try_current().map(|_| ())
+    model::thread::try_current().map(|_| ())
 }

@@ -2,7 +2,8 @@
 //! its Winsock name as `#[doc(alias = ...)]` (the guide; README says so), so
 //! that searching the docs for `WSARecv` or `bind` finds it. This scans
 //! `pub fn`/`pub struct`/`pub enum`/`pub trait`/`pub type` under
-//! overlapped/src (not the backends in `sys/`, which are private) and fails
+//! overlapped/src (not the backends in `sys/`, which are private; a file is
+//! named by its path under its layer folder) and fails
 //! for one without an alias that is not in [`NO_WINSOCK_NAME`]: a new public
 //! item needs an alias, or a place in that list when Windows has nothing
 //! like it. Constants are not scanned: they carry Windows' names themselves.
@@ -123,11 +124,17 @@ fn every_public_item_with_a_winsock_name_carries_it_as_a_doc_alias() {
     let mut missing = Vec::new();
     let mut allowed_seen = Vec::new();
     for file in files {
+        // Named by the path under its layer folder (`winsock/`, `model/`).
         let rel = file
             .strip_prefix(&src)
             .unwrap()
             .to_string_lossy()
             .into_owned();
+        let rel = ["winsock/", "model/"]
+            .iter()
+            .find_map(|layer| rel.strip_prefix(layer))
+            .map(str::to_string)
+            .unwrap_or(rel);
         let text = std::fs::read_to_string(&file).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         for (i, line) in lines.iter().enumerate() {

@@ -193,6 +193,8 @@ fn files_named_in_design_exist() {
         let candidates = [
             root().join(part),
             root().join("overlapped/src").join(part),
+            root().join("overlapped/src/winsock").join(part),
+            root().join("overlapped/src/model").join(part),
             root().join("overlapped/src/sys").join(part),
             root().join("overlapped/src/sys/uring").join(part),
             root().join("src").join(part),

@@ -2,7 +2,7 @@
 //!
 //! Today there is one backend, io_uring ([`uring`]). A readiness (epoll)
 //! backend would sit beside it and offer the same `Ring` surface: `start` an
-//! [`crate::op::OpSlot`], `turn` (submit, wait, reap, deliver), `cancel`.
+//! [`crate::model::op::OpSlot`], `turn` (submit, wait, reap, deliver), `cancel`.
 
 pub(crate) mod blocking;
 pub(crate) mod cmsg;

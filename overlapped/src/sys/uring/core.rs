@@ -9,7 +9,7 @@ use slab::Slab;
 use super::mem::OpMem;
 use super::prep::Sqes;
 use super::WAKER;
-use crate::op::OpSlot;
+use crate::model::op::OpSlot;
 
 pub(super) struct Core {
     pub(super) uring: IoUring,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use io_uring::{opcode, types};
 
 use super::{Ring, CANCEL};
-use crate::op::Notify;
+use crate::model::op::Notify;
 
 impl Ring {
     /// Called on the owner thread as it exits. The kernel ties each request

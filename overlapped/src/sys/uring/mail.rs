@@ -9,8 +9,8 @@ use io_uring::{opcode, types};
 
 use super::core::Core;
 use super::{prep, Ring, CANCEL};
-use crate::op::OpSlot;
-use crate::socket::SocketInner;
+use crate::model::op::OpSlot;
+use crate::winsock::socket::SocketInner;
 
 pub(super) enum Mail {
     Cancel(u64),
@@ -142,7 +142,7 @@ impl Ring {
             let (_, slot) = &core.slots[key];
             if slot.socket.lanes.withdraw(slot.kind.direction(), self, ud) {
                 if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                    crate::op::deliver(done.0, done.1);
+                    crate::model::op::deliver(done.0, done.1);
                 }
             }
         }
@@ -160,7 +160,7 @@ impl Ring {
                     // the kernel: it never goes there, whenever the cancel
                     // mail is read (and the next in the lane moves up).
                     if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                        crate::op::deliver(done.0, done.1);
+                        crate::model::op::deliver(done.0, done.1);
                     }
                     return;
                 }

@@ -1,6 +1,6 @@
 //! The memory an operation shares with the kernel.
 
-use crate::op::DgramOut;
+use crate::model::op::DgramOut;
 use crate::sys::{cmsg, iov};
 use crate::{BufList, Control};
 

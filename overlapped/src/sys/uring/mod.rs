@@ -33,8 +33,8 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
-use crate::op::{Notify, OpKind, OpSlot, Outcome, Step};
-use crate::socket::SocketInner;
+use crate::model::op::{Notify, OpKind, OpSlot, Outcome, Step};
+use crate::winsock::socket::SocketInner;
 use crate::{BufList, WsaError};
 use mem::OpMem;
 pub use setup::SetupError;
@@ -449,7 +449,7 @@ impl Ring {
                         if Some(ud) == hold {
                             held = Some(done);
                         } else {
-                            crate::op::deliver(done.0, done.1);
+                            crate::model::op::deliver(done.0, done.1);
                         }
                     }
                 }

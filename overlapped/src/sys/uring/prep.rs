@@ -3,8 +3,8 @@
 use io_uring::{opcode, squeue, types};
 
 use super::mem::Way;
-use crate::conn_ops::{AcceptPhase, ConnectPhase};
-use crate::op::{OpKind, OpSlot};
+use crate::model::conn_ops::{AcceptPhase, ConnectPhase};
+use crate::model::op::{OpKind, OpSlot};
 
 /// The entries of one step of an operation.
 pub(super) enum Sqes {

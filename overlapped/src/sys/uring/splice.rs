@@ -6,7 +6,7 @@ use std::os::fd::RawFd;
 
 use io_uring::{opcode, squeue, types};
 
-use crate::transmit_op::{Member, TransmitOp};
+use crate::model::transmit_op::{Member, TransmitOp};
 use crate::BufList;
 
 /// Plans `t`'s next chain and builds its entries, linked in order. Every

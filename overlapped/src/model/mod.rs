@@ -1,0 +1,17 @@
+//! The model machinery: what makes Winsock's overlapped model out of a
+//! backend's completions — per-thread state and the one wait loop
+//! (`thread`), the ready bitmap behind waits (`ready`), per-socket order
+//! (`lane`), backend-neutral operation records (`op`), a completion port's
+//! queue (`port_queue`), change requests (`notify`, `filewatch`) and the
+//! connection phases (`conn`, `conn_ops`, `transmit_op`).
+
+pub(crate) mod conn;
+pub(crate) mod conn_ops;
+pub(crate) mod filewatch;
+pub(crate) mod lane;
+pub(crate) mod notify;
+pub(crate) mod op;
+pub(crate) mod port_queue;
+pub(crate) mod ready;
+pub(crate) mod thread;
+pub(crate) mod transmit_op;
