@@ -33,7 +33,7 @@ enum Command {
     Compare(compare::CompareArgs),
     /// A short comparison, no arguments.
     Demo,
-    /// A static-file HTTP/1.1 server: every answer is one TransmitFile.
+    /// A static-file HTTP/1.1 server: every answer is sent with TransmitFile.
     Http(http::HttpArgs),
     /// Both echo servers under a churn of misbehaving clients; fails on a wrong byte or a leak.
     Soak(soak::SoakArgs),

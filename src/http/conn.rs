@@ -22,6 +22,11 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// A kept-alive connection may wait this long for its next request.
     pub idle_timeout: Duration,
+    /// One `TransmitFile` call (at most `SEND_CHUNK` file bytes) must
+    /// complete this long after it started.
+    pub send_timeout: Duration,
+    /// Connections open at once at most; more are closed at once.
+    pub max_conns: usize,
 }
 
 /// What the server serves.
@@ -58,6 +63,9 @@ pub struct Conn {
     waiting: Option<Instant>,
     /// When the first byte of the request now pending arrived.
     first_byte: Option<Instant>,
+    /// When the `TransmitFile` call in flight started (`None` while
+    /// waiting for request bytes).
+    sending: Option<Instant>,
 }
 
 impl Conn {
@@ -69,13 +77,25 @@ impl Conn {
             peer,
             waiting: Some(Instant::now()),
             first_byte: None,
+            sending: None,
         }
     }
 
-    /// When the connection, waiting for a request, is to be closed, and
-    /// which timeout that is; `None` while an answer is being sent.
+    /// A `TransmitFile` call of the answer starts now: the send timeout
+    /// runs from here.
+    pub fn transmitting(&mut self) {
+        self.sending = Some(Instant::now());
+    }
+
+    /// When the connection is to be closed, and which timeout that is:
+    /// waiting for a request (header or idle timeout) or for the send in
+    /// flight to complete (send timeout).
     pub fn deadline(&self, limits: &Limits) -> Option<(Instant, &'static str)> {
-        let waiting = self.waiting?;
+        let Some(waiting) = self.waiting else {
+            return self
+                .sending
+                .map(|since| (since + limits.send_timeout, "send timeout"));
+        };
         Some(if self.served == 0 {
             (waiting + limits.header_timeout, "header timeout")
         } else if let Some(first) = self.first_byte {
@@ -115,6 +135,7 @@ impl Conn {
         match next {
             Next::Send(_) => self.waiting = None,
             Next::Receive => {
+                self.sending = None;
                 if self.waiting.is_none() {
                     self.waiting = Some(Instant::now());
                 }
@@ -330,6 +351,17 @@ impl Conn {
 pub fn log_timeout(peer: Option<SocketAddr>, why: &str) {
     let who = peer.map_or_else(|| "-".to_string(), |p| p.to_string());
     eprintln!("http: {who} closed: {why}");
+}
+
+/// Closes a connection accepted beyond `--max-conns` (`open` are open),
+/// with a log line. Nothing of it has been read: the client sees the
+/// connection end (a reset if its request had already arrived).
+pub fn refuse_connection(socket: overlapped::Socket, open: usize) {
+    let who = socket
+        .peer_addr()
+        .map_or_else(|_| "-".to_string(), |p| p.to_string());
+    eprintln!("http: {who} refused: {open} connections open (--max-conns)");
+    let _ = socket.close();
 }
 
 /// A short text body for an error status, in the head buffer itself.

@@ -10,7 +10,7 @@ use overlapped::{
     WsaError,
 };
 
-use super::conn::{Conn, Next, Site};
+use super::conn::{refuse_connection, Conn, Next, Site};
 use super::response::Clock;
 use super::{sweep_interval, Outgoing, RECV_BUFFER};
 use crate::serve::shared::Shared;
@@ -65,6 +65,10 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
                     return Ok(());
                 }
                 for socket in shared.take_new() {
+                    if clients.len() >= site.limits.max_conns {
+                        refuse_connection(socket, clients.len());
+                        continue;
+                    }
                     let event = Event::new();
                     let mut client = Client::new(socket, Overlapped::new(&event));
                     if post_recv(&mut client).is_ok() {
@@ -102,10 +106,10 @@ impl Client {
         }
     }
 
-    /// Closes the connection if it waits for a request past its deadline
-    /// (its pending receive then completes, aborted, and ends it).
+    /// Closes the connection if its receive or send is past its deadline
+    /// (the operation then completes, aborted, and ends it).
     pub(super) fn sweep(&mut self, site: &Site, now: Instant) {
-        if self.timed_out || !matches!(self.state, State::Receiving) {
+        if self.timed_out {
             return;
         }
         if let Some((deadline, why)) = self.conn.deadline(&site.limits) {
@@ -212,6 +216,7 @@ pub(super) fn post_recv(client: &mut Client) -> Result<(), WsaError> {
 /// cannot start.
 fn post_transmit(client: &mut Client, head: Vec<u8>) -> bool {
     client.state = State::Transmitting;
+    client.conn.transmitting();
     let c = client.out.chunk(head);
     client.ov.set_offset(c.offset);
     let fd = c.file.as_deref().map(AsFd::as_fd);

@@ -1,6 +1,7 @@
 //! `overlapped http`: a static-file HTTP/1.1 server whose every response is
-//! one `TransmitFile` (head = the response headers, then the file; nothing
-//! of the file is read into the program's memory).
+//! sent with `TransmitFile` (head = the response headers, then the file in
+//! calls of at most 1 MiB; nothing of the file is read into the program's
+//! memory).
 //!
 //! The shape is the echo servers': an accepting thread hands new clients to
 //! one worker, which does all the I/O in the chosen model. `--model event`
@@ -73,6 +74,17 @@ pub struct HttpArgs {
     /// before it is closed, with a log line (from 0.1 to 3600).
     #[arg(long, default_value_t = 30.0, value_parser = secs_in(0.1, 3600.0))]
     pub idle_timeout: f64,
+    /// Seconds one send of an answer may take: answers go out in sends of
+    /// at most 1 MiB of the file, and a client that takes longer to accept
+    /// one (it stopped reading, or reads slower than 1 MiB per this time)
+    /// is closed, with a log line (from 0.1 to 3600).
+    #[arg(long, default_value_t = 60.0, value_parser = secs_in(0.1, 3600.0))]
+    pub send_timeout: f64,
+    /// Connections open at once at most; a connection beyond it is closed
+    /// as soon as it is accepted, before anything is read, with a log line
+    /// (from 1 to 1000000).
+    #[arg(long, default_value_t = 4096, value_parser = int_in(1usize, 1_000_000))]
+    pub max_conns: usize,
     /// Worker threads on the completion port (`--model port` only; default:
     /// the number of CPUs). It is also the port's concurrency value (from 1
     /// to 1024).
@@ -121,6 +133,8 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
             max_requests: args.max_requests,
             header_timeout: Duration::from_secs_f64(args.header_timeout),
             idle_timeout: Duration::from_secs_f64(args.idle_timeout),
+            send_timeout: Duration::from_secs_f64(args.send_timeout),
+            max_conns: args.max_conns,
         },
     });
     match args.model {
@@ -131,16 +145,20 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
 }
 
 /// How often each model looks for connections past their deadline: a
-/// tenth of the shorter timeout, between 10 ms and 1 s.
+/// tenth of the shortest timeout, between 10 ms and 1 s.
 fn sweep_interval(site: &Site) -> Duration {
-    let shorter = site.limits.header_timeout.min(site.limits.idle_timeout);
+    let l = &site.limits;
+    let shorter = l.header_timeout.min(l.idle_timeout).min(l.send_timeout);
     (shorter / 10).clamp(Duration::from_millis(10), Duration::from_secs(1))
 }
 
 /// Receive buffer per connection.
 const RECV_BUFFER: usize = 4096;
-/// File bytes per `TransmitFile` call at most (it takes up to 2,147,483,646).
-const CHUNK: u64 = 1 << 30;
+/// File bytes per `TransmitFile` call at most: the unit of the send
+/// timeout (a call that does not complete within `--send-timeout` closes
+/// the connection). Small enough that a client reading at 17 KiB/s keeps
+/// up with the default 60 s; large enough that a 1 MiB answer is one call.
+const CHUNK: u64 = 1 << 20;
 
 /// What is left to send of an answer: the file range, and whether the
 /// connection closes after it. `Send` (the port model's workers take turns

@@ -13,7 +13,7 @@ use std::time::Instant;
 use overlapped::{CompletionPort, NotificationModes, Overlapped, Socket};
 use slab::Slab;
 
-use super::conn::Site;
+use super::conn::{refuse_connection, Site};
 use super::event::{completed, post_recv, Client};
 use super::response::Clock;
 use super::sweep_interval;
@@ -127,6 +127,11 @@ fn sweep(server: &Server) {
 /// Associates a new client with the port under a fresh key and posts its
 /// first receive.
 fn admit(server: &Server, socket: Socket) {
+    let open = lock(&server.clients).len();
+    if open >= server.site.limits.max_conns {
+        refuse_connection(socket, open);
+        return;
+    }
     // As the book's servers do: nobody waits on the socket itself.
     let _ =
         socket.set_file_completion_notification_modes(NotificationModes::SKIP_SET_EVENT_ON_HANDLE);

@@ -12,7 +12,7 @@ use overlapped::{
 };
 use slab::Slab;
 
-use super::conn::{log_timeout, Conn, Next, Site};
+use super::conn::{log_timeout, refuse_connection, Conn, Next, Site};
 use super::response::Clock;
 use super::{sweep_interval, Outgoing, RECV_BUFFER};
 use crate::serve::shared::Shared;
@@ -72,8 +72,8 @@ impl Drop for Client {
     }
 }
 
-/// Closes the connections waiting for a request past their deadline; their
-/// receive routines then run, aborted, and drop them.
+/// Closes the connections whose receive or send is past its deadline;
+/// their routines then run, aborted, and drop them.
 fn sweep(ctx: &Ctx, now: Instant) {
     for (_, w) in ctx.watch.borrow_mut().iter_mut() {
         match w.deadline {
@@ -113,6 +113,11 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
             return Ok(());
         }
         for socket in shared.take_new() {
+            let open = ctx.watch.borrow().len();
+            if open >= ctx.site.limits.max_conns {
+                refuse_connection(socket, open);
+                continue;
+            }
             let key = ctx.watch.borrow_mut().insert(Watch {
                 socket: socket.clone(),
                 deadline: None,
@@ -171,7 +176,9 @@ fn drive(mut client: Box<Client>, bufs: BufList) {
     }
 }
 
-fn transmit(client: Box<Client>, head: Vec<u8>, bufs: BufList) {
+fn transmit(mut client: Box<Client>, head: Vec<u8>, bufs: BufList) {
+    client.conn.transmitting();
+    client.watch();
     let s = client.socket.clone();
     let c = client.out.chunk(head);
     let fd = c.file.as_deref().map(AsFd::as_fd);
