@@ -3,7 +3,8 @@
 //! (`thread`), the ready bitmap behind waits (`ready`), per-socket order
 //! (`lane`), backend-neutral operation records (`op`), a completion port's
 //! queue (`port_queue`), change requests (`notify`, `filewatch`) and the
-//! connection phases (`conn`, `conn_ops`, `transmit_op`).
+//! connection phases (`conn`, `conn_ops`, `transmit_op`), and the bytes a
+//! dropped receive future gives back to its socket (`unread`).
 
 pub(crate) mod conn;
 pub(crate) mod conn_ops;
@@ -15,3 +16,4 @@ pub(crate) mod port_queue;
 pub(crate) mod ready;
 pub(crate) mod thread;
 pub(crate) mod transmit_op;
+pub(crate) mod unread;

@@ -123,6 +123,20 @@ impl Notify {
             Notify::Routine { .. } => true,
         }
     }
+
+    /// A future that was dropped takes its outcome now, where the backend
+    /// reaps it and before the next operation of the lane starts: a stream
+    /// receive's bytes go back to its socket (`unread.rs`). Anything else
+    /// hands the outcome back, to be delivered as usual.
+    pub(crate) fn settle_abandoned(&self, outcome: Outcome) -> Option<Outcome> {
+        match self {
+            Notify::Waker(st) if Arc::strong_count(st) == 1 => {
+                st.complete(outcome);
+                None
+            }
+            _ => Some(outcome),
+        }
+    }
 }
 
 /// One operation in flight.
@@ -137,6 +151,12 @@ pub(crate) struct OpSlot {
     pub(crate) cancelled: bool,
     /// Arm the readiness poll before trying a receive (batched submissions).
     pub(crate) poll_first: bool,
+    /// A receive at the head of its lane found unread bytes (`unread.rs`):
+    /// the backend submitted a no-op, whose completion takes them.
+    pub(crate) unread: bool,
+    /// Bytes a `MSG_WAITALL` receive already took from the unread bytes;
+    /// the kernel fills the buffers after them.
+    pub(crate) taken: usize,
 }
 
 /// How an operation ended.
@@ -221,8 +241,60 @@ impl OpSlot {
         )
     }
 
+    /// Called by the backend as it prepares a receive's next step: true if
+    /// the step is to read the socket's unread bytes (`unread.rs`) rather
+    /// than the kernel; the backend then submits a no-op, and the step's
+    /// completion reads them.
+    pub(crate) fn serves_unread(&mut self) -> bool {
+        let reads = match self.kind {
+            OpKind::Recv { flags } => flags & libc::MSG_OOB == 0 && self.taken == 0,
+            OpKind::PollIn => true,
+            _ => false,
+        };
+        self.unread = reads && self.socket.unread.any();
+        self.unread
+    }
+
+    /// The completion of a no-op submitted for unread bytes (see
+    /// [`OpSlot::serves_unread`]).
+    fn step_unread(&mut self) -> Step {
+        self.unread = false;
+        let done = |bytes| Step::Done {
+            error: WsaError::NO_ERROR,
+            bytes,
+            flags: MsgFlags::empty(),
+        };
+        match self.kind {
+            OpKind::Recv { flags } => {
+                let peek = flags & libc::MSG_PEEK != 0;
+                let n = self.socket.unread.take_into(&mut self.mem.bufs, peek);
+                if n == 0 {
+                    // A synchronous receive took them meanwhile: to the kernel.
+                    return Step::Resubmit;
+                }
+                if flags & libc::MSG_WAITALL != 0 && !peek && n < self.mem.bufs.total_len() {
+                    // The rest from the kernel, after these.
+                    self.taken = n;
+                    return Step::Resubmit;
+                }
+                done(n as u32)
+            }
+            _ if self.socket.unread.any() => done(0),
+            _ => Step::Resubmit,
+        }
+    }
+
     /// Interprets a completion result (`res`: bytes, or `-errno`).
-    pub(crate) fn step(&mut self, res: i32) -> Step {
+    pub(crate) fn step(&mut self, mut res: i32) -> Step {
+        if self.unread {
+            if !self.cancelled && !self.socket.is_closed() {
+                return self.step_unread();
+            }
+            // Cancelled or closed: it takes none of the bytes, and ends
+            // as a receive the kernel cancelled.
+            self.unread = false;
+            res = -libc::ECANCELED;
+        }
         if let Some(step) = self.step_connection(res) {
             return step;
         }
@@ -230,13 +302,15 @@ impl OpSlot {
         let ended = closed || self.cancelled;
         let step = match &mut self.kind {
             OpKind::Recv { .. } => match res {
-                n if n >= 0 => Step::Done {
-                    error: if self.mem.msg.msg_flags & libc::MSG_TRUNC != 0 {
+                // A `MSG_WAITALL` receive that began with unread bytes
+                // (`taken`) reports them even if the kernel's part failed.
+                n if n >= 0 || self.taken > 0 => Step::Done {
+                    error: if n >= 0 && self.mem.msg.msg_flags & libc::MSG_TRUNC != 0 {
                         WsaError::WSAEMSGSIZE
                     } else {
                         WsaError::NO_ERROR
                     },
-                    bytes: n as u32,
+                    bytes: (self.taken + n.max(0) as usize) as u32,
                     // `WSARecv` has no control buffer: the kernel's
                     // MSG_CTRUNC (receive control on, no room given) is
                     // not the caller's business (fact 81).

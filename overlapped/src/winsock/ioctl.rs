@@ -385,7 +385,10 @@ impl Socket {
         let io = |e: std::io::Error| WsaError::from_io(&e);
         Ok(match ioctl {
             Ioctl::FionRead => {
-                IoctlOutput::Readable(crate::sys::ioctl::bytes_readable(fd).map_err(io)?)
+                let kernel = crate::sys::ioctl::bytes_readable(fd).map_err(io)?;
+                // With the bytes a dropped receive future gave back (`unread.rs`).
+                let unread = u32::try_from(self.inner.unread.len()).unwrap_or(u32::MAX);
+                IoctlOutput::Readable(kernel.saturating_add(unread))
             }
             Ioctl::SiocAtMark => IoctlOutput::AtMark(self.at_mark()?),
             Ioctl::FionBio(on) => {

@@ -74,6 +74,9 @@ pub(crate) struct SocketInner {
     connected: AtomicBool,
     pub(crate) event: Event,
     pub(crate) lanes: Lanes,
+    /// Bytes a dropped receive future took from the kernel but never
+    /// handed over: the next receive reads them first (`unread.rs`).
+    pub(crate) unread: crate::model::unread::Unread,
     /// Connection calls in progress, update-context, connect time (`conn.rs`).
     pub(crate) conn: ConnState,
     /// What datagram calls learn once (family, bound): see `dgram.rs`.
@@ -314,6 +317,7 @@ impl Socket {
                 born: AtomicU32::new(crate::sys::fork::generation()),
                 event: Event::with_reset(true, false),
                 lanes: Lanes::default(),
+                unread: Default::default(),
                 conn: ConnState::default(),
                 dgram: Default::default(),
                 port: OnceLock::new(),

@@ -173,6 +173,16 @@ impl Socket {
         let total: usize = buffers.iter().map(|b| b.len()).sum();
         let mut done = 0;
         let mut rest = buffers;
+        // Bytes a dropped receive future gave back come first (`unread.rs`).
+        if flags & libc::MSG_OOB == 0 {
+            let peek = flags & libc::MSG_PEEK != 0;
+            let n = self.inner.unread.take_into_slices(rest, peek);
+            if n > 0 && (!whole || peek || n == total) {
+                return Ok(n);
+            }
+            done = n;
+            IoSliceMut::advance_slices(&mut rest, n);
+        }
         // A datagram cut to the buffers: the bytes that fit are in them and
         // the call fails with WSAEMSGSIZE (facts 32, 78), as WSARecv does.
         let truncated = std::cell::Cell::new(false);

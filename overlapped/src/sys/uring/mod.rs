@@ -313,6 +313,8 @@ impl Ring {
             submitted: false,
             cancelled: false,
             poll_first: !eager,
+            unread: false,
+            taken: 0,
         };
         core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
         let generation = u64::from(core.generation);
@@ -500,24 +502,23 @@ impl Ring {
                 flags,
             } => {
                 let (_, mut slot) = core.slots.remove(key);
+                slot.mem.finish(bytes as usize);
+                let outcome = Outcome {
+                    error,
+                    bytes,
+                    flags,
+                    bufs: std::mem::take(&mut slot.mem.bufs),
+                    dgram: slot.mem.take_dgram(),
+                };
+                // A dropped future's receive gives its bytes back to the
+                // socket before the next receive of its lane starts.
+                let outcome = slot.notify.settle_abandoned(outcome);
                 if slot.submitted {
                     self.next_in_lane(core, &slot, ud);
                 }
-                slot.mem.finish(bytes as usize);
-                let bufs = std::mem::take(&mut slot.mem.bufs);
-                let dgram = slot.mem.take_dgram();
                 core.spare.push(slot.mem);
                 self.ops.fetch_sub(1, SeqCst);
-                Some((
-                    slot.notify,
-                    Outcome {
-                        error,
-                        bytes,
-                        flags,
-                        bufs,
-                        dgram,
-                    },
-                ))
+                outcome.map(|outcome| (slot.notify, outcome))
             }
         }
     }

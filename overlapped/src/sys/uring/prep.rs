@@ -30,6 +30,10 @@ pub(super) fn sqes(slot: &mut OpSlot, user_data: u64) -> Sqes {
 /// The entry for `slot`'s next step. The entry points into `slot.mem`, which
 /// is boxed and stays owned by the ring until the completion is reaped.
 fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
+    if slot.serves_unread() {
+        // The receive reads the socket's unread bytes at its completion.
+        return opcode::Nop::new().build().user_data(user_data);
+    }
     let fd = types::Fd(slot.socket.fd());
     // Receives started in a batch (or by a routine) usually find no data
     // yet: arm the poll first instead of trying the receive in vain.
@@ -41,7 +45,9 @@ fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
     let entry = match slot.kind {
         OpKind::Recv { flags } => {
             let stream = slot.socket.is_stream();
-            if let Some((buf, len)) = stream.then(|| slot.mem.single(0)).flatten() {
+            // After bytes taken from the unread ones (`MSG_WAITALL`).
+            let skip = slot.taken;
+            if let Some((buf, len)) = stream.then(|| slot.mem.single(skip)).flatten() {
                 // One buffer on a stream (the usual case): no msghdr at all.
                 return opcode::Recv::new(fd, buf, len)
                     .flags(flags)
@@ -50,7 +56,7 @@ fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
                     .user_data(user_data);
             }
             let whole = flags & libc::MSG_WAITALL != 0 && stream;
-            slot.mem.prepare(0, Way::Receive { whole });
+            slot.mem.prepare(skip, Way::Receive { whole });
             if let Some((buf, len)) = single_stream_buffer(slot) {
                 // One buffer on a stream: the plain opcode skips the msghdr copy.
                 opcode::Recv::new(fd, buf, len)

@@ -39,30 +39,83 @@ use crate::{BufList, Completion, WsaError};
 /// operation has ended, and the waker of the task that waits for it.
 pub(crate) struct AsyncState {
     inner: Mutex<Shared>,
+    /// A stream receive's socket: if the future is dropped after the
+    /// receive completed, its bytes go back there (`unread.rs`).
+    gives_back: Option<Arc<SocketInner>>,
 }
 
 #[derive(Default)]
 struct Shared {
     outcome: Option<Outcome>,
     waker: Option<Waker>,
+    /// The future was dropped before the outcome came.
+    abandoned: bool,
 }
 
 impl AsyncState {
+    fn new(kind: &OpKind, socket: &Arc<SocketInner>) -> AsyncState {
+        let consumes = |flags: i32| flags & (libc::MSG_PEEK | libc::MSG_OOB) == 0;
+        let gives_back = match kind {
+            OpKind::Recv { flags } if socket.is_stream() && consumes(*flags) => {
+                Some(Arc::clone(socket))
+            }
+            _ => None,
+        };
+        AsyncState {
+            inner: Mutex::new(Shared::default()),
+            gives_back,
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The operation ended: keep the outcome, wake the task. If the future
-    /// was dropped meanwhile, the outcome (and its buffers) go when the last
-    /// reference does, after the kernel has let go of them.
+    /// was dropped meanwhile, a receive's bytes go back to the socket; the
+    /// rest of the outcome (the buffers) goes with the last reference,
+    /// after the kernel has let go of it.
     pub(crate) fn complete(&self, outcome: Outcome) {
         let waker = {
             let mut shared = self.lock();
+            if shared.abandoned {
+                drop(shared);
+                self.give_back(&outcome);
+                return;
+            }
             shared.outcome = Some(outcome);
             shared.waker.take()
         };
         if let Some(waker) = waker {
             waker.wake();
+        }
+    }
+
+    /// Whatever a receive nobody will see took from the stream goes back.
+    fn give_back(&self, outcome: &Outcome) {
+        if let Some(socket) = &self.gives_back {
+            if outcome.error.is_ok() {
+                socket
+                    .unread
+                    .put_back(&outcome.bufs, outcome.bytes as usize);
+            }
+        }
+    }
+
+    /// The future is dropped: true if the operation is still running (then
+    /// cancel it); its outcome, if it had come, gives its bytes back.
+    fn abandon(&self) -> bool {
+        let mut shared = self.lock();
+        match shared.outcome.take() {
+            Some(outcome) => {
+                drop(shared);
+                self.give_back(&outcome);
+                false
+            }
+            None => {
+                shared.abandoned = true;
+                true
+            }
         }
     }
 }
@@ -168,9 +221,7 @@ impl<T> AsyncOp<T> {
         let ring = &local.shared.ring;
         #[cfg(feature = "tokio")]
         tokio::ensure_driver(ring);
-        let state = Arc::new(AsyncState {
-            inner: Mutex::new(Shared::default()),
-        });
+        let state = Arc::new(AsyncState::new(&kind, &socket));
         let eager = !local.delivering() && !ring.batching();
         match ring.start(kind, bufs, Notify::Waker(state.clone()), socket, eager) {
             Ok(Started::Pending(op)) => {
@@ -252,7 +303,7 @@ impl<T> Future for AsyncOp<T> {
 impl<T> Drop for AsyncOp<T> {
     fn drop(&mut self) {
         if let Stage::Pending { state, op } = &self.stage {
-            if state.lock().outcome.is_some() {
+            if !state.abandon() {
                 return;
             }
             if let Some(ring) = op.ring.upgrade() {

@@ -19,15 +19,19 @@ impl Socket {
     /// cancelled (`cancel_io_ex`). `Ok(0)` on a stream is the peer's
     /// orderly close. One empty buffer waits for data without consuming it.
     ///
-    /// **Cancel safety**: dropping the future before it is ready cancels the
-    /// receive; bytes the kernel had not yet given it stay in the socket and
-    /// the next receive reads them. If the receive had already completed
-    /// (the data is in its buffers) when the future is dropped, those bytes
-    /// are dropped with it — as any owned-buffer completion API (tokio-uring,
-    /// monoio). So it is *not* cancel-safe in `select!`'s sense; to race a
-    /// receive against something else, keep the future (`&mut fut`) across
-    /// the loop, or read through `overlapped::tokio::AsyncStream` (feature `tokio`),
-    /// whose reads are cancel-safe.
+    /// **Cancel safety** (stream sockets): no bytes are lost. Dropping the
+    /// future before it is ready cancels the receive; bytes the kernel had
+    /// not yet given it stay in the socket. If the receive had already
+    /// completed (the cancel came too late, or the task was not polled
+    /// again), its bytes go back to the socket, in front of the rest: the
+    /// next receive of any kind (`recv_async`, [`Socket::recv`],
+    /// [`Socket::recv_with`], [`Socket::recv_sync`]) reads them first, and
+    /// `FIONREAD` counts them. So it is cancel-safe in `select!`'s sense
+    /// when one receive at a time is pending on the socket (several at once:
+    /// a later one already in the kernel may get later bytes before the
+    /// given-back ones). A `PEEK` or `OOB` receive consumes nothing to give
+    /// back. On a datagram socket a datagram taken by a dropped future is
+    /// lost (see [`Socket::recv_from_async`]).
     ///
     /// ```
     /// use overlapped::{block_on, BufList, MsgFlags, Socket};
