@@ -78,6 +78,7 @@ extern "C" fn close_handle(h: usize) -> i32 {
             TRUE
         }
         Some(Object::Socket(s)) => {
+            crate::network_events::forget(h);
             let _ = s.close();
             TRUE
         }

@@ -47,6 +47,7 @@ unsafe extern "C" fn accept_ex(
         (Ok(l), Ok(a)) => (l, a),
         _ => return fail_false(WsaError::WSAENOTSOCK),
     };
+    crate::network_events::reenable(listen, crate::network_events::FD_ACCEPT);
     let total = receive_len as usize + local_len as usize + remote_len as usize;
     let output = vec![0u8; total];
     // SAFETY: `out` has `total` writable bytes and `c` is valid until the
@@ -289,7 +290,14 @@ unsafe fn immediate(
         Ok(unsafe { (input as *const u32).add(i).read_unaligned() })
     };
     let ioctl = match code {
-        overlapped::FIONBIO => Ioctl::FionBio(read_u32(0)? != 0),
+        overlapped::FIONBIO => {
+            let on = read_u32(0)? != 0;
+            if !on && crate::network_events::selected(s) {
+                // Blocking again while WSAEventSelect is active (fact 118).
+                return Err(WsaError::WSAEINVAL);
+            }
+            Ioctl::FionBio(on)
+        }
         overlapped::FIONREAD => Ioctl::FionRead,
         overlapped::SIOCATMARK => Ioctl::SiocAtMark,
         overlapped::SIO_KEEPALIVE_VALS => Ioctl::KeepaliveVals(KeepaliveVals {

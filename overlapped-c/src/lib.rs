@@ -16,7 +16,8 @@
 //! family: [`sockets`] (the BSD-style calls), [`records`] (the C
 //! `WSAOVERLAPPED` records and their completion), [`wsa_io`]
 //! (`WSARecv`/`WSASend`...), [`events`] (events and waits), [`threads`],
-//! [`ports`] (completion ports, cancel), [`extensions`] (`WSAIoctl`,
+//! [`ports`] (completion ports, cancel), [`network_events`]
+//! (`WSAEventSelect` on the [`readiness`] thread), [`extensions`] (`WSAIoctl`,
 //! `AcceptEx`, `ConnectEx`...), [`resolve`] (names and addresses),
 //! [`system`] (the rest of Win32 a socket program calls).
 
@@ -29,8 +30,10 @@ pub mod events;
 pub mod extensions;
 pub mod handles;
 pub mod last_error;
+pub mod network_events;
 pub mod options;
 pub mod ports;
+pub mod readiness;
 pub mod records;
 pub mod resolve;
 pub mod sockets;

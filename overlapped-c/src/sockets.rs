@@ -13,6 +13,7 @@ use overlapped::{Domain, MsgFlags, Protocol, Socket, Type, WsaError};
 use crate::addr;
 use crate::handles::{self, Object};
 use crate::last_error::{self, fail};
+use crate::network_events;
 
 static STARTED: AtomicUsize = AtomicUsize::new(0);
 
@@ -130,6 +131,7 @@ extern "C" fn wsa_socket(
 extern "C" fn closesocket(s: usize) -> i32 {
     match handles::get(s) {
         Some(Object::Socket(sock)) => {
+            crate::network_events::forget(s);
             handles::remove(s);
             crate::records::forget_settled(&sock);
             match sock.close() {
@@ -164,12 +166,15 @@ extern "C" fn listen(s: usize, backlog: i32) -> i32 {
     } else {
         backlog.min(4096)
     };
-    with_socket(s, |sock| sock.listen(backlog))
+    let r = with_socket(s, |sock| sock.listen(backlog));
+    network_events::reclassify(s);
+    r
 }
 
 #[export_name = "ovl_accept"]
 unsafe extern "C" fn accept(s: usize, out: *mut u8, len: *mut i32) -> usize {
     let r = handles::socket(s).and_then(|l| l.accept());
+    network_events::reenable(s, network_events::FD_ACCEPT);
     match r {
         Ok((sock, peer)) => {
             // SAFETY: `out`/`len` null or valid (Windows' contract).
@@ -178,7 +183,9 @@ unsafe extern "C" fn accept(s: usize, out: *mut u8, len: *mut i32) -> usize {
                 fail(e);
                 return crate::INVALID_SOCKET;
             }
-            handles::insert(Object::Socket(sock))
+            let h = handles::insert(Object::Socket(sock.clone()));
+            network_events::accepted(s, h, &sock);
+            h
         }
         Err(e) => {
             fail(e);
@@ -209,7 +216,9 @@ unsafe extern "C" fn wsa_accept(
 unsafe extern "C" fn connect(s: usize, name: *const u8, len: i32) -> i32 {
     // SAFETY: `len` bytes at `name` (Windows' contract).
     let a = unsafe { addr::read(name, len) };
-    with_socket(s, |sock| sock.connect(&a?))
+    let r = with_socket(s, |sock| sock.connect(&a?));
+    network_events::reclassify(s);
+    r
 }
 
 #[export_name = "ovl_shutdown"]
@@ -253,7 +262,12 @@ unsafe extern "C" fn ioctlsocket(s: usize, cmd: i32, argp: *mut u32) -> i32 {
     with_socket(s, |sock| match cmd as u32 {
         0x8004_667E => {
             // SAFETY: non-null u_long (Windows' contract).
-            sock.set_nonblocking(unsafe { *argp } != 0)
+            let on = unsafe { *argp } != 0;
+            if !on && network_events::selected(s) {
+                // Blocking again while WSAEventSelect is active (fact 118).
+                return Err(WsaError::WSAEINVAL);
+            }
+            sock.set_nonblocking(on)
         }
         0x4004_667F | 0x4004_7307 => {
             let req = if cmd as u32 == 0x4004_667F {
@@ -293,7 +307,9 @@ unsafe extern "C" fn send(s: usize, buf: *const u8, len: i32, flags: i32) -> i32
     // SAFETY: `len` readable bytes at `buf` (Windows' contract).
     let data = unsafe { slice(buf, len) };
     let flags = MsgFlags::from_bits_retain(flags as u32);
-    count(handles::socket(s).and_then(|sock| sock.send_sync(&[IoSlice::new(data)], flags)))
+    let r = handles::socket(s).and_then(|sock| sock.send_sync(&[IoSlice::new(data)], flags));
+    network_events::after_send(s, &r);
+    count(r)
 }
 
 #[export_name = "ovl_recv"]
@@ -304,7 +320,9 @@ unsafe extern "C" fn recv(s: usize, buf: *mut u8, len: i32, flags: i32) -> i32 {
     // SAFETY: `len` writable bytes at `buf` (Windows' contract).
     let data = unsafe { slice_mut(buf, len) };
     let flags = MsgFlags::from_bits_retain(flags as u32);
-    count(handles::socket(s).and_then(|sock| sock.recv_sync(&mut [IoSliceMut::new(data)], flags)))
+    let r = handles::socket(s).and_then(|sock| sock.recv_sync(&mut [IoSliceMut::new(data)], flags));
+    network_events::reenable(s, network_events::FD_READ | network_events::FD_OOB);
+    count(r)
 }
 
 #[export_name = "ovl_sendto"]
@@ -326,7 +344,10 @@ unsafe extern "C" fn sendto(
     // SAFETY: `tolen` bytes at `to`, `len` at `buf` (Windows' contract).
     let (to, data) = unsafe { (addr::read(to, tolen), slice(buf, len)) };
     let flags = MsgFlags::from_bits_retain(flags as u32);
-    count(handles::socket(s).and_then(|sock| sock.send_to_sync(&[IoSlice::new(data)], &to?, flags)))
+    let r =
+        handles::socket(s).and_then(|sock| sock.send_to_sync(&[IoSlice::new(data)], &to?, flags));
+    network_events::after_send(s, &r);
+    count(r)
 }
 
 #[export_name = "ovl_recvfrom"]
@@ -347,6 +368,7 @@ unsafe extern "C" fn recvfrom(
     let mut src = None;
     let r = handles::socket(s)
         .and_then(|sock| sock.recv_from_sync(&mut [IoSliceMut::new(data)], flags, &mut src));
+    network_events::reenable(s, network_events::FD_READ | network_events::FD_OOB);
     if let (Ok(_), Some(a)) = (&r, src) {
         // SAFETY: `from`/`fromlen` null or valid (Windows' contract).
         if let Err(e) = unsafe { addr::write(&a, from, fromlen) } {

@@ -9,6 +9,7 @@ use overlapped::{BufList, Completion, MsgFlags, Overlapped, Socket, WsaError};
 
 use crate::handles::{self, Object};
 use crate::last_error::{self, fail, fail_false};
+use crate::network_events;
 use crate::records::{self, CRecord, Out};
 
 /// `WSABUF` (16 bytes on x64).
@@ -164,12 +165,37 @@ fn c_routine(
     }
 }
 
-/// The common body of the four calls.
+/// The common body of the four calls, then `WSAEventSelect`'s re-enabling
+/// rules: a receive re-enables `FD_READ`/`FD_OOB`, a send that failed with
+/// `WSAEWOULDBLOCK` re-enables `FD_WRITE`.
 ///
 /// # Safety
 /// Windows' contract of `WSARecv`/`WSASend`/`WSARecvFrom`/`WSASendTo`.
 #[allow(clippy::too_many_arguments)]
 unsafe fn wsa_io(
+    s: usize,
+    bufs: *const WsaBuf,
+    count: u32,
+    lp_bytes: *mut u32,
+    flags: u32,
+    c: *mut CRecord,
+    routine: CompletionRoutine,
+    kind: Kind,
+) -> i32 {
+    // SAFETY: the caller's contract, passed on.
+    let r = unsafe { wsa_io_now(s, bufs, count, lp_bytes, flags, c, routine, kind) };
+    if kind.receives() {
+        network_events::reenable(s, network_events::FD_READ | network_events::FD_OOB);
+    } else if r != 0 && last_error::get() == WsaError::WSAEWOULDBLOCK.0 as u32 {
+        network_events::reenable(s, network_events::FD_WRITE);
+    }
+    r
+}
+
+/// # Safety
+/// As [`wsa_io`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn wsa_io_now(
     s: usize,
     bufs: *const WsaBuf,
     count: u32,

@@ -244,6 +244,19 @@ fn event_object_server_echoes_c_and_rust_clients() {
 }
 
 #[test]
+fn event_select_server_echoes_c_and_rust_clients() {
+    let server = Server::start(&example("select_server"), &["0"]);
+    clients(&example("line_client"), server.port, 6, 150);
+    rust_peer(server.port);
+    // Two Rust peers at once: each one's 1 MiB fills the send buffers, so
+    // FD_WRITE (after WSAEWOULDBLOCK) carries the echo.
+    std::thread::scope(|s| {
+        s.spawn(|| rust_peer(server.port));
+        rust_peer(server.port);
+    });
+}
+
+#[test]
 fn completion_routine_server_echoes_c_and_rust_clients() {
     let exe = example("routine_server");
     let server = Server::start(&exe, &["0"]);

@@ -1,0 +1,497 @@
+//! `WSAEventSelect` and `WSAEnumNetworkEvents`: network events recorded
+//! per socket from a real readiness source ([`crate::readiness`], epoll),
+//! with Windows' recording and re-enabling rules.
+//!
+//! * A selected event is recorded once and the socket's event object set;
+//!   it is not recorded again until its re-enabling call: `FD_READ` and
+//!   `FD_OOB` by `recv`/`recvfrom`/`WSARecv`/`WSARecvFrom`, `FD_ACCEPT` by
+//!   `accept`/`WSAAccept`/`AcceptEx`, `FD_WRITE` only by a send that failed
+//!   with `WSAEWOULDBLOCK`. `FD_CONNECT` and `FD_CLOSE` are recorded once.
+//! * A condition already true when `WSAEventSelect` (or the re-enabling
+//!   call) runs is recorded at once: `FD_WRITE` on a connected socket,
+//!   `FD_ACCEPT` with a connection queued, `FD_READ` with data queued.
+//! * `WSAEventSelect` makes the socket non-blocking; `FIONBIO(0)` then fails
+//!   with `WSAEINVAL` until the selection is cancelled (`lNetworkEvents` 0).
+//! * A socket accepted from a selected listener gets the listener's event
+//!   and events (and is non-blocking).
+//! * `FD_CLOSE`'s error is 0 for a graceful close (the peer's FIN), and
+//!   `WSAECONNABORTED` when the connection was reset or failed (semantics
+//!   fact 131). `FD_CONNECT`'s is the connection's error (`WSAECONNREFUSED`).
+//! * `closesocket` records nothing (fact 129).
+
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, OnceLock};
+
+use overlapped::{Event, Socket, WsaError};
+
+use crate::handles;
+use crate::last_error::fail;
+use crate::readiness;
+
+/// `FD_READ`.
+pub const FD_READ: u32 = 1;
+/// `FD_WRITE`.
+pub const FD_WRITE: u32 = 2;
+/// `FD_OOB`.
+pub const FD_OOB: u32 = 4;
+/// `FD_ACCEPT`.
+pub const FD_ACCEPT: u32 = 8;
+/// `FD_CONNECT`.
+pub const FD_CONNECT: u32 = 16;
+/// `FD_CLOSE`.
+pub const FD_CLOSE: u32 = 32;
+/// `FD_MAX_EVENTS`: the length of `iErrorCode`.
+pub const FD_MAX_EVENTS: usize = 10;
+const ALL: u32 = (1 << FD_MAX_EVENTS) - 1;
+
+/// `WSANETWORKEVENTS` (44 bytes).
+#[repr(C)]
+pub struct NetworkEvents {
+    /// `lNetworkEvents`: the events recorded since the last call.
+    pub network_events: i32,
+    /// `iErrorCode[FD_MAX_EVENTS]`, indexed by `FD_*_BIT`.
+    pub error_code: [i32; FD_MAX_EVENTS],
+}
+
+/// What the socket is, for what can be watched on it.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    /// A stream socket neither connected, connecting nor listening.
+    Idle,
+    Listening,
+    Connecting,
+    Connected,
+    Datagram,
+    /// Hung up or failed: nothing more will be reported by the kernel.
+    Dead,
+}
+
+struct Selection {
+    fd: RawFd,
+    event: Event,
+    mask: u32,
+    /// Events that may be recorded now (not awaiting their re-enabling call).
+    enabled: u32,
+    recorded: u32,
+    errors: [i32; FD_MAX_EVENTS],
+    state: State,
+    /// The peer's FIN (or a reset) was seen, with `FD_CLOSE`'s code.
+    closed: Option<i32>,
+    registered: bool,
+}
+
+static SELECTED: AtomicUsize = AtomicUsize::new(0);
+
+fn table() -> MutexGuard<'static, HashMap<usize, Selection>> {
+    static TABLE: OnceLock<Mutex<HashMap<usize, Selection>>> = OnceLock::new();
+    TABLE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+}
+
+fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> Option<i32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `v` and `len` are valid for one int.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            name,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(v)
+}
+
+fn classify(fd: RawFd) -> State {
+    if getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TYPE) != Some(libc::SOCK_STREAM) {
+        return State::Datagram;
+    }
+    // SAFETY: all-zero is a valid tcp_info.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: `info`/`len` describe a writable tcp_info.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    match (r, info.tcpi_state) {
+        (0, 10) => State::Listening, // TCP_LISTEN
+        (0, 2) => State::Connecting, // TCP_SYN_SENT
+        (0, 7) => State::Idle,       // TCP_CLOSE
+        (0, _) => State::Connected,
+        _ => State::Idle,
+    }
+}
+
+/// What is queued to read on a stream socket, without taking it (nor the
+/// socket's pending error).
+enum Queued {
+    Data,
+    Eof,
+    Nothing,
+}
+
+fn queued(fd: RawFd) -> Queued {
+    let mut byte = 0u8;
+    // SAFETY: one writable byte; MSG_PEEK leaves the data queued.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        n if n > 0 => Queued::Data,
+        0 => Queued::Eof,
+        _ => Queued::Nothing,
+    }
+}
+
+impl Selection {
+    fn enabled(&self, bit: u32) -> bool {
+        self.mask & self.enabled & bit != 0
+    }
+
+    /// Records `bit` (if selected and enabled) with `code`, and sets the event.
+    fn record(&mut self, bit: u32, code: i32) {
+        if !self.enabled(bit) {
+            return;
+        }
+        self.recorded |= bit;
+        self.errors[bit.trailing_zeros() as usize] = code;
+        self.enabled &= !bit;
+        self.event.set();
+    }
+
+    /// What the kernel should report next.
+    fn interest(&self) -> u32 {
+        let (i, o, p, h) = (
+            libc::EPOLLIN as u32,
+            libc::EPOLLOUT as u32,
+            libc::EPOLLPRI as u32,
+            libc::EPOLLRDHUP as u32,
+        );
+        let on = |bit: u32, flag: u32| if self.enabled(bit) { flag } else { 0 };
+        match self.state {
+            State::Listening => on(FD_ACCEPT, i),
+            State::Connecting => o,
+            State::Connected => {
+                let open = self.closed.is_none();
+                let read = if open { on(FD_READ, i) } else { 0 };
+                let close = if open && self.mask & (FD_CLOSE | FD_READ) != 0 {
+                    h
+                } else {
+                    0
+                };
+                read | close | on(FD_WRITE, o) | on(FD_OOB, p)
+            }
+            State::Datagram => on(FD_READ, i) | on(FD_WRITE, o),
+            State::Idle | State::Dead => 0,
+        }
+    }
+
+    /// Records what is true now but will not be reported again by the
+    /// kernel (data left after the peer's FIN, a close already seen).
+    fn catch_up(&mut self) {
+        if matches!(self.state, State::Connected | State::Dead) && self.closed.is_some() {
+            if self.enabled(FD_READ) && matches!(queued(self.fd), Queued::Data) {
+                self.record(FD_READ, 0);
+            }
+            if let Some(code) = self.closed {
+                self.record(FD_CLOSE, code);
+            }
+        }
+    }
+
+    fn arm(&mut self, handle: usize) {
+        let interest = self.interest();
+        if interest != 0 {
+            readiness::arm(self.fd, handle, interest, &mut self.registered);
+        }
+    }
+
+    /// Applies one readiness report.
+    fn observe(&mut self, revents: u32) {
+        let has = |flag: i32| revents & flag as u32 != 0;
+        let failed = has(libc::EPOLLERR);
+        match self.state {
+            State::Listening => {
+                if has(libc::EPOLLIN) {
+                    self.record(FD_ACCEPT, 0);
+                }
+            }
+            State::Connecting => {
+                let err = getsockopt_int(self.fd, libc::SOL_SOCKET, libc::SO_ERROR).unwrap_or(0);
+                if err != 0 {
+                    let code = WsaError::from_io(&std::io::Error::from_raw_os_error(err));
+                    self.record(FD_CONNECT, code.0);
+                    self.state = State::Dead;
+                } else if has(libc::EPOLLOUT) {
+                    self.state = State::Connected;
+                    self.record(FD_CONNECT, 0);
+                    self.observe(revents);
+                } else {
+                    self.state = classify(self.fd);
+                }
+            }
+            State::Connected => {
+                let ended = has(libc::EPOLLRDHUP) || has(libc::EPOLLHUP) || failed;
+                if self.enabled(FD_READ) && (has(libc::EPOLLIN) || ended) {
+                    match queued(self.fd) {
+                        Queued::Data => self.record(FD_READ, 0),
+                        // FIN with FD_CLOSE unselected (RDHUP not asked for).
+                        Queued::Eof if !failed => self.closed = self.closed.or(Some(0)),
+                        _ => {}
+                    }
+                }
+                if has(libc::EPOLLPRI) {
+                    self.record(FD_OOB, 0);
+                }
+                if ended && self.closed.is_none() {
+                    let code = if failed {
+                        WsaError::WSAECONNABORTED.0
+                    } else {
+                        0
+                    };
+                    self.closed = Some(code);
+                }
+                if let Some(code) = self.closed {
+                    self.record(FD_CLOSE, code);
+                }
+                if has(libc::EPOLLOUT) && !failed {
+                    self.record(FD_WRITE, 0);
+                }
+                if has(libc::EPOLLHUP) || failed {
+                    self.state = State::Dead;
+                }
+            }
+            State::Datagram => {
+                // A queued error (an ICMP report) is for the next receive.
+                if has(libc::EPOLLIN) || failed {
+                    self.record(FD_READ, 0);
+                }
+                if has(libc::EPOLLOUT) {
+                    self.record(FD_WRITE, 0);
+                }
+            }
+            State::Idle | State::Dead => {}
+        }
+    }
+}
+
+/// A readiness report for `handle` (from the readiness thread).
+pub fn observed(handle: usize, revents: u32) {
+    let mut t = table();
+    if let Some(sel) = t.get_mut(&handle) {
+        let before = (sel.recorded, sel.state, sel.closed);
+        sel.observe(revents);
+        // An error or hang-up stays reported: if it changed nothing, wait
+        // for a re-enabling call rather than spin on it.
+        let stuck = revents & (libc::EPOLLERR | libc::EPOLLHUP) as u32 != 0
+            && before == (sel.recorded, sel.state, sel.closed);
+        if !stuck {
+            sel.arm(handle);
+        }
+    }
+}
+
+/// Re-enables `bits` on `s` after their re-enabling call (see the module
+/// docs for which call re-enables what).
+pub fn reenable(s: usize, bits: u32) {
+    if SELECTED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut t = table();
+    if let Some(sel) = t.get_mut(&s) {
+        sel.enabled |= bits & !(FD_CONNECT | FD_CLOSE);
+        sel.catch_up();
+        sel.arm(s);
+    }
+}
+
+/// After a send on `s`: a `WSAEWOULDBLOCK` failure re-enables `FD_WRITE`.
+pub fn after_send<T>(s: usize, r: &Result<T, WsaError>) {
+    if matches!(r, Err(WsaError::WSAEWOULDBLOCK)) {
+        reenable(s, FD_WRITE);
+    }
+}
+
+/// `listen` or `connect` was called on `s`: what can be watched may have
+/// changed.
+pub fn reclassify(s: usize) {
+    if SELECTED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut t = table();
+    if let Some(sel) = t.get_mut(&s) {
+        if sel.state == State::Idle {
+            sel.state = classify(sel.fd);
+            sel.arm(s);
+        }
+    }
+}
+
+/// `accept` on `listener` made socket `s`: it takes the listener's selection.
+pub fn accepted(listener: usize, s: usize, sock: &Socket) {
+    if SELECTED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    let mut t = table();
+    let Some(l) = t.get(&listener).filter(|l| l.mask != 0) else {
+        return;
+    };
+    let (event, mask) = (l.event.clone(), l.mask);
+    if sock.set_nonblocking(true).is_err() {
+        return;
+    }
+    let mut sel = Selection::new(sock.as_raw_fd(), event, mask);
+    sel.arm(s);
+    t.insert(s, sel);
+    SELECTED.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `s` is being closed: its selection ends, and nothing is recorded.
+pub fn forget(s: usize) {
+    if SELECTED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if let Some(mut sel) = table().remove(&s) {
+        readiness::remove(sel.fd, &mut sel.registered);
+        SELECTED.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Whether `s` has network events selected (then `FIONBIO(0)` fails).
+pub fn selected(s: usize) -> bool {
+    SELECTED.load(Ordering::Relaxed) != 0 && table().get(&s).is_some_and(|sel| sel.mask != 0)
+}
+
+impl Selection {
+    fn new(fd: RawFd, event: Event, mask: u32) -> Selection {
+        Selection {
+            fd,
+            event,
+            mask,
+            enabled: ALL,
+            recorded: 0,
+            errors: [0; FD_MAX_EVENTS],
+            state: classify(fd),
+            closed: None,
+            registered: false,
+        }
+    }
+}
+
+fn event_select(s: usize, h_event: usize, mask: u32) -> Result<(), WsaError> {
+    let sock = handles::socket(s)?;
+    let mask = mask & ALL;
+    let event = if mask != 0 {
+        Some(handles::event(h_event).map_err(|_| WsaError::WSAEINVAL)?)
+    } else {
+        None
+    };
+    if !readiness::available() {
+        return Err(WsaError::WSAENOBUFS);
+    }
+    sock.set_nonblocking(true)?;
+    let mut t = table();
+    let Some(event) = event else {
+        // Cancelled: the record is cleared; the socket stays non-blocking.
+        if let Some(mut sel) = t.remove(&s) {
+            readiness::remove(sel.fd, &mut sel.registered);
+            SELECTED.fetch_sub(1, Ordering::Relaxed);
+        }
+        return Ok(());
+    };
+    let sel = match t.get_mut(&s) {
+        Some(sel) => {
+            sel.event = event;
+            sel.mask = mask;
+            sel.enabled = ALL;
+            sel.recorded = 0;
+            sel.errors = [0; FD_MAX_EVENTS];
+            if sel.state == State::Idle {
+                sel.state = classify(sel.fd);
+            }
+            sel
+        }
+        None => {
+            SELECTED.fetch_add(1, Ordering::Relaxed);
+            t.entry(s)
+                .or_insert_with(|| Selection::new(sock.as_raw_fd(), event, mask))
+        }
+    };
+    sel.catch_up();
+    sel.arm(s);
+    Ok(())
+}
+
+#[export_name = "WSAEventSelect"]
+extern "C" fn wsa_event_select(s: usize, h_event: usize, network_events: i32) -> i32 {
+    match event_select(s, h_event, network_events as u32) {
+        Ok(()) => {
+            crate::last_error::set(0);
+            0
+        }
+        Err(e) => fail(e),
+    }
+}
+
+#[export_name = "WSAEnumNetworkEvents"]
+unsafe extern "C" fn wsa_enum_network_events(
+    s: usize,
+    h_event: usize,
+    out: *mut NetworkEvents,
+) -> i32 {
+    if let Err(e) = handles::socket(s) {
+        return fail(e);
+    }
+    if out.is_null() {
+        return fail(WsaError::WSAEFAULT);
+    }
+    let reset = if h_event != 0 {
+        match handles::event(h_event) {
+            Ok(e) => Some(e),
+            Err(_) => return fail(WsaError::WSAEINVAL),
+        }
+    } else {
+        None
+    };
+    let (recorded, errors) = {
+        let mut t = table();
+        // The event is reset under the lock, so an event recorded after
+        // this call sets it again.
+        if let Some(e) = &reset {
+            e.reset();
+        }
+        match t.get_mut(&s) {
+            Some(sel) => {
+                let r = (sel.recorded, sel.errors);
+                sel.recorded = 0;
+                sel.errors = [0; FD_MAX_EVENTS];
+                r
+            }
+            None => (0, [0; FD_MAX_EVENTS]),
+        }
+    };
+    // SAFETY: non-null WSANETWORKEVENTS (Windows' contract).
+    unsafe {
+        (*out).network_events = recorded as i32;
+        (*out).error_code = errors;
+    }
+    crate::last_error::set(0);
+    0
+}
