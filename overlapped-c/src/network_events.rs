@@ -134,15 +134,26 @@ fn classify(fd: RawFd) -> State {
     }
 }
 
-/// What is queued to read on a stream socket, without taking it (nor the
-/// socket's pending error).
+/// What is queued to read on a stream socket, without taking it. The
+/// count comes from `FIONREAD`; only when it is 0 and `peek` is allowed is
+/// the socket peeked to tell the peer's FIN from nothing (never after an
+/// error report: a peek would take the socket's pending error, which the
+/// program's next call must get).
 enum Queued {
     Data,
     Eof,
     Nothing,
 }
 
-fn queued(fd: RawFd) -> Queued {
+fn queued(fd: RawFd, peek: bool) -> Queued {
+    let mut count: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int.
+    if unsafe { libc::ioctl(fd, libc::FIONREAD, &mut count) } == 0 && count > 0 {
+        return Queued::Data;
+    }
+    if !peek {
+        return Queued::Nothing;
+    }
     let mut byte = 0u8;
     // SAFETY: one writable byte; MSG_PEEK leaves the data queued.
     let n = unsafe {
@@ -207,7 +218,7 @@ impl Selection {
     /// kernel (data left after the peer's FIN, a close already seen).
     fn catch_up(&mut self) {
         if matches!(self.state, State::Connected | State::Dead) && self.closed.is_some() {
-            if self.enabled(FD_READ) && matches!(queued(self.fd), Queued::Data) {
+            if self.enabled(FD_READ) && matches!(queued(self.fd, false), Queued::Data) {
                 self.record(FD_READ, 0);
             }
             if let Some(code) = self.closed {
@@ -250,7 +261,7 @@ impl Selection {
             State::Connected => {
                 let ended = has(libc::EPOLLRDHUP) || has(libc::EPOLLHUP) || failed;
                 if self.enabled(FD_READ) && (has(libc::EPOLLIN) || ended) {
-                    match queued(self.fd) {
+                    match queued(self.fd, !failed) {
                         Queued::Data => self.record(FD_READ, 0),
                         // FIN with FD_CLOSE unselected (RDHUP not asked for).
                         Queued::Eof if !failed => self.closed = self.closed.or(Some(0)),
@@ -329,8 +340,7 @@ pub fn after_send<T>(s: usize, r: &Result<T, WsaError>) {
     }
 }
 
-/// `listen` or `connect` was called on `s`: what can be watched may have
-/// changed.
+/// `listen` was called on `s`: what can be watched may have changed.
 pub fn reclassify(s: usize) {
     if SELECTED.load(Ordering::Relaxed) == 0 {
         return;
@@ -339,6 +349,30 @@ pub fn reclassify(s: usize) {
     if let Some(sel) = t.get_mut(&s) {
         if sel.state == State::Idle {
             sel.state = classify(sel.fd);
+            sel.arm(s);
+        }
+    }
+}
+
+/// `connect` on `s` returned `r`: a connection that is under way (or made
+/// or refused already, as loopback connections often are by the time
+/// `connect` returns) is reported with `FD_CONNECT`; a connection that failed during
+/// the call is reported by the call alone.
+pub fn connect_called(s: usize, r: i32) {
+    if SELECTED.load(Ordering::Relaxed) == 0 {
+        return;
+    }
+    if r != 0 && crate::last_error::get() != WsaError::WSAEWOULDBLOCK.0 as u32 {
+        return;
+    }
+    let mut t = table();
+    if let Some(sel) = t.get_mut(&s) {
+        if sel.state == State::Idle {
+            // Made already, or failed already (its error is still queued).
+            sel.state = match classify(sel.fd) {
+                State::Connected | State::Idle => State::Connecting,
+                other => other,
+            };
             sel.arm(s);
         }
     }

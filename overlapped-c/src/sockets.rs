@@ -217,7 +217,7 @@ unsafe extern "C" fn connect(s: usize, name: *const u8, len: i32) -> i32 {
     // SAFETY: `len` bytes at `name` (Windows' contract).
     let a = unsafe { addr::read(name, len) };
     let r = with_socket(s, |sock| sock.connect(&a?));
-    network_events::reclassify(s);
+    network_events::connect_called(s, r);
     r
 }
 

@@ -353,3 +353,24 @@ fn winsock_behaviour_through_the_c_interface() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn event_select_rules_through_the_c_interface_in_c_and_cpp() {
+    for (name, flags, env) in [
+        ("event_select_c", &[][..], &[][..]),
+        (
+            "event_select_cpp",
+            &["-x", "c++"][..],
+            &[("OVERLAPPED_CXX", "1")][..],
+        ),
+    ] {
+        let exe = compile("overlapped-c/tests/c/event_select.c", name, flags, env);
+        let out = run(&exe, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok "),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
