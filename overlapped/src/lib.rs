@@ -133,13 +133,13 @@ mod sys;
 mod winsock;
 
 pub use model::notify::notification_result;
+pub use sys::buf::BufList;
 pub use sys::SetupError;
 pub use winsock::accept_addrs::{
     get_accept_ex_sockaddrs, AcceptExSockaddrs, ACCEPT_EX_ADDRESS_LEN, SOCKADDR_IN6_LEN,
     SOCKADDR_IN_LEN,
 };
 pub use winsock::apc::{queue_user_apc, ThreadHandle};
-pub use winsock::buf::BufList;
 pub use winsock::cancel::{cancel_io, cancel_io_ex};
 pub use winsock::cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
 pub use winsock::connect::CONNECT_TIME_NOT_CONNECTED;

@@ -2,8 +2,8 @@
 //! its Winsock name as `#[doc(alias = ...)]` (the guide; README says so), so
 //! that searching the docs for `WSARecv` or `bind` finds it. This scans
 //! `pub fn`/`pub struct`/`pub enum`/`pub trait`/`pub type` under
-//! overlapped/src (not the backends in `sys/`, which are private; a file is
-//! named by its path under its layer folder) and fails
+//! overlapped/src (not the backends, `sys/uring/` and `sys/epoll/`, which are
+//! private; a file is named by its path under its layer folder) and fails
 //! for one without an alias that is not in [`NO_WINSOCK_NAME`]: a new public
 //! item needs an alias, or a place in that list when Windows has nothing
 //! like it. Constants are not scanned: they carry Windows' names themselves.
@@ -89,7 +89,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let p = entry.unwrap().path();
         if p.is_dir() {
-            if p.file_name().is_some_and(|n| n != "sys") {
+            // The backends are private; `sys/buf.rs` (`BufList`, the
+            // operations' buffers, re-exported) is the public item below them.
+            if p.file_name().is_some_and(|n| n != "uring" && n != "epoll") {
                 rust_files(&p, out);
             }
         } else if p.extension().is_some_and(|e| e == "rs") {
@@ -130,7 +132,7 @@ fn every_public_item_with_a_winsock_name_carries_it_as_a_doc_alias() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let rel = ["winsock/", "model/"]
+        let rel = ["winsock/", "model/", "sys/"]
             .iter()
             .find_map(|layer| rel.strip_prefix(layer))
             .map(str::to_string)

@@ -215,3 +215,20 @@ fn files_named_in_design_exist() {
     }
     assert!(design.contains("soak"), "the program layer lists soak");
 }
+
+/// The layers' import rule (DESIGN.md, "Layers"): `.ci/layers.sh` finds no
+/// file under `overlapped/src/sys/` that names a layer above it. Run here
+/// too so that `cargo test` alone enforces it.
+#[test]
+fn layers_rule_holds() {
+    let out = std::process::Command::new("bash")
+        .arg(root().join(".ci/layers.sh"))
+        .output()
+        .expect("bash runs .ci/layers.sh");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

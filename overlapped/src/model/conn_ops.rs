@@ -13,6 +13,7 @@ use socket2::{Protocol, Type};
 
 use crate::model::conn::{self, Origin};
 use crate::model::op::{OpKind, OpSlot, Step};
+use crate::sys::OpMem;
 use crate::winsock::socket::SocketInner;
 use crate::{MsgFlags, WsaError};
 
@@ -74,21 +75,26 @@ fn done(error: WsaError, bytes: u32) -> Step {
 
 impl OpSlot {
     /// The step of a connection operation; `None` for the others.
-    pub(crate) fn step_connection(&mut self, res: i32) -> Option<Step> {
+    pub(crate) fn step_connection(
+        &mut self,
+        mem: &mut OpMem,
+        res: i32,
+        cancelled: bool,
+    ) -> Option<Step> {
         Some(match self.kind {
-            OpKind::Accept(_) => self.step_accept(res),
-            OpKind::Connect(_) => self.step_connect(res),
-            OpKind::Disconnect { reuse } => self.step_disconnect(res, reuse),
+            OpKind::Accept(_) => self.step_accept(mem, res, cancelled),
+            OpKind::Connect(_) => self.step_connect(mem, res, cancelled),
+            OpKind::Disconnect { reuse } => self.step_disconnect(res, reuse, cancelled),
             _ => return None,
         })
     }
 
-    fn step_accept(&mut self, res: i32) -> Step {
+    fn step_accept(&mut self, mem: &mut OpMem, res: i32, cancelled: bool) -> Step {
         let OpKind::Accept(spec) = &mut self.kind else {
             unreachable!("step_accept on another kind");
         };
         let target = spec.target.clone();
-        let ended = self.cancelled || self.socket.is_closed() || target.is_closed();
+        let ended = cancelled || self.socket.is_closed() || target.is_closed();
         let finish = |step: Step| {
             target.conn.end(conn::ACCEPTING);
             step
@@ -124,7 +130,7 @@ impl OpSlot {
                 target.set_connected(true);
                 if !spec.plain {
                     let (r, l, rl) = (spec.receive_len, spec.local_len, spec.remote_len);
-                    if let Some(out) = self.mem.bufs.buffers_mut().first_mut() {
+                    if let Some(out) = mem.bufs.buffers_mut().first_mut() {
                         crate::winsock::accept_addrs::write_areas(out, &target, r, l, rl);
                     }
                 }
@@ -144,13 +150,13 @@ impl OpSlot {
         }
     }
 
-    fn step_connect(&mut self, res: i32) -> Step {
+    fn step_connect(&mut self, mem: &mut OpMem, res: i32, cancelled: bool) -> Step {
         let OpKind::Connect(spec) = &mut self.kind else {
             unreachable!("step_connect on another kind");
         };
         let socket = self.socket.clone();
-        let ended = self.cancelled || socket.is_closed();
-        let total = self.mem.bufs.total_len();
+        let ended = cancelled || socket.is_closed();
+        let total = mem.bufs.total_len();
         match spec.phase {
             ConnectPhase::Connecting => {
                 socket.conn.end(conn::CONNECTING);
@@ -201,9 +207,9 @@ impl OpSlot {
         }
     }
 
-    fn step_disconnect(&mut self, res: i32, reuse: bool) -> Step {
+    fn step_disconnect(&mut self, res: i32, reuse: bool, cancelled: bool) -> Step {
         let socket = &self.socket;
-        if self.cancelled || socket.is_closed() {
+        if cancelled || socket.is_closed() {
             return done(WsaError::WSA_OPERATION_ABORTED, 0);
         }
         if res < 0 && res != -libc::ENOTCONN {

@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 use std::sync::{Mutex, Weak};
 
-use crate::sys::Ring;
+use crate::model::op::Ring;
 
 /// Which lane an operation uses.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,14 +75,14 @@ impl Lanes {
     pub(crate) fn leave(
         &self,
         d: Direction,
-        ring: &Ring,
+        ring: &Weak<Ring>,
         user_data: u64,
     ) -> Option<(Weak<Ring>, u64)> {
         if d == Direction::Unordered {
             let mut set = self.unordered();
             if let Some(pos) = set
                 .iter()
-                .position(|(r, ud)| *ud == user_data && std::ptr::eq(r.as_ptr(), ring))
+                .position(|(r, ud)| *ud == user_data && Weak::ptr_eq(r, ring))
             {
                 set.swap_remove(pos);
             }
@@ -136,7 +136,7 @@ impl Lanes {
     /// Removes a queued (never submitted) operation of `ring`; true if it
     /// was there. (`user_data` alone is not enough: two rings may use the
     /// same value for operations queued on one socket.)
-    pub(crate) fn withdraw(&self, d: Direction, ring: &Ring, user_data: u64) -> bool {
+    pub(crate) fn withdraw(&self, d: Direction, ring: &Weak<Ring>, user_data: u64) -> bool {
         if d == Direction::Unordered {
             // Never queued: always in the kernel (or parked by an exiting thread).
             return false;
@@ -145,7 +145,7 @@ impl Lanes {
         let found = lane
             .waiting
             .iter()
-            .position(|(r, ud)| *ud == user_data && std::ptr::eq(r.as_ptr(), ring));
+            .position(|(r, ud)| *ud == user_data && Weak::ptr_eq(r, ring));
         match found {
             Some(pos) => {
                 lane.waiting.remove(pos);

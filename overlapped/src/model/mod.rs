@@ -12,6 +12,7 @@ pub(crate) mod filewatch;
 pub(crate) mod lane;
 pub(crate) mod notify;
 pub(crate) mod op;
+mod op_record;
 pub(crate) mod port_queue;
 pub(crate) mod ready;
 pub(crate) mod thread;

@@ -14,8 +14,8 @@
 use std::sync::{Arc, Mutex};
 
 use crate::model::op::{ChangeFilter, Notify, OpKind, Outcome};
+use crate::model::op::{OpSlot, Started};
 use crate::model::thread::{self, Wake};
-use crate::sys::Started;
 use crate::winsock::socket::SocketInner;
 use crate::{BufList, Completion, Event, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
 
@@ -239,32 +239,24 @@ pub(crate) fn start(change: Change, mode: Mode<'_>, owner: &dyn Fn(Socket)) -> W
     let Change { source, filter } = change;
     let (notify, record) = mode.notify(Some(&source))?;
     let eager = !local.delivering() && !local.shared.ring.batching();
-    let started = local.shared.ring.start(
-        OpKind::Change { filter },
-        BufList::zeroed(READ_BUFFER),
-        notify,
-        Arc::clone(&source.inner),
-        eager,
-    );
+    let op = OpSlot::new(OpKind::Change { filter }, notify, Arc::clone(&source.inner));
+    let started = local
+        .shared
+        .ring
+        .start(op, BufList::zeroed(READ_BUFFER), eager);
     match started {
-        Ok(Started::Pending(op)) => {
+        Started::Pending(op) => {
             if let Some(state) = record {
                 state.set_op(op);
             }
             owner(source);
             Err(WsaError::WSA_IO_PENDING)
         }
-        Ok(Started::Immediate(notify, outcome)) => {
+        Started::Immediate((notify, outcome)) => {
             // A change arrived during submission: notified, and still
             // reported pending (a change request is always asynchronous).
             crate::model::op::deliver(notify, outcome);
             Err(WsaError::WSA_IO_PENDING)
-        }
-        Err(e) => {
-            if let Some(state) = record {
-                state.fail(e, BufList::new());
-            }
-            Err(e)
         }
     }
 }

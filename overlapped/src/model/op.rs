@@ -1,10 +1,11 @@
 //! Operations, described independently of the backend that carries them out.
 //!
-//! An [`OpSlot`] is the heap record of one operation in flight: what to do,
-//! the memory the kernel may read or write ([`OpMem`]: buffers, `iovec`s,
-//! `msghdr`), who to tell when it ends ([`Notify`]), and the socket it names
-//! (kept open until then). The backend owns the record from submission until
-//! its completion is reaped; nothing else can free or move that memory.
+//! An [`OpSlot`] is the model's record of one operation in flight: what to
+//! do ([`OpKind`]), who to tell when it ends ([`Notify`]), and the socket it
+//! names (kept open until then). It implements the backend's
+//! [`sys::op::Op`](crate::sys::op::Op) (`op_record.rs`): the backend owns it,
+//! with the memory the kernel may read or write ([`OpMem`]), from the start
+//! until its completion is reaped; nothing else can free or move that memory.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,13 @@ use crate::sys::OpMem;
 use crate::winsock::overlapped::OvState;
 use crate::winsock::socket::SocketInner;
 use crate::{BufList, Control, MsgFlags, WsaError};
+
+/// A thread's driver (its backend instance), as the model uses it.
+pub(crate) type Ring = crate::sys::Driver<OpSlot>;
+/// How an operation's start went.
+pub(crate) type Started = crate::sys::Started<OpSlot>;
+/// Names one operation in flight (to cancel it).
+pub(crate) type OpRef = crate::sys::OpRef<OpSlot>;
 
 /// What an operation does.
 pub(crate) enum OpKind {
@@ -142,21 +150,27 @@ impl Notify {
 /// One operation in flight.
 pub(crate) struct OpSlot {
     pub(crate) kind: OpKind,
-    pub(crate) mem: Box<OpMem>,
     pub(crate) notify: Notify,
     pub(crate) socket: Arc<SocketInner>,
-    /// False while queued behind another operation of its socket lane.
-    pub(crate) submitted: bool,
-    /// A cancel was asked for (by a dropped record, a close or a cancel call).
-    pub(crate) cancelled: bool,
-    /// Arm the readiness poll before trying a receive (batched submissions).
-    pub(crate) poll_first: bool,
     /// A receive at the head of its lane found unread bytes (`unread.rs`):
-    /// the backend submitted a no-op, whose completion takes them.
+    /// its request was a no-op, whose completion takes them.
     pub(crate) unread: bool,
     /// Bytes a `MSG_WAITALL` receive already took from the unread bytes;
     /// the kernel fills the buffers after them.
     pub(crate) taken: usize,
+}
+
+impl OpSlot {
+    /// The record of an operation about to start.
+    pub(crate) fn new(kind: OpKind, notify: Notify, socket: Arc<SocketInner>) -> OpSlot {
+        OpSlot {
+            kind,
+            notify,
+            socket,
+            unread: false,
+            taken: 0,
+        }
+    }
 }
 
 /// How an operation ended.
@@ -241,10 +255,9 @@ impl OpSlot {
         )
     }
 
-    /// Called by the backend as it prepares a receive's next step: true if
-    /// the step is to read the socket's unread bytes (`unread.rs`) rather
-    /// than the kernel; the backend then submits a no-op, and the step's
-    /// completion reads them.
+    /// Called as a receive's next request is made: true if the step is to
+    /// read the socket's unread bytes (`unread.rs`) rather than the kernel;
+    /// the request is then a no-op, and the step's completion reads them.
     pub(crate) fn serves_unread(&mut self) -> bool {
         let reads = match self.kind {
             OpKind::Recv { flags } => flags & libc::MSG_OOB == 0 && self.taken == 0,
@@ -257,7 +270,7 @@ impl OpSlot {
 
     /// The completion of a no-op submitted for unread bytes (see
     /// [`OpSlot::serves_unread`]).
-    fn step_unread(&mut self) -> Step {
+    fn step_unread(&mut self, mem: &mut OpMem) -> Step {
         self.unread = false;
         let done = |bytes| Step::Done {
             error: WsaError::NO_ERROR,
@@ -267,12 +280,12 @@ impl OpSlot {
         match self.kind {
             OpKind::Recv { flags } => {
                 let peek = flags & libc::MSG_PEEK != 0;
-                let n = self.socket.unread.take_into(&mut self.mem.bufs, peek);
+                let n = self.socket.unread.take_into(&mut mem.bufs, peek);
                 if n == 0 {
                     // A synchronous receive took them meanwhile: to the kernel.
                     return Step::Resubmit;
                 }
-                if flags & libc::MSG_WAITALL != 0 && !peek && n < self.mem.bufs.total_len() {
+                if flags & libc::MSG_WAITALL != 0 && !peek && n < mem.bufs.total_len() {
                     // The rest from the kernel, after these.
                     self.taken = n;
                     return Step::Resubmit;
@@ -284,28 +297,29 @@ impl OpSlot {
         }
     }
 
-    /// Interprets a completion result (`res`: bytes, or `-errno`).
-    pub(crate) fn step(&mut self, mut res: i32) -> Step {
+    /// Interprets a completion result (`res`: bytes, or `-errno`) of the
+    /// operation, whose memory is `mem`; `cancelled`: a cancel was asked for.
+    pub(crate) fn step(&mut self, mem: &mut OpMem, mut res: i32, cancelled: bool) -> Step {
         if self.unread {
-            if !self.cancelled && !self.socket.is_closed() {
-                return self.step_unread();
+            if !cancelled && !self.socket.is_closed() {
+                return self.step_unread(mem);
             }
             // Cancelled or closed: it takes none of the bytes, and ends
             // as a receive the kernel cancelled.
             self.unread = false;
             res = -libc::ECANCELED;
         }
-        if let Some(step) = self.step_connection(res) {
+        if let Some(step) = self.step_connection(mem, res, cancelled) {
             return step;
         }
         let closed = self.socket.is_closed();
-        let ended = closed || self.cancelled;
+        let ended = closed || cancelled;
         let step = match &mut self.kind {
             OpKind::Recv { .. } => match res {
                 // A `MSG_WAITALL` receive that began with unread bytes
                 // (`taken`) reports them even if the kernel's part failed.
                 n if n >= 0 || self.taken > 0 => Step::Done {
-                    error: if n >= 0 && self.mem.msg.msg_flags & libc::MSG_TRUNC != 0 {
+                    error: if n >= 0 && mem.msg.msg_flags & libc::MSG_TRUNC != 0 {
                         WsaError::WSAEMSGSIZE
                     } else {
                         WsaError::NO_ERROR
@@ -314,7 +328,7 @@ impl OpSlot {
                     // `WSARecv` has no control buffer: the kernel's
                     // MSG_CTRUNC (receive control on, no room given) is
                     // not the caller's business (fact 81).
-                    flags: MsgFlags::from_linux(self.mem.msg.msg_flags & !libc::MSG_CTRUNC),
+                    flags: MsgFlags::from_linux(mem.msg.msg_flags & !libc::MSG_CTRUNC),
                 },
                 e => Step::Done {
                     error: WsaError::from_errno(-e),
@@ -324,8 +338,8 @@ impl OpSlot {
             },
             OpKind::RecvMsg { msg, .. } if res >= 0 => {
                 // Control data is cut to the caller's (Windows-sized) length first.
-                self.mem.fit_control();
-                let mut m = self.mem.msg.msg_flags;
+                mem.fit_control();
+                let mut m = mem.msg.msg_flags;
                 if !*msg {
                     // `WSARecvFrom` has no control buffer: control data it
                     // never asked for is not truncation (fact 81).
@@ -340,7 +354,7 @@ impl OpSlot {
                     } else {
                         WsaError::NO_ERROR
                     },
-                    bytes: (res as usize).min(self.mem.capacity()) as u32,
+                    bytes: (res as usize).min(mem.capacity()) as u32,
                     flags: MsgFlags::from_linux(m),
                 }
             }
@@ -366,11 +380,11 @@ impl OpSlot {
                             bytes: 0,
                             flags: MsgFlags::empty(),
                         }
-                        .cleared(&mut self.mem);
+                        .cleared(mem);
                     }
                     n if n > 0 => {
-                        let n = (n as usize).min(self.mem.bufs.total_len());
-                        filter.changed(&self.mem.bufs.first()[..n])
+                        let n = (n as usize).min(mem.bufs.total_len());
+                        filter.changed(&mem.bufs.first()[..n])
                     }
                     e if e == -libc::ENOBUFS || e == 0 => filter.overrun(),
                     e if e == -libc::EINTR || e == -libc::EAGAIN => false,
@@ -380,7 +394,7 @@ impl OpSlot {
                             bytes: 0,
                             flags: MsgFlags::empty(),
                         }
-                        .cleared(&mut self.mem);
+                        .cleared(mem);
                     }
                 };
                 if !changed {
@@ -391,7 +405,7 @@ impl OpSlot {
                     bytes: 0,
                     flags: MsgFlags::empty(),
                 }
-                .cleared(&mut self.mem);
+                .cleared(mem);
             }
             OpKind::PollIn | OpKind::PollOut => match res {
                 n if n >= 0 => Step::Done {
@@ -433,7 +447,7 @@ impl OpSlot {
                 }
             }
             OpKind::Send { done, .. } => {
-                let total = self.mem.bufs.total_len();
+                let total = mem.bufs.total_len();
                 if res > 0 && *done + (res as usize) < total && !ended {
                     *done += res as usize;
                     return Step::Resubmit;

@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use slab::Slab;
 
 use crate::model::op::Outcome;
+use crate::model::op::Ring;
 use crate::model::port_queue::PortQueue;
-use crate::sys::{Ring, SetupError};
+use crate::sys::SetupError;
 use crate::WsaError;
 
 /// An APC that may be queued from another thread.
@@ -390,6 +391,6 @@ impl Drop for Local {
         if let Some((event, set)) = self.single.borrow_mut().take() {
             event.unwatch(&set, 0);
         }
-        crate::sys::adopt(self.shared.ring.clone());
+        self.shared.ring.clone().adopt();
     }
 }

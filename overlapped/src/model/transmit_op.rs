@@ -12,8 +12,9 @@
 //! another chain. A short result breaks the chain (the kernel cancels the
 //! rest) and the next chain starts from where the bytes really are.
 
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{OwnedFd, RawFd};
 
+use crate::sys::op::Request;
 use crate::sys::{page_size, Pipe};
 use crate::WsaError;
 
@@ -41,24 +42,7 @@ pub(crate) struct Element {
     pub(crate) eop: bool,
 }
 
-/// One request of a chain.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Member {
-    /// Write `len` bytes of buffer `buf`, from byte `at`, into the pipe.
-    Write { buf: usize, at: usize, len: u32 },
-    /// Splice `len` bytes of file `file` (from `offset`, or its position) into the pipe.
-    SpliceIn {
-        file: usize,
-        offset: Option<u64>,
-        len: u32,
-    },
-    /// Splice `len` bytes from the pipe into the socket.
-    Out { len: u32 },
-    /// `TF_DISCONNECT`: shut the sending side down.
-    Shutdown,
-    /// Nothing to send: complete at once.
-    Nop,
-}
+pub(crate) use crate::sys::op::Member;
 
 /// What a finished chain means.
 pub(crate) enum Conclusion {
@@ -129,8 +113,16 @@ impl TransmitOp {
             .expect("a transmit keeps its pipe until dropped")
     }
 
-    pub(crate) fn file_fd(&self, file: usize) -> RawFd {
-        self.files[file].as_raw_fd()
+    /// Plans the next chain: the request that carries it out on `socket`.
+    pub(crate) fn request(&mut self, socket: RawFd) -> Request<'_> {
+        self.plan();
+        let pipe = self.pipe();
+        Request::Chain {
+            members: &self.chain,
+            pipe: (pipe.read_fd(), pipe.write_fd()),
+            files: &self.files,
+            socket,
+        }
     }
 
     /// True once `TF_DISCONNECT`'s shutdown went through.

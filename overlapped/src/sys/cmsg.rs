@@ -1,7 +1,7 @@
 //! The C layout of control messages (`cmsghdr`, `CMSG_*`), socket addresses
 //! (`sockaddr_in`/`sockaddr_in6` in a `sockaddr_storage`), and the socket
 //! options that ask for control data. Everything here works on byte slices
-//! and plain structs; the typed surface is `crate::winsock::cmsg`.
+//! and plain structs; the typed surface above builds on these.
 
 use std::io;
 use std::mem::size_of;

@@ -1,22 +1,33 @@
-//! The platform seam: everything that talks to the kernel lives below here.
+//! The kernel: the backends and the helpers that talk to the kernel. Nothing
+//! here names a layer above (`.ci/layers.sh` checks it).
 //!
-//! Today there is one backend, io_uring ([`uring`]). A readiness (epoll)
-//! backend would sit beside it and offer the same `Ring` surface: `start` an
-//! [`crate::model::op::OpSlot`], `turn` (submit, wait, reap, deliver), `cancel`.
+//! An operation is described by plain data ([`op::Request`], one per step)
+//! and carried by a backend generic over the record above ([`op::Op`]);
+//! the model calls the backends only through [`Driver`]. Today there is one
+//! backend, io_uring ([`uring`]); a readiness (epoll) backend sits beside it
+//! as another variant of [`Driver`]. See DESIGN.md, "The backend seam".
 
 pub(crate) mod blocking;
+pub(crate) mod buf;
 pub(crate) mod cmsg;
+mod driver;
 pub(crate) mod fd;
+pub(crate) mod fork;
 pub(crate) mod ioctl;
 pub(crate) mod iov;
+pub(crate) mod mem;
 pub(crate) mod notify;
+pub(crate) mod op;
 pub(crate) mod pipe;
+#[cfg(feature = "tokio")]
+pub(crate) mod reactor;
+pub(crate) mod registry;
 pub(crate) mod resolve;
 pub(crate) mod uring;
 
+pub(crate) use driver::{Driver, OpRef, Started};
+pub(crate) use mem::OpMem;
 pub(crate) use pipe::{page_size, Pipe};
-pub(crate) use uring::mem::OpMem;
 #[cfg(feature = "tokio")]
-pub(crate) use uring::reactor::RingSource;
+pub(crate) use reactor::RingSource;
 pub use uring::setup::SetupError;
-pub(crate) use uring::{adopt, fork, registry, OpRef, Ring, Started};

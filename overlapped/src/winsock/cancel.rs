@@ -64,7 +64,7 @@ pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResu
             if pending.is_empty() {
                 return Err(WsaError::ERROR_NOT_FOUND);
             }
-            for ring in crate::sys::registry::with_ops() {
+            for ring in crate::sys::registry::with_ops::<crate::model::op::OpSlot>() {
                 for inner in &pending {
                     ring.cancel_socket(inner);
                 }

@@ -32,7 +32,7 @@ pub(crate) mod socket_options;
 
 pub(crate) mod accept_addrs;
 pub(crate) mod apc;
-pub(crate) mod buf;
+
 pub(crate) mod cancel;
 pub(crate) mod cmsg;
 pub(crate) mod error;

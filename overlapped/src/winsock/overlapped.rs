@@ -4,11 +4,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
+use crate::model::op::OpRef;
 use crate::model::op::{DgramOut, Outcome};
 use crate::model::port_queue::Packet;
 use crate::model::ready::ReadySet;
 use crate::model::thread::{self, Wake};
-use crate::sys::OpRef;
 use crate::winsock::socket::SocketInner;
 use crate::{BufList, Control, Event, MsgFlags, Socket, WsaError, WsaResult};
 

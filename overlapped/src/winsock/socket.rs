@@ -513,7 +513,7 @@ impl Socket {
                 };
                 let _ = self.inner.sock.shutdown(how);
             }
-            for ring in crate::sys::registry::with_ops() {
+            for ring in crate::sys::registry::with_ops::<crate::model::op::OpSlot>() {
                 ring.close_socket(&self.inner);
             }
             // Windows releases the socket at `closesocket` (its port, an

@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use crate::model::lane::Direction;
 use crate::model::op::{Notify, OpKind, Outcome};
+use crate::model::op::{OpSlot, Started};
 use crate::model::thread::{self, Local};
-use crate::sys::{iov, Started};
+use crate::sys::iov;
 use crate::winsock::flags::{FlagCall, FlagMode};
 use crate::{BufList, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
 
@@ -295,7 +296,7 @@ impl Socket {
                 ov.state.set_op(op);
                 Err(WsaError::WSA_IO_PENDING)
             }
-            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome, always),
+            Ok(Started::Immediate((notify, outcome))) => finish_immediate(notify, outcome, always),
             Err(e) => {
                 ov.state.fail(e, BufList::new());
                 Err(e)
@@ -322,7 +323,7 @@ impl Socket {
         let always = kind.notifies_failures();
         match start(&local, self, kind, bufs, notify) {
             Ok(Started::Pending(_)) => Err(WsaError::WSA_IO_PENDING),
-            Ok(Started::Immediate(notify, outcome)) => finish_immediate(notify, outcome, always),
+            Ok(Started::Immediate((notify, outcome))) => finish_immediate(notify, outcome, always),
             Err(e) => {
                 local.forget_routine(key);
                 Err(e)
@@ -339,10 +340,8 @@ fn start(
     notify: Notify,
 ) -> WsaResult<Started> {
     let eager = !local.delivering() && !local.shared.ring.batching();
-    local
-        .shared
-        .ring
-        .start(kind, bufs, notify, Arc::clone(&socket.inner), eager)
+    let op = OpSlot::new(kind, notify, Arc::clone(&socket.inner));
+    Ok(local.shared.ring.start(op, bufs, eager))
 }
 
 /// An operation that completed during submission. Success is notified like

@@ -6,14 +6,14 @@ use std::time::Duration;
 use io_uring::{opcode, squeue, types, IoUring};
 use slab::Slab;
 
-use super::mem::OpMem;
 use super::prep::Sqes;
-use super::WAKER;
-use crate::model::op::OpSlot;
+use super::{Slot, WAKER};
+use crate::sys::op::Op;
+use crate::sys::OpMem;
 
-pub(super) struct Core {
+pub(super) struct Core<O: Op> {
     pub(super) uring: IoUring,
-    pub(super) slots: Slab<(u64, OpSlot)>,
+    pub(super) slots: Slab<(u64, Slot<O>)>,
     pub(super) generation: u32,
     /// Recycled operation memory; boxed because a slot's memory must keep
     /// its address while the slab moves slots around.
@@ -29,7 +29,7 @@ pub(super) struct Core {
     pub(super) parked: Vec<u64>,
 }
 
-impl Core {
+impl<O: Op> Core<O> {
     pub(super) fn push(&mut self, sqe: &squeue::Entry) {
         loop {
             // SAFETY: every entry we build points only into memory owned by a

@@ -6,9 +6,9 @@ use std::time::Duration;
 use io_uring::{opcode, types};
 
 use super::{Ring, CANCEL};
-use crate::model::op::Notify;
+use crate::sys::op::Op;
 
-impl Ring {
+impl<O: Op> Ring<O> {
     /// Called on the owner thread as it exits. The kernel ties each request
     /// to the thread that submitted it and ends them when it exits; Winsock
     /// does not ([fact 133](crate::semantics#fact-133)). So: cancel everything now, let the completions
@@ -24,13 +24,11 @@ impl Ring {
         core.retiring = true;
         // Routine operations still queued behind others in their socket lane
         // have never reached the kernel: end them here.
-        self.withdraw(&mut core, |_, slot| {
-            matches!(slot.notify, Notify::Routine { .. })
-        });
+        self.withdraw(&mut core, |_, slot| !slot.op.any_thread());
         // Those already popped from their lane (a `Submit` on the way) must
         // not reach the kernel later either.
         for (_, (_, slot)) in core.slots.iter_mut() {
-            if matches!(slot.notify, Notify::Routine { .. }) {
+            if !slot.op.any_thread() {
                 slot.cancelled = true;
             }
         }

@@ -8,46 +8,52 @@ use std::sync::{Arc, Weak};
 use io_uring::{opcode, types};
 
 use super::core::Core;
-use super::{prep, Ring, CANCEL};
-use crate::model::op::OpSlot;
-use crate::winsock::socket::SocketInner;
+use super::{prep, Ring, Slot, CANCEL};
+use crate::sys::op::Op;
+use crate::sys::Driver;
 
-pub(super) enum Mail {
+pub(super) enum Mail<O: Op> {
     Cancel(u64),
     /// Cancel every operation of this ring on the socket. Weak: if the socket
     /// is gone, so are its operations, and its descriptor number may already
     /// name another socket that must not be touched.
-    CancelSocket(Weak<SocketInner>),
+    CancelSocket(Weak<O::Socket>),
     /// The socket is being closed: as `CancelSocket`, and also the
     /// operations that name it without being issued on it (an `AcceptEx`
     /// whose accept socket it is: closing that cancels the accept, [fact 93](crate::semantics#fact-93),
     /// while `CancelIo` on it does not).
-    CloseSocket(Weak<SocketInner>),
+    CloseSocket(Weak<O::Socket>),
     /// Submit an operation that was queued behind another in its socket lane.
     Submit(u64),
 }
 
-impl Ring {
+impl<O: Op> Ring<O> {
     /// Cancels one operation, from any thread.
     pub(crate) fn cancel(&self, user_data: u64) {
         self.post(Mail::Cancel(user_data));
     }
 
     /// Cancels every operation of this ring on `socket`, from any thread.
-    pub(crate) fn cancel_socket(&self, socket: &Arc<SocketInner>) {
+    pub(crate) fn cancel_socket(&self, socket: &Arc<O::Socket>) {
         self.post(Mail::CancelSocket(Arc::downgrade(socket)));
     }
 
     /// `socket` is closing: cancels its operations on this ring, and those
     /// that name it as their target (see [`Mail::CloseSocket`]).
-    pub(crate) fn close_socket(&self, socket: &Arc<SocketInner>) {
+    pub(crate) fn close_socket(&self, socket: &Arc<O::Socket>) {
         self.post(Mail::CloseSocket(Arc::downgrade(socket)));
+    }
+
+    /// Submits `user_data`, which reached the head of its socket lane (the
+    /// completion of the one before was reaped elsewhere), from any thread.
+    pub(crate) fn submit_next(&self, user_data: u64) {
+        self.post(Mail::Submit(user_data));
     }
 
     /// Hands the ring a request. Its owner or the service thread performs
     /// it at once if the ring is free; any other thread never touches the
     /// ring: it wakes the owner if it sleeps in its ring, else the service.
-    pub(super) fn post(&self, mail: Mail) {
+    pub(super) fn post(&self, mail: Mail<O>) {
         if self.foreign() {
             // The parent's ring (after `fork`): its operations are the
             // parent's; a cancel from here would end them.
@@ -63,11 +69,11 @@ impl Ring {
         } else if self.sleeping.load(SeqCst) {
             self.wake();
         } else {
-            super::service::kick();
+            super::service::kick::<O>();
         }
     }
 
-    pub(super) fn drain_mail(&self, core: &mut Core) {
+    pub(super) fn drain_mail(&self, core: &mut Core<O>) {
         // A plain load first: the locked swap only when there is mail.
         if !self.has_mail.load(SeqCst) || !self.has_mail.swap(false, SeqCst) {
             return;
@@ -101,7 +107,7 @@ impl Ring {
 
     /// Cancels this ring's operations on `socket` (and, when `closing`,
     /// those that name it as their target).
-    fn cancel_on(&self, core: &mut Core, socket: Weak<SocketInner>, closing: bool) {
+    fn cancel_on(&self, core: &mut Core<O>, socket: Weak<O::Socket>, closing: bool) {
         let Some(socket) = socket.upgrade() else {
             return;
         };
@@ -112,8 +118,8 @@ impl Ring {
         // chain's requests share one `user_data`.
         let mut in_kernel = Vec::new();
         for (_, (ud, slot)) in core.slots.iter_mut() {
-            let issued_on = Arc::ptr_eq(&slot.socket, &socket);
-            let targets = closing && slot.kind.targets(&socket);
+            let issued_on = slot.op.issued_on(&socket);
+            let targets = closing && slot.op.targets(&socket);
             if issued_on || targets {
                 slot.cancelled = true;
                 if slot.submitted {
@@ -121,7 +127,7 @@ impl Ring {
                 }
             }
         }
-        self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
+        self.withdraw(core, |_, slot| slot.op.issued_on(&socket));
         for ud in in_kernel {
             let cancel = types::CancelBuilder::user_data(ud).all();
             core.push(&opcode::AsyncCancel2::new(cancel).build().user_data(CANCEL));
@@ -130,7 +136,7 @@ impl Ring {
 
     /// Completes as cancelled the operations still queued in their socket
     /// lane (the kernel has never seen them) that `pick` selects.
-    pub(super) fn withdraw(&self, core: &mut Core, pick: impl Fn(u64, &OpSlot) -> bool) {
+    pub(super) fn withdraw(&self, core: &mut Core<O>, pick: impl Fn(u64, &Slot<O>) -> bool) {
         let found: Vec<u64> = core
             .slots
             .iter()
@@ -140,31 +146,31 @@ impl Ring {
         for &ud in &found {
             let key = (ud & 0xffff_ffff) as usize;
             let (_, slot) = &core.slots[key];
-            if slot.socket.lanes.withdraw(slot.kind.direction(), self, ud) {
+            if slot.op.withdraw_lane(&self.me, ud) {
                 if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                    crate::model::op::deliver(done.0, done.1);
+                    O::deliver(done);
                 }
             }
         }
     }
 
     /// Submits an operation that reached the head of its socket lane.
-    pub(super) fn submit_queued(&self, core: &mut Core, ud: u64) {
+    pub(super) fn submit_queued(&self, core: &mut Core<O>, ud: u64) {
         let key = (ud & 0xffff_ffff) as usize;
         match core.slots.get_mut(key) {
             Some((stored, slot)) if *stored == ud && !slot.submitted => {
                 // It is the head of its lane now, in the kernel or not.
                 slot.submitted = true;
-                if slot.cancelled || slot.socket.is_closed() {
+                if slot.cancelled || slot.op.socket_closed() {
                     // Cancelled (or its socket closed) while on its way to
                     // the kernel: it never goes there, whenever the cancel
                     // mail is read (and the next in the lane moves up).
                     if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                        crate::model::op::deliver(done.0, done.1);
+                        O::deliver(done);
                     }
                     return;
                 }
-                if core.retiring && slot.notify.any_thread() {
+                if core.retiring && slot.op.any_thread() {
                     // Its thread is exiting: a request submitted now would
                     // end with it. The service submits it (`resume`).
                     slot.submitted = false;
@@ -180,15 +186,11 @@ impl Ring {
 
     /// The head of a socket lane completed: start the next operation queued
     /// there, on whichever ring holds it.
-    pub(super) fn next_in_lane(&self, core: &mut Core, done: &OpSlot, user_data: u64) {
-        let direction = done.kind.direction();
-        let Some((ring, ud)) = done.socket.lanes.leave(direction, self, user_data) else {
-            return;
-        };
-        match ring.upgrade() {
-            Some(ring) if ring.id == self.id => self.submit_queued(core, ud),
-            Some(ring) => ring.post(Mail::Submit(ud)),
-            None => {}
+    pub(super) fn submit_next_of_lane(&self, core: &mut Core<O>, ring: Weak<Driver<O>>, ud: u64) {
+        if Weak::ptr_eq(&ring, &self.me) {
+            self.submit_queued(core, ud);
+        } else if let Some(ring) = ring.upgrade() {
+            ring.submit_next(ud);
         }
     }
 }

@@ -9,13 +9,8 @@
 
 mod core;
 mod exit;
-pub(crate) mod fork;
 mod mail;
-pub(crate) mod mem;
 mod prep;
-#[cfg(feature = "tokio")]
-pub(crate) mod reactor;
-pub(crate) mod registry;
 mod service;
 pub(crate) mod setup;
 mod splice;
@@ -33,10 +28,9 @@ use std::sync::atomic::{
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
-use crate::model::op::{Notify, OpKind, OpSlot, Outcome, Step};
-use crate::winsock::socket::SocketInner;
-use crate::{BufList, WsaError};
-use mem::OpMem;
+use super::buf::BufList;
+use super::op::{Op, Step};
+use super::{fork, registry, Driver, OpMem, OpRef, Started};
 pub use setup::SetupError;
 
 /// `user_data` tags of the ring's own requests (bit 63 set); operations use
@@ -61,37 +55,37 @@ thread_local! {
     static OWN: Cell<u64> = const { Cell::new(0) };
 }
 
-/// How an operation's start went.
-pub(crate) enum Started {
-    /// Submitted; it will complete through its notification.
-    Pending(OpRef),
-    /// Completed during submission; nothing has been notified yet.
-    Immediate(Notify, Outcome),
-}
-
-/// Names one operation in flight on one ring (for cancellation).
-#[derive(Clone)]
-pub(crate) struct OpRef {
-    pub(crate) ring: Weak<Ring>,
-    pub(crate) user_data: u64,
+/// One operation in flight: the model's record and the memory the kernel
+/// may use, owned here until the completion is reaped.
+pub(super) struct Slot<O> {
+    pub(super) op: O,
+    pub(super) mem: Box<OpMem>,
+    /// False while queued behind another operation of its socket lane.
+    pub(super) submitted: bool,
+    /// A cancel was asked for (by a dropped record, a close or a cancel call).
+    pub(super) cancelled: bool,
+    /// Arm the readiness poll before trying a receive (batched submissions).
+    pub(super) poll_first: bool,
 }
 
 /// A ring, its operations in flight, and the way to wake its owner.
-pub(crate) struct Ring {
+pub(crate) struct Ring<O: Op> {
+    /// The driver this ring is (lanes and `OpRef`s name it by this).
+    me: Weak<Driver<O>>,
     id: u64,
     /// The process generation it was made in (see `fork.rs`).
     born: u32,
     /// The ring's descriptor (readable while completions wait: tokio's reactor watches it).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
-    core: Mutex<Core>,
+    core: Mutex<Core<O>>,
     waker: OwnedFd,
     sleeping: AtomicBool,
     /// A wake-up was sent since the owner last went to sleep. Another
     /// thread driving this ring may reap the eventfd's completion itself, so
     /// the owner checks this before it blocks (else that wake-up is lost).
     woken: AtomicBool,
-    mail: Mutex<Vec<Mail>>,
+    mail: Mutex<Vec<Mail<O>>>,
     has_mail: AtomicBool,
     /// All operations in flight.
     ops: AtomicUsize,
@@ -109,11 +103,12 @@ pub(crate) struct Ring {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-impl Ring {
-    pub(crate) fn new() -> Result<Arc<Ring>, SetupError> {
+impl<O: Op> Ring<O> {
+    /// Makes the calling thread's ring, as its driver.
+    pub(crate) fn new_driver() -> Result<Arc<Driver<O>>, SetupError> {
         let uring = setup::build()?;
         // Completions posted while nobody holds the ring wake the service.
-        let kick = service::kick_fd().ok_or_else(|| {
+        let kick = service::kick_fd::<O>().ok_or_else(|| {
             SetupError::Other(io::Error::other("could not start the service thread"))
         })?;
         uring
@@ -128,35 +123,39 @@ impl Ring {
         // SAFETY: `efd` is a fresh descriptor that nothing else owns.
         let waker = unsafe { OwnedFd::from_raw_fd(efd) };
         fork::watch_forks();
-        let ring = Arc::new(Ring {
-            id: NEXT_ID.fetch_add(1, SeqCst),
-            born: fork::generation(),
-            fd: uring.as_raw_fd(),
-            core: Mutex::new(Core {
-                uring,
-                slots: Slab::with_capacity(64),
-                generation: 0,
-                spare: Vec::new(),
-                cqes: Vec::with_capacity(256),
-                waker_buf: Box::new(0),
-                waker_armed: false,
-                retiring: false,
-                parked: Vec::new(),
-            }),
-            waker,
-            sleeping: AtomicBool::new(false),
-            woken: AtomicBool::new(false),
-            mail: Mutex::new(Vec::new()),
-            has_mail: AtomicBool::new(false),
-            ops: AtomicUsize::new(0),
-            batching: AtomicBool::new(false),
-            wanted: AtomicBool::new(false),
-            queued: AtomicBool::new(false),
+        let id = NEXT_ID.fetch_add(1, SeqCst);
+        let driver = Arc::new_cyclic(|me| {
+            Driver::Uring(Ring {
+                me: me.clone(),
+                id,
+                born: fork::generation(),
+                fd: uring.as_raw_fd(),
+                core: Mutex::new(Core {
+                    uring,
+                    slots: Slab::with_capacity(64),
+                    generation: 0,
+                    spare: Vec::new(),
+                    cqes: Vec::with_capacity(256),
+                    waker_buf: Box::new(0),
+                    waker_armed: false,
+                    retiring: false,
+                    parked: Vec::new(),
+                }),
+                waker,
+                sleeping: AtomicBool::new(false),
+                woken: AtomicBool::new(false),
+                mail: Mutex::new(Vec::new()),
+                has_mail: AtomicBool::new(false),
+                ops: AtomicUsize::new(0),
+                batching: AtomicBool::new(false),
+                wanted: AtomicBool::new(false),
+                queued: AtomicBool::new(false),
+            })
         });
-        registry::add(&ring);
-        // `Ring::new` runs on the thread that will own the ring.
-        OWN.with(|o| o.set(ring.id));
-        Ok(ring)
+        registry::add(&driver);
+        // `new_driver` runs on the thread that will own the ring.
+        OWN.with(|o| o.set(id));
+        Ok(driver)
     }
 
     /// A ring inherited from the parent process across `fork`: its queues
@@ -165,12 +164,18 @@ impl Ring {
         self.born != fork::generation()
     }
 
+    /// The ring's descriptor.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd
+    }
+
     /// Whether operations wait for the owner's next wait to be submitted.
     pub(crate) fn batching(&self) -> bool {
         self.batching.load(Relaxed)
     }
 
-    /// Sets the owner's submission mode (see `crate::set_batching`).
+    /// Sets the owner's submission mode (the public `set_batching`).
     pub(crate) fn set_batching(&self, on: bool) {
         self.batching.store(on, Relaxed);
     }
@@ -188,13 +193,13 @@ impl Ring {
 
     /// Takes the ring. While it is held, the kernel does not notify the
     /// service of completions: the holder reaps them.
-    fn lock(&self) -> MutexGuard<'_, Core> {
+    fn lock(&self) -> MutexGuard<'_, Core<O>> {
         let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
         core.uring.completion().disable_eventfd();
         core
     }
 
-    fn try_lock(&self) -> Option<MutexGuard<'_, Core>> {
+    fn try_lock(&self) -> Option<MutexGuard<'_, Core<O>>> {
         let mut core = match self.core.try_lock() {
             Ok(core) => core,
             Err(TryLockError::Poisoned(e)) => e.into_inner(),
@@ -211,14 +216,14 @@ impl Ring {
     /// flag, and ours between the switch and the look, make sure one of the
     /// two sees it). Then mail or a service request that came meanwhile is
     /// served.
-    fn release(&self, core: MutexGuard<'_, Core>) {
+    fn release(&self, core: MutexGuard<'_, Core<O>>) {
         if self.unlock(core) {
             self.serve();
         }
     }
 
     /// [`Ring::release`] without the follow-up; true if one is needed.
-    fn unlock(&self, mut core: MutexGuard<'_, Core>) -> bool {
+    fn unlock(&self, mut core: MutexGuard<'_, Core<O>>) -> bool {
         loop {
             core.uring.completion().enable_eventfd();
             store_load_fence();
@@ -259,7 +264,7 @@ impl Ring {
             return;
         }
         if !self.may_submit_here() {
-            service::kick();
+            service::kick::<O>();
             return;
         }
         loop {
@@ -293,28 +298,16 @@ impl Ring {
     /// Starts an operation. With `eager`, it is submitted now and a completion
     /// that the kernel produced during submission is returned as `Immediate`;
     /// otherwise it waits for the owner's next `turn` (batched submission).
-    pub(crate) fn start(
-        self: &Arc<Self>,
-        kind: OpKind,
-        bufs: BufList,
-        notify: Notify,
-        socket: Arc<SocketInner>,
-        eager: bool,
-    ) -> Result<Started, WsaError> {
+    pub(crate) fn start(&self, op: O, bufs: BufList, eager: bool) -> Started<O> {
         let mut core = self.lock();
         let mut mem = core.spare.pop().unwrap_or_else(OpMem::new);
         mem.bufs = bufs;
-        let direction = kind.direction();
-        let slot = OpSlot {
-            kind,
+        let slot = Slot {
+            op,
             mem,
-            notify,
-            socket,
             submitted: false,
             cancelled: false,
             poll_first: !eager,
-            unread: false,
-            taken: 0,
         };
         core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
         let generation = u64::from(core.generation);
@@ -322,30 +315,26 @@ impl Ring {
         let user_data = (generation << 32) | entry.key() as u64;
         let (_, slot) = entry.insert((user_data, slot));
         self.ops.fetch_add(1, SeqCst);
-        if slot
-            .socket
-            .lanes
-            .enter(direction, Arc::downgrade(self), user_data)
-        {
+        if slot.op.enter_lane(self.me.clone(), user_data) {
             slot.submitted = true;
             let sqes = prep::sqes(slot, user_data);
             core.push_all(sqes);
         }
         let op = OpRef {
-            ring: Arc::downgrade(self),
+            ring: self.me.clone(),
             user_data,
         };
         if !eager {
             self.release(core);
-            return Ok(Started::Pending(op));
+            return Started::Pending(op);
         }
         core.submit();
         let held = self.reap(&mut core, Some(user_data));
         self.release(core);
-        Ok(match held {
-            Some((notify, outcome)) => Started::Immediate(notify, outcome),
+        match held {
+            Some(done) => Started::Immediate(done),
             None => Started::Pending(op),
-        })
+        }
     }
 
     /// One turn of the owner's loop: submit what is queued, wait for a
@@ -435,7 +424,7 @@ impl Ring {
 
     /// Reaps every ready completion and delivers it, except the operation
     /// `hold`, whose result is returned instead.
-    fn reap(&self, core: &mut Core, hold: Option<u64>) -> Option<(Notify, Outcome)> {
+    fn reap(&self, core: &mut Core<O>, hold: Option<u64>) -> Option<O::Done> {
         let mut held = None;
         loop {
             core.collect();
@@ -451,7 +440,7 @@ impl Ring {
                         if Some(ud) == hold {
                             held = Some(done);
                         } else {
-                            crate::model::op::deliver(done.0, done.1);
+                            O::deliver(done);
                         }
                     }
                 }
@@ -464,7 +453,7 @@ impl Ring {
         }
     }
 
-    fn complete(&self, core: &mut Core, ud: u64, res: i32) -> Option<(Notify, Outcome)> {
+    fn complete(&self, core: &mut Core<O>, ud: u64, res: i32) -> Option<O::Done> {
         let key = (ud & 0xffff_ffff) as usize;
         match core.slots.get_mut(key) {
             Some((stored, _)) if *stored == ud => {}
@@ -472,20 +461,19 @@ impl Ring {
         }
         let retiring = core.retiring;
         let (_, slot) = &mut core.slots[key];
-        if slot.absorb(res) {
+        if slot.op.absorb(res) {
             // More results of this operation's chain are on their way.
             return None;
         }
         // Park only what someone still waits for: not a record that was
         // dropped, nor an operation whose cancel was asked for.
-        let parks =
-            retiring && !slot.cancelled && slot.notify.any_thread() && slot.notify.awaited();
+        let parks = retiring && !slot.cancelled && slot.op.any_thread() && slot.op.awaited();
         if parks && res == -libc::ECANCELED {
             slot.submitted = false;
             core.parked.push(ud);
             return None;
         }
-        match slot.step(res) {
+        match slot.op.step(&mut slot.mem, res, slot.cancelled) {
             Step::Resubmit if parks => {
                 slot.submitted = false;
                 core.parked.push(ud);
@@ -496,35 +484,22 @@ impl Ring {
                 core.push_all(sqes);
                 None
             }
-            Step::Done {
-                error,
-                bytes,
-                flags,
-            } => {
+            Step::Done(ended) => {
                 let (_, mut slot) = core.slots.remove(key);
-                slot.mem.finish(bytes as usize);
-                let outcome = Outcome {
-                    error,
-                    bytes,
-                    flags,
-                    bufs: std::mem::take(&mut slot.mem.bufs),
-                    dgram: slot.mem.take_dgram(),
-                };
-                // A dropped future's receive gives its bytes back to the
-                // socket before the next receive of its lane starts.
-                let outcome = slot.notify.settle_abandoned(outcome);
-                if slot.submitted {
-                    self.next_in_lane(core, &slot, ud);
-                }
+                let lane = slot.submitted.then_some((&self.me, ud));
+                let finished = slot.op.finish(&mut slot.mem, ended, lane);
                 core.spare.push(slot.mem);
                 self.ops.fetch_sub(1, SeqCst);
-                outcome.map(|outcome| (slot.notify, outcome))
+                if let Some((ring, next)) = finished.next {
+                    self.submit_next_of_lane(core, ring, next);
+                }
+                finished.done
             }
         }
     }
 }
 
-impl Drop for Ring {
+impl<O: Op> Drop for Ring<O> {
     fn drop(&mut self) {
         // Pitfall 4: the kernel must be done with every buffer before the
         // slots are freed. A ring is dropped only when no operation is in
@@ -537,4 +512,4 @@ impl Drop for Ring {
     }
 }
 
-pub(crate) use service::adopt;
+pub(crate) use service::{adopt, lock_for_fork};

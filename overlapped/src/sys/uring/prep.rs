@@ -1,10 +1,11 @@
-//! Building the submission entry of an operation.
+//! Building the submission entries of an operation's request.
 
 use io_uring::{opcode, squeue, types};
 
-use super::mem::Way;
-use crate::model::conn_ops::{AcceptPhase, ConnectPhase};
-use crate::model::op::{OpKind, OpSlot};
+use super::Slot;
+use crate::sys::mem::Way;
+use crate::sys::op::{Op, Request};
+use crate::sys::OpMem;
 
 /// The entries of one step of an operation.
 pub(super) enum Sqes {
@@ -13,145 +14,150 @@ pub(super) enum Sqes {
     Chain(Vec<squeue::Entry>),
 }
 
-/// The entries for `slot`'s next step.
-pub(super) fn sqes(slot: &mut OpSlot, user_data: u64) -> Sqes {
-    if let OpKind::Transmit(t) = &mut slot.kind {
-        let socket = slot.socket.fd();
+/// The entries for `slot`'s next step. They point into `slot.mem` (boxed,
+/// owned by the ring until the completion is reaped) or into memory the
+/// record owns (held by the ring as long).
+pub(super) fn sqes<O: Op>(slot: &mut Slot<O>, user_data: u64) -> Sqes {
+    let poll_first = slot.poll_first;
+    let mem = &mut *slot.mem;
+    let request = slot.op.request();
+    if let Request::Chain {
+        members,
+        pipe,
+        files,
+        socket,
+    } = request
+    {
         return Sqes::Chain(super::splice::chain(
-            t,
-            &mut slot.mem.bufs,
+            members,
+            pipe,
+            files,
+            &mut mem.bufs,
             socket,
             user_data,
         ));
     }
-    Sqes::One(sqe(slot, user_data))
+    Sqes::One(sqe(request, mem, poll_first).user_data(user_data))
 }
 
-/// The entry for `slot`'s next step. The entry points into `slot.mem`, which
-/// is boxed and stays owned by the ring until the completion is reaped.
-fn sqe(slot: &mut OpSlot, user_data: u64) -> squeue::Entry {
-    if slot.serves_unread() {
-        // The receive reads the socket's unread bytes at its completion.
-        return opcode::Nop::new().build().user_data(user_data);
-    }
-    let fd = types::Fd(slot.socket.fd());
+/// The entry of one (not chained) request.
+#[inline]
+fn sqe(request: Request<'_>, mem: &mut OpMem, poll_first: bool) -> squeue::Entry {
     // Receives started in a batch (or by a routine) usually find no data
     // yet: arm the poll first instead of trying the receive in vain.
-    let ioprio = if slot.poll_first {
+    let ioprio = if poll_first {
         IORING_RECVSEND_POLL_FIRST
     } else {
         0
     };
-    let entry = match slot.kind {
-        OpKind::Recv { flags } => {
-            let stream = slot.socket.is_stream();
-            // After bytes taken from the unread ones (`MSG_WAITALL`).
-            let skip = slot.taken;
-            if let Some((buf, len)) = stream.then(|| slot.mem.single(skip)).flatten() {
+    match request {
+        Request::Recv {
+            fd,
+            flags,
+            at,
+            stream,
+        } => {
+            let fd = types::Fd(fd);
+            if let Some((buf, len)) = stream.then(|| mem.single(at)).flatten() {
                 // One buffer on a stream (the usual case): no msghdr at all.
                 return opcode::Recv::new(fd, buf, len)
                     .flags(flags)
                     .ioprio(ioprio)
-                    .build()
-                    .user_data(user_data);
+                    .build();
             }
             let whole = flags & libc::MSG_WAITALL != 0 && stream;
-            slot.mem.prepare(skip, Way::Receive { whole });
-            if let Some((buf, len)) = single_stream_buffer(slot) {
+            mem.prepare(at, Way::Receive { whole });
+            if let Some((buf, len)) = single_stream_buffer(mem, stream) {
                 // One buffer on a stream: the plain opcode skips the msghdr copy.
                 opcode::Recv::new(fd, buf, len)
                     .flags(flags)
                     .ioprio(ioprio)
                     .build()
             } else {
-                opcode::RecvMsg::new(fd, &mut slot.mem.msg)
+                opcode::RecvMsg::new(fd, &mut mem.msg)
                     .flags(flags as u32)
                     .ioprio(ioprio)
                     .build()
             }
         }
-        OpKind::RecvMsg {
+        Request::RecvMsg {
+            fd,
             flags,
             name_len,
             control_len,
-            ..
         } => {
-            slot.mem.prepare(0, Way::Receive { whole: false });
-            slot.mem.prepare_recv_msg(name_len, control_len);
-            opcode::RecvMsg::new(fd, &mut slot.mem.msg)
+            mem.prepare(0, Way::Receive { whole: false });
+            mem.prepare_recv_msg(name_len, control_len);
+            opcode::RecvMsg::new(types::Fd(fd), &mut mem.msg)
                 .flags(flags as u32)
                 .build()
         }
-        OpKind::SendMsg { flags, ref spec } => {
-            slot.mem.prepare(0, Way::Send);
-            slot.mem
-                .prepare_send_msg(spec.to.as_ref(), spec.control.as_bytes());
-            opcode::SendMsg::new(fd, &slot.mem.msg)
+        Request::SendMsg {
+            fd,
+            flags,
+            to,
+            control,
+        } => {
+            mem.prepare(0, Way::Send);
+            mem.prepare_send_msg(to.as_ref(), control);
+            opcode::SendMsg::new(types::Fd(fd), &mem.msg)
                 .flags((flags | libc::MSG_NOSIGNAL) as u32)
                 .build()
         }
-        OpKind::Change { .. } => {
-            slot.mem.prepare(0, Way::Receive { whole: false });
-            let (buf, len) = match slot.mem.iov.as_slice() {
+        Request::Read { fd } => {
+            mem.prepare(0, Way::Receive { whole: false });
+            let (buf, len) = match mem.iov.as_slice() {
                 [one] => (
                     one.iov_base.cast::<u8>(),
                     one.iov_len.min(u32::MAX as usize) as u32,
                 ),
                 _ => (std::ptr::null_mut(), 0),
             };
-            opcode::Read::new(fd, buf, len).build()
+            opcode::Read::new(types::Fd(fd), buf, len).build()
         }
-        OpKind::Transmit(_) => unreachable!("transmits are chains (see `sqes`)"),
-        OpKind::PollIn => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
-        OpKind::PollOut => opcode::PollAdd::new(fd, libc::POLLOUT as u32).build(),
-        OpKind::Send { flags, done } => send(slot, fd, flags, done),
-        OpKind::Accept(ref spec) => match spec.phase {
-            // Wait for a connection without taking it (it stays queued).
-            AcceptPhase::Short => opcode::PollAdd::new(fd, libc::POLLIN as u32).build(),
-            AcceptPhase::Accepting => {
-                opcode::Accept::new(fd, std::ptr::null_mut(), std::ptr::null_mut())
-                    .flags(libc::SOCK_CLOEXEC)
-                    .build()
-            }
-            AcceptPhase::Receiving => {
-                // The first `receive_len` bytes of the output buffer, on the
-                // accepted connection (now behind the accept socket's number).
-                let target = types::Fd(spec.target.fd());
-                let len = spec.receive_len;
-                let buf = slot.mem.bufs.buffers_mut()[0].as_mut_ptr();
-                opcode::Recv::new(target, buf, len).build()
-            }
-        },
-        OpKind::Connect(ref spec) => match spec.phase {
-            ConnectPhase::Connecting => {
-                let addr = spec.addr;
-                let (name, len) = slot.mem.prepare_connect(&addr);
-                opcode::Connect::new(fd, name, len).build()
-            }
-            ConnectPhase::Sending { done } => send(slot, fd, 0, done),
-        },
-        OpKind::Disconnect { .. } => opcode::Shutdown::new(fd, libc::SHUT_WR).build(),
-    };
-    entry.user_data(user_data)
+        Request::Poll { fd, events } => opcode::PollAdd::new(types::Fd(fd), events as u32).build(),
+        Request::Send {
+            fd,
+            flags,
+            done,
+            stream,
+        } => send(mem, types::Fd(fd), flags, done, stream),
+        Request::Accept { fd } => {
+            opcode::Accept::new(types::Fd(fd), std::ptr::null_mut(), std::ptr::null_mut())
+                .flags(libc::SOCK_CLOEXEC)
+                .build()
+        }
+        Request::RecvFirst { fd, len } => {
+            let buf = mem.bufs.buffers_mut()[0].as_mut_ptr();
+            opcode::Recv::new(types::Fd(fd), buf, len).build()
+        }
+        Request::Connect { fd, addr } => {
+            let (name, len) = mem.prepare_connect(&addr);
+            opcode::Connect::new(types::Fd(fd), name, len).build()
+        }
+        Request::Shutdown { fd } => opcode::Shutdown::new(types::Fd(fd), libc::SHUT_WR).build(),
+        Request::Nop => opcode::Nop::new().build(),
+        Request::Chain { .. } => unreachable!("chains are built by `sqes`"),
+    }
 }
 
 /// A stream (or datagram) send of the buffers from byte `done` on.
-fn send(slot: &mut OpSlot, fd: types::Fd, flags: i32, done: usize) -> squeue::Entry {
+fn send(mem: &mut OpMem, fd: types::Fd, flags: i32, done: usize, stream: bool) -> squeue::Entry {
     let mut flags = flags | libc::MSG_NOSIGNAL;
-    if slot.socket.is_stream() {
+    if stream {
         // The kernel then retries short stream sends itself; a send
-        // that still comes back short is resubmitted by `OpSlot::step`.
+        // that still comes back short is resubmitted by the record's `step`.
         flags |= libc::MSG_WAITALL;
-        if let Some((buf, len)) = slot.mem.single(done) {
+        if let Some((buf, len)) = mem.single(done) {
             // One buffer (the usual case): no msghdr at all.
             return opcode::Send::new(fd, buf, len).flags(flags).build();
         }
     }
-    slot.mem.prepare(done, Way::Send);
-    if let Some((buf, len)) = single_stream_buffer(slot) {
+    mem.prepare(done, Way::Send);
+    if let Some((buf, len)) = single_stream_buffer(mem, stream) {
         opcode::Send::new(fd, buf, len).flags(flags).build()
     } else {
-        opcode::SendMsg::new(fd, &slot.mem.msg)
+        opcode::SendMsg::new(fd, &mem.msg)
             .flags(flags as u32)
             .build()
     }
@@ -160,9 +166,9 @@ fn send(slot: &mut OpSlot, fd: types::Fd, flags: i32, done: usize) -> squeue::En
 const IORING_RECVSEND_POLL_FIRST: u16 = 1;
 
 /// The one buffer of a stream operation, if it has exactly one (after `prepare`).
-fn single_stream_buffer(slot: &OpSlot) -> Option<(*mut u8, u32)> {
-    match slot.mem.iov.as_slice() {
-        [one] if slot.socket.is_stream() && one.iov_len <= u32::MAX as usize => {
+fn single_stream_buffer(mem: &OpMem, stream: bool) -> Option<(*mut u8, u32)> {
+    match mem.iov.as_slice() {
+        [one] if stream && one.iov_len <= u32::MAX as usize => {
             Some((one.iov_base.cast(), one.iov_len as u32))
         }
         _ => None,

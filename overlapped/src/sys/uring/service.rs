@@ -18,12 +18,15 @@
 //! when it exits). Rings whose owner has exited (`adopt`) stay here until
 //! the kernel is done with every operation ([pitfall 4](crate::semantics#pitfall-4)).
 
+use std::any::Any;
 use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use super::{fork, registry, Ring};
+use crate::sys::op::Op;
+use crate::sys::Driver;
 
 /// The eventfd every ring notifies (-1: none yet), read by the service
 /// thread; made once per process: a child after `fork` inherits the
@@ -32,8 +35,9 @@ use super::{fork, registry, Ring};
 static KICK: AtomicI32 = AtomicI32::new(-1);
 static KICK_GEN: AtomicU32 = AtomicU32::new(0);
 static KICK_START: Mutex<()> = Mutex::new(());
-/// Rings whose owner exited with operations in flight; `bool`: resumed.
-static ORPHANS: Mutex<Vec<(Arc<Ring>, bool)>> = Mutex::new(Vec::new());
+/// Rings whose owner exited with operations in flight (their drivers, as
+/// `Any`: a static cannot name the record type); `bool`: resumed.
+static ORPHANS: Mutex<Vec<(Arc<dyn Any + Send + Sync>, bool)>> = Mutex::new(Vec::new());
 
 thread_local! {
     static ON_SERVICE: Cell<bool> = const { Cell::new(false) };
@@ -46,7 +50,7 @@ pub(super) fn on_service_thread() -> bool {
 
 /// The eventfd rings register, starting the service thread on first use
 /// (in this process). `None` if neither could be made (then `Ring::new` fails).
-pub(super) fn kick_fd() -> Option<RawFd> {
+pub(super) fn kick_fd<O: Op>() -> Option<RawFd> {
     let this = fork::generation().wrapping_add(1);
     if KICK_GEN.load(SeqCst) == this {
         return Some(KICK.load(SeqCst));
@@ -63,7 +67,7 @@ pub(super) fn kick_fd() -> Option<RawFd> {
     // The descriptor lives as long as the process (never closed).
     if std::thread::Builder::new()
         .name("overlapped-service".into())
-        .spawn(move || service(fd))
+        .spawn(move || service::<O>(fd))
         .is_err()
     {
         // SAFETY: our own fresh descriptor, used by nobody.
@@ -76,8 +80,8 @@ pub(super) fn kick_fd() -> Option<RawFd> {
 }
 
 /// Wakes the service thread (a ring has mail, or a ring was adopted).
-pub(super) fn kick() {
-    if let Some(fd) = kick_fd() {
+pub(super) fn kick<O: Op>() {
+    if let Some(fd) = kick_fd::<O>() {
         let one: u64 = 1;
         // SAFETY: writes 8 bytes from a live u64 to the service's eventfd.
         let _ = unsafe { libc::write(fd, (&one as *const u64).cast(), 8) };
@@ -85,18 +89,28 @@ pub(super) fn kick() {
 }
 
 /// Takes over a ring whose owner is exiting (see `Ring::retire`).
-pub(crate) fn adopt(ring: Arc<Ring>) {
-    if ring.ops() == 0 || ring.foreign() {
+pub(crate) fn adopt<O: Op>(driver: Arc<Driver<O>>) {
+    if driver.ops() == 0 || driver.foreign() {
         return;
     }
     ORPHANS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
-        .push((ring, false));
-    kick();
+        .push((driver, false));
+    kick::<O>();
 }
 
-fn service(kick: RawFd) {
+/// The ring of a driver, if it is one.
+fn ring<O: Op>(driver: &Driver<O>) -> Option<&Ring<O>> {
+    #[allow(irrefutable_let_patterns)]
+    if let Driver::Uring(ring) = driver {
+        Some(ring)
+    } else {
+        None
+    }
+}
+
+fn service<O: Op>(kick: RawFd) {
     ON_SERVICE.with(|s| s.set(true));
     loop {
         let mut count: u64 = 0;
@@ -107,30 +121,44 @@ fn service(kick: RawFd) {
             // Not expected on an eventfd; avoid a busy loop if it happens.
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        resume_orphans();
-        for ring in registry::with_work() {
-            ring.serve();
+        resume_orphans::<O>();
+        // Rings with operations in flight or mail to read.
+        for driver in registry::all::<O>() {
+            if let Some(ring) = ring(&driver) {
+                if ring.ops() > 0 || ring.has_mail.load(SeqCst) {
+                    ring.serve();
+                }
+            }
         }
     }
 }
 
 /// Submits again the operations that newly adopted rings parked, and lets
 /// go of rings the kernel is done with.
-fn resume_orphans() {
+fn resume_orphans<O: Op>() {
     let mut orphans = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-    for (ring, resumed) in orphans.iter_mut() {
+    for (driver, resumed) in orphans.iter_mut() {
+        let Some(driver) = driver.downcast_ref::<Driver<O>>() else {
+            continue;
+        };
         if !*resumed {
             *resumed = true;
-            ring.resume();
+            if let Some(ring) = ring(driver) {
+                ring.resume();
+            }
         }
     }
     // A parent's orphans (after `fork`) are not this process's to drive.
-    orphans.retain(|(ring, _)| ring.ops() > 0 && !ring.foreign());
+    orphans.retain(|(driver, _)| {
+        driver
+            .downcast_ref::<Driver<O>>()
+            .is_none_or(|d| d.ops() > 0 && !d.foreign())
+    });
 }
 
 /// The orphan list's and the service start's locks, held across `fork`
 /// (see `fork.rs`).
-pub(super) fn lock_for_fork() -> Box<dyn std::any::Any> {
+pub(crate) fn lock_for_fork() -> Box<dyn std::any::Any> {
     Box::new((
         KICK_START.lock().unwrap_or_else(|e| e.into_inner()),
         ORPHANS.lock().unwrap_or_else(|e| e.into_inner()),

@@ -1,26 +1,26 @@
 //! The linked entries of one step of a transmit: memory written into the
 //! operation's pipe, file ranges spliced into it, the pipe spliced into the
-//! socket, and `TF_DISCONNECT`'s shutdown (see `transmit_op.rs`).
+//! socket, and `TF_DISCONNECT`'s shutdown ([`Request::Chain`](crate::sys::op::Request::Chain)).
 
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use io_uring::{opcode, squeue, types};
 
-use crate::model::transmit_op::{Member, TransmitOp};
-use crate::BufList;
+use crate::sys::buf::BufList;
+use crate::sys::op::Member;
 
-/// Plans `t`'s next chain and builds its entries, linked in order. Every
-/// entry points only into memory the operation owns until its completion is
-/// reaped: `bufs` (moved into the operation) and the descriptors `t` holds.
+/// Builds a chain's entries, linked in order. Every entry points only into
+/// memory the operation owns until its completion is reaped: `bufs` (moved
+/// into the operation), the pipe and the `files` (held by its record).
 pub(super) fn chain(
-    t: &mut TransmitOp,
+    members: &[Member],
+    (pipe_r, pipe_w): (RawFd, RawFd),
+    files: &[OwnedFd],
     bufs: &mut BufList,
     socket: RawFd,
     user_data: u64,
 ) -> Vec<squeue::Entry> {
-    let members: Vec<Member> = t.plan().to_vec();
     let last = members.len() - 1;
-    let (pipe_r, pipe_w) = (t.pipe().read_fd(), t.pipe().write_fd());
     members
         .iter()
         .enumerate()
@@ -33,8 +33,14 @@ pub(super) fn chain(
                 Member::SpliceIn { file, offset, len } => {
                     // -1: the file's own position (and it advances).
                     let off = offset.map_or(-1, |o| o as i64);
-                    opcode::Splice::new(types::Fd(t.file_fd(file)), off, types::Fd(pipe_w), -1, len)
-                        .build()
+                    opcode::Splice::new(
+                        types::Fd(files[file].as_raw_fd()),
+                        off,
+                        types::Fd(pipe_w),
+                        -1,
+                        len,
+                    )
+                    .build()
                 }
                 Member::Out { len } => {
                     opcode::Splice::new(types::Fd(pipe_r), -1, types::Fd(socket), -1, len).build()

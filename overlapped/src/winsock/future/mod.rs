@@ -30,8 +30,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 
 use crate::model::op::{Notify, OpKind, Outcome};
+use crate::model::op::{OpRef, OpSlot, Started};
 use crate::model::thread;
-use crate::sys::{OpRef, Started};
 use crate::winsock::socket::SocketInner;
 use crate::{BufList, Completion, WsaError};
 
@@ -223,16 +223,16 @@ impl<T> AsyncOp<T> {
         tokio::ensure_driver(ring);
         let state = Arc::new(AsyncState::new(&kind, &socket));
         let eager = !local.delivering() && !ring.batching();
-        match ring.start(kind, bufs, Notify::Waker(state.clone()), socket, eager) {
-            Ok(Started::Pending(op)) => {
+        let op = OpSlot::new(kind, Notify::Waker(state.clone()), socket);
+        match ring.start(op, bufs, eager) {
+            Started::Pending(op) => {
                 self.stage = Stage::Pending { state, op };
                 Err(())
             }
-            Ok(Started::Immediate(_, outcome)) => Ok(Ended {
+            Started::Immediate((_, outcome)) => Ok(Ended {
                 completion: outcome.into(),
                 never_started: false,
             }),
-            Err(e) => Ok(Ended::never(e, BufList::new())),
         }
     }
 }

@@ -27,7 +27,8 @@ use ::tokio::io::unix::AsyncFd;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use super::AsyncOp;
-use crate::sys::{Ring, RingSource};
+use crate::model::op::{OpSlot, Ring};
+use crate::sys::RingSource;
 use crate::{BufList, MsgFlags, Socket, WsaError, WsaResult};
 
 thread_local! {
@@ -58,7 +59,7 @@ pub(crate) fn ensure_driver(ring: &Arc<Ring>) {
 }
 
 struct Driver {
-    fd: AsyncFd<RingSource>,
+    fd: AsyncFd<RingSource<OpSlot>>,
     _alive: Arc<()>,
 }
 

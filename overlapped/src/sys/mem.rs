@@ -1,8 +1,9 @@
 //! The memory an operation shares with the kernel.
 
-use crate::model::op::DgramOut;
-use crate::sys::{cmsg, iov};
-use crate::{BufList, Control};
+use std::net::SocketAddr;
+
+use super::buf::BufList;
+use super::{cmsg, iov};
 
 /// The memory an operation shares with the kernel. Boxed so that its address
 /// is stable; recycled by the backend to avoid an allocation per operation.
@@ -179,12 +180,12 @@ impl OpMem {
         self.bufs.total_len()
     }
 
-    /// At completion: the source address and control data a receive asked
-    /// for (empty otherwise). Called once per completion, before the memory
-    /// is recycled.
-    pub(crate) fn take_dgram(&mut self) -> DgramOut {
+    /// At completion: the source address and the control data (in the
+    /// kernel's layout) a datagram receive asked for; `None` for other
+    /// operations. Called once per completion, before the memory is recycled.
+    pub(crate) fn take_dgram(&mut self) -> Option<(Option<SocketAddr>, Vec<u8>)> {
         if !std::mem::take(&mut self.receiving) {
-            return DgramOut::default();
+            return None;
         }
         let from = if self.msg.msg_name.is_null() {
             None
@@ -192,11 +193,11 @@ impl OpMem {
             cmsg::read_addr(&self.name, self.msg.msg_namelen)
         };
         let control = if self.msg.msg_control.is_null() {
-            Control::new()
+            Vec::new()
         } else {
             let used = self.msg.msg_controllen.min(self.control.len());
-            Control::from_kernel(self.control[..used].to_vec())
+            self.control[..used].to_vec()
         };
-        DgramOut { from, control }
+        Some((from, control))
     }
 }

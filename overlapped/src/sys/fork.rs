@@ -52,7 +52,7 @@ pub(crate) fn watch_forks() {
 extern "C" fn prepare() {
     let guards = [
         super::registry::lock_for_fork(),
-        super::service::lock_for_fork(),
+        super::uring::lock_for_fork(),
     ];
     let _ = HELD.try_with(|h| h.borrow_mut().extend(guards));
 }
