@@ -38,5 +38,7 @@ if [ -n "$bad$escape" ]; then
   exit 1
 fi
 echo "layers: $src/sys ($(find "$src/sys" -name '*.rs' | wc -l) files) names no layer above it"
-up=$(grep -rlE --include='*.rs' 'crate::winsock\b' "$src/model" | wc -l)
-echo "layers (information): $up of $(find "$src/model" -name '*.rs' | wc -l) model files still name crate::winsock"
+# The surface: `crate::winsock::…` and the crate root's re-exports of it
+# (`crate::WsaError`, `crate::{Event, ..}`).
+up=$(grep -rlE --include='*.rs' 'crate::(winsock\b|[A-Z{])' "$src/model" | wc -l)
+echo "layers (information, not enforced): $up of $(find "$src/model" -name '*.rs' | wc -l) model files name the surface (crate::winsock or a crate-root type)"
