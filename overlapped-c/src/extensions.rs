@@ -1,9 +1,12 @@
 //! `WSAIoctl` (`SIO_GET_EXTENSION_FUNCTION_POINTER`, `FIONBIO`,
 //! `FIONREAD`) and the extension functions it hands out: `AcceptEx`,
-//! `GetAcceptExSockaddrs`, `ConnectEx`, `DisconnectEx`.
+//! `GetAcceptExSockaddrs`, `ConnectEx`, `DisconnectEx` (here), `WSARecvMsg`,
+//! `WSASendMsg` ([`crate::messages`]), `TransmitFile`, `TransmitPackets`
+//! ([`crate::transmit`]).
 
 use overlapped::guid::{
     Guid, WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_DISCONNECTEX, WSAID_GETACCEPTEXSOCKADDRS,
+    WSAID_TRANSMITFILE, WSAID_TRANSMITPACKETS, WSAID_WSARECVMSG, WSAID_WSASENDMSG,
 };
 use overlapped::{
     Ioctl, IoctlOutput, KeepaliveVals, Socket, TransmitFlags, WsaError,
@@ -199,6 +202,14 @@ fn extension(g: &CGuid) -> Option<usize> {
         Some(connect_ex as *const () as usize)
     } else if same(g, &WSAID_DISCONNECTEX) {
         Some(disconnect_ex as *const () as usize)
+    } else if same(g, &WSAID_WSARECVMSG) {
+        Some(crate::messages::wsa_recv_msg as *const () as usize)
+    } else if same(g, &WSAID_WSASENDMSG) {
+        Some(crate::messages::wsa_send_msg as *const () as usize)
+    } else if same(g, &WSAID_TRANSMITFILE) {
+        Some(crate::transmit::transmit_file as *const () as usize)
+    } else if same(g, &WSAID_TRANSMITPACKETS) {
+        Some(crate::transmit::transmit_packets as *const () as usize)
     } else {
         None
     }

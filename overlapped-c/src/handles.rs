@@ -21,6 +21,8 @@ pub enum Object {
     Thread(Arc<ThreadObject>),
     /// An I/O completion port.
     Port(CompletionPort),
+    /// A file (`CreateFile`), for `TransmitFile` and `TransmitPackets`.
+    File(Arc<std::fs::File>),
 }
 
 fn table() -> &'static Mutex<HashMap<usize, Object>> {

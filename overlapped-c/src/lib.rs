@@ -18,7 +18,8 @@
 //! (`WSARecv`/`WSASend`...), [`events`] (events and waits), [`threads`],
 //! [`ports`] (completion ports, cancel), [`network_events`]
 //! (`WSAEventSelect` on the [`readiness`] thread), [`extensions`] (`WSAIoctl`,
-//! `AcceptEx`, `ConnectEx`...), [`resolve`] (names and addresses),
+//! `AcceptEx`, `ConnectEx`...), [`messages`] (`WSARecvMsg`/`WSASendMsg`),
+//! [`transmit`] (`TransmitFile`/`TransmitPackets`) with [`files`], [`resolve`] (names and addresses),
 //! [`system`] (the rest of Win32 a socket program calls).
 
 #![warn(missing_docs)]
@@ -28,8 +29,10 @@
 pub mod addr;
 pub mod events;
 pub mod extensions;
+pub mod files;
 pub mod handles;
 pub mod last_error;
+pub mod messages;
 pub mod network_events;
 pub mod options;
 pub mod ports;
@@ -39,6 +42,7 @@ pub mod resolve;
 pub mod sockets;
 pub mod system;
 pub mod threads;
+pub mod transmit;
 pub mod wsa_io;
 
 /// `SOCKET_ERROR`.

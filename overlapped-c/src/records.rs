@@ -46,6 +46,9 @@ pub enum Out {
     BuffersFrom(Vec<(usize, usize)>, usize, usize),
     /// The whole output buffer (`AcceptEx`: data, then the address areas).
     Whole(usize, usize),
+    /// Received bytes as `Buffers`, then the source address, control data
+    /// and flags into the program's `WSAMSG` at this address (`WSARecvMsg`).
+    Msg(Vec<(usize, usize)>, usize),
 }
 
 /// The result of a settled operation.
@@ -226,6 +229,10 @@ fn settle_entry(c: usize, entry: &Entry) -> Option<Done> {
                 Out::BuffersFrom(out, f, fl) => {
                     copy_out(out, bufs, bytes as usize);
                     write_from(*f, *fl, from);
+                }
+                Out::Msg(out, msg) => {
+                    copy_out(out, bufs, bytes as usize);
+                    crate::messages::write_msg(*msg, from, &ov.control(), ov.msg_flags());
                 }
             }
         }

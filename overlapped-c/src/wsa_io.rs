@@ -42,7 +42,10 @@ impl Kind {
 ///
 /// # Safety
 /// `bufs` is null or points to `count` `WSABUF`s.
-unsafe fn c_buffers(bufs: *const WsaBuf, count: u32) -> Result<Vec<(usize, usize)>, WsaError> {
+pub(crate) unsafe fn c_buffers(
+    bufs: *const WsaBuf,
+    count: u32,
+) -> Result<Vec<(usize, usize)>, WsaError> {
     if bufs.is_null() && count > 0 {
         return Err(WsaError::WSAEFAULT);
     }
@@ -66,7 +69,7 @@ unsafe fn c_buffers(bufs: *const WsaBuf, count: u32) -> Result<Vec<(usize, usize
 ///
 /// # Safety
 /// The pairs describe readable memory.
-unsafe fn owned(c: &[(usize, usize)], receive: bool) -> BufList {
+pub(crate) unsafe fn owned(c: &[(usize, usize)], receive: bool) -> BufList {
     let mut list = BufList::new();
     for &(ptr, len) in c {
         if receive || len == 0 {
