@@ -833,6 +833,41 @@ int __WSAFDIsSet(SOCKET fd, fd_set *set);
 #define SIO_ADDRESS_LIST_CHANGE _WSAIO(IOC_WS2, 23)
 #define SIO_ROUTING_INTERFACE_QUERY _WSAIORW(IOC_WS2, 20)
 #define SIO_KEEPALIVE_VALS _WSAIOW(IOC_VENDOR, 4)
+#define SIO_ROUTING_INTERFACE_CHANGE _WSAIOW(IOC_WS2, 21)
+#define SIO_BASE_HANDLE _WSAIOR(IOC_WS2, 34)
+#define SIO_FLUSH _WSAIO(IOC_WS2, 4)
+#define SIO_GET_INTERFACE_LIST 0x4004747FL
+#define IFF_UP 0x00000001
+#define IFF_BROADCAST 0x00000002
+#define IFF_LOOPBACK 0x00000004
+#define IFF_POINTTOPOINT 0x00000008
+#define IFF_MULTICAST 0x00000010
+
+typedef struct _SOCKET_ADDRESS_LIST {
+    INT iAddressCount;
+    SOCKET_ADDRESS Address[1];
+} SOCKET_ADDRESS_LIST, *PSOCKET_ADDRESS_LIST, *LPSOCKET_ADDRESS_LIST;
+#define SIZEOF_SOCKET_ADDRESS_LIST(AddressCount) \
+    (FIELD_OFFSET(SOCKET_ADDRESS_LIST, Address) + (AddressCount) * sizeof(SOCKET_ADDRESS))
+
+/* INTERFACE_INFO (ws2ipdef.h, 76 bytes on x64: packed as Windows lays it out). */
+typedef union sockaddr_gen {
+    struct sockaddr Address;
+    struct sockaddr_in AddressIn;
+    struct sockaddr_in6_old {
+        SHORT sin6_family;
+        USHORT sin6_port;
+        ULONG sin6_flowinfo;
+        USHORT sin6_addr[8];
+    } AddressIn6;
+} sockaddr_gen;
+typedef struct _INTERFACE_INFO {
+    ULONG iiFlags;
+    sockaddr_gen iiAddress;
+    sockaddr_gen iiBroadcastAddress;
+    sockaddr_gen iiNetmask;
+} INTERFACE_INFO, *LPINTERFACE_INFO;
+
 #define IOC_VENDOR 0x18000000
 #define FD_READ_BIT 0
 #define FD_READ (1 << FD_READ_BIT)
@@ -872,6 +907,14 @@ struct tcp_keepalive {
 typedef void (CALLBACK *LPWSAOVERLAPPED_COMPLETION_ROUTINE)(DWORD dwError, DWORD cbTransferred, LPWSAOVERLAPPED lpOverlapped, DWORD dwFlags);
 
 typedef struct _WSAPROTOCOL_INFOA WSAPROTOCOL_INFOA, *LPWSAPROTOCOL_INFOA;
+INT WSAAddressToStringA(LPSOCKADDR lpsaAddress, DWORD dwAddressLength, LPWSAPROTOCOL_INFOA lpProtocolInfo,
+                        LPSTR lpszAddressString, LPDWORD lpdwAddressStringLength);
+INT WSAStringToAddressA(LPSTR AddressString, INT AddressFamily, LPWSAPROTOCOL_INFOA lpProtocolInfo,
+                        LPSOCKADDR lpAddress, LPINT lpAddressLength);
+#ifndef UNICODE
+#define WSAAddressToString WSAAddressToStringA
+#define WSAStringToAddress WSAStringToAddressA
+#endif
 typedef LPWSAPROTOCOL_INFOA LPWSAPROTOCOL_INFO;
 typedef unsigned int GROUP;
 

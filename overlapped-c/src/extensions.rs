@@ -8,10 +8,7 @@ use overlapped::guid::{
     Guid, WSAID_ACCEPTEX, WSAID_CONNECTEX, WSAID_DISCONNECTEX, WSAID_GETACCEPTEXSOCKADDRS,
     WSAID_TRANSMITFILE, WSAID_TRANSMITPACKETS, WSAID_WSARECVMSG, WSAID_WSASENDMSG,
 };
-use overlapped::{
-    Ioctl, IoctlOutput, KeepaliveVals, Socket, TransmitFlags, WsaError,
-    SIO_GET_EXTENSION_FUNCTION_POINTER,
-};
+use overlapped::{Socket, TransmitFlags, WsaError, SIO_GET_EXTENSION_FUNCTION_POINTER};
 
 use crate::handles;
 use crate::last_error::{self, fail, fail_false};
@@ -226,7 +223,7 @@ unsafe extern "C" fn wsa_ioctl(
     out_len: u32,
     returned: *mut u32,
     c: *mut CRecord,
-    _routine: *const u8,
+    routine: crate::wsa_io::CompletionRoutine,
 ) -> i32 {
     if let Err(e) = handles::socket(s) {
         return fail(e);
@@ -258,88 +255,11 @@ unsafe extern "C" fn wsa_ioctl(
             }
             0
         }
-        _ => {
-            // SAFETY: Windows' contract of WSAIoctl for these codes.
-            match unsafe { immediate(s, code, input, in_len, output, out_len, returned) } {
-                Ok(n) => {
-                    if !c.is_null() {
-                        // SAFETY: valid record (Windows' contract).
-                        unsafe { crate::records::write_result(c, WsaError::NO_ERROR, n) };
-                    }
-                    last_error::set(0);
-                    0
-                }
-                Err(e) => fail(e),
-            }
-        }
+        // SAFETY: Windows' contract of WSAIoctl.
+        _ => unsafe {
+            crate::ioctls::wsa_ioctl(
+                s, code, input, in_len, output, out_len, returned, c, routine,
+            )
+        },
     }
-}
-
-/// The control codes that complete during the call, through the library's
-/// `Socket::ioctl_sync`: `FIONBIO`, `FIONREAD`, `SIOCATMARK`,
-/// `SIO_KEEPALIVE_VALS`, `SIO_ROUTING_INTERFACE_QUERY`. Returns the bytes
-/// written to the output.
-///
-/// # Safety
-/// `in_len` readable bytes at `input`, `out_len` writable at `output`;
-/// `returned` null or valid.
-unsafe fn immediate(
-    s: usize,
-    code: u32,
-    input: *const u8,
-    in_len: u32,
-    output: *mut u8,
-    out_len: u32,
-    returned: *mut u32,
-) -> Result<u32, WsaError> {
-    let sock = handles::socket(s)?;
-    let read_u32 = |i: usize| -> Result<u32, WsaError> {
-        if input.is_null() || (in_len as usize) < 4 * (i + 1) {
-            return Err(WsaError::WSAEFAULT);
-        }
-        // SAFETY: checked length (caller's buffer), possibly unaligned.
-        Ok(unsafe { (input as *const u32).add(i).read_unaligned() })
-    };
-    let ioctl = match code {
-        overlapped::FIONBIO => {
-            let on = read_u32(0)? != 0;
-            if !on && crate::network_events::selected(s) {
-                // Blocking again while WSAEventSelect is active (fact 118).
-                return Err(WsaError::WSAEINVAL);
-            }
-            Ioctl::FionBio(on)
-        }
-        overlapped::FIONREAD => Ioctl::FionRead,
-        overlapped::SIOCATMARK => Ioctl::SiocAtMark,
-        overlapped::SIO_KEEPALIVE_VALS => Ioctl::KeepaliveVals(KeepaliveVals {
-            on: read_u32(0)? != 0,
-            time_ms: read_u32(1)?,
-            interval_ms: read_u32(2)?,
-        }),
-        overlapped::SIO_ROUTING_INTERFACE_QUERY => {
-            // SAFETY: `in_len` bytes at `input` (caller).
-            Ioctl::RoutingInterfaceQuery(unsafe { crate::addr::read(input, in_len as i32) }?)
-        }
-        _ => return Err(WsaError::WSAEOPNOTSUPP),
-    };
-    let mut n = 0u32;
-    let out = sock.ioctl_sync(&ioctl, out_len, &mut n)?;
-    let bytes: Vec<u8> = match out {
-        IoctlOutput::Readable(v) => v.to_ne_bytes().to_vec(),
-        IoctlOutput::AtMark(b) => u32::from(b).to_ne_bytes().to_vec(),
-        IoctlOutput::RoutingInterface(a) => crate::addr::to_bytes(&a),
-        _ => Vec::new(),
-    };
-    if !bytes.is_empty() {
-        if output.is_null() || (out_len as usize) < bytes.len() {
-            return Err(WsaError::WSAEFAULT);
-        }
-        // SAFETY: `out_len >= bytes.len()` writable bytes (caller).
-        unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), output, bytes.len()) };
-    }
-    if !returned.is_null() {
-        // SAFETY: valid (caller).
-        unsafe { *returned = bytes.len() as u32 };
-    }
-    Ok(bytes.len() as u32)
 }

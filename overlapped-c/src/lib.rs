@@ -27,10 +27,12 @@
 // Rust names stay snake_case.
 
 pub mod addr;
+pub mod address_strings;
 pub mod events;
 pub mod extensions;
 pub mod files;
 pub mod handles;
+pub mod ioctls;
 pub mod last_error;
 pub mod messages;
 pub mod network_events;

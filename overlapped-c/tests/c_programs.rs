@@ -395,3 +395,24 @@ fn messages_and_transmits_through_the_c_interface_in_c_and_cpp() {
         );
     }
 }
+
+#[test]
+fn ioctls_and_address_strings_through_the_c_interface_in_c_and_cpp() {
+    for (name, flags, env) in [
+        ("ioctls_c", &[][..], &[][..]),
+        (
+            "ioctls_cpp",
+            &["-x", "c++"][..],
+            &[("OVERLAPPED_CXX", "1")][..],
+        ),
+    ] {
+        let exe = compile("overlapped-c/tests/c/ioctls.c", name, flags, env);
+        let out = run(&exe, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok "),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
