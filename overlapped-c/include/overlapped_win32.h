@@ -135,7 +135,122 @@ typedef union _LARGE_INTEGER { struct { DWORD LowPart; LONG HighPart; } u; LONGL
 #define __declspec(x)
 #define __forceinline inline __attribute__((always_inline))
 
-/* ---- TCHAR (ANSI builds; see the README for UNICODE) ---- */
+/* ---- TCHAR: ANSI builds, or UNICODE builds (wchar_t is 32 bits on Linux; see the README) ---- */
+/* Conversions the W functions use (UTF-8 <-> the platform's wchar_t); the wide entry. */
+int ovl_wmain_start(int argc, char **argv, int (*entry)(int, wchar_t **));
+size_t ovl_wide_to_utf8(const wchar_t *w, char *out, size_t n);
+size_t ovl_utf8_to_wide(const char *s, wchar_t *out, size_t n);
+#if defined(UNICODE) || defined(_UNICODE)
+#ifndef UNICODE
+#define UNICODE
+#endif
+#ifndef _UNICODE
+#define _UNICODE
+#endif
+typedef wchar_t TCHAR, _TCHAR, *LPTSTR, *PTSTR;
+typedef const wchar_t *LPCTSTR, *PCTSTR;
+#define __T(x) L##x
+#define _T(x) __T(x)
+#define TEXT(x) __T(x)
+/* _tmain: the program's function is renamed ovl_tmain and called, with argv
+   widened, by a main defined right before it. */
+#define _tmain(...)                                                                              \
+    ovl_tmain(__VA_ARGS__);                                                                      \
+    int main(int ovl_argc, char **ovl_argv)                                                      \
+    {                                                                                            \
+        return ovl_wmain_start(ovl_argc, ovl_argv, (int (*)(int, wchar_t **))ovl_tmain);         \
+    }                                                                                            \
+    int ovl_tmain(__VA_ARGS__)
+/* Microsoft's wide printf: %s and %c take wide arguments, %S and %C narrow
+   ones (glibc's take narrow and wide). The format is rewritten to glibc's. */
+static inline const wchar_t *ovl_ms_format(const wchar_t *f, wchar_t *out, size_t n)
+{
+    size_t o = 0;
+    while (*f && o + 3 < n) {
+        if (*f != L'%') {
+            out[o++] = *f++;
+            continue;
+        }
+        out[o++] = *f++;
+        while (*f && o + 3 < n && wcschr(L"-+ #0123456789.*", *f))
+            out[o++] = *f++;
+        if (*f == L'h' && (f[1] == L's' || f[1] == L'c')) {
+            f++;
+            out[o++] = *f++;
+        } else if ((*f == L'l' || *f == L'w') && (f[1] == L's' || f[1] == L'c')) {
+            f++;
+            out[o++] = L'l';
+            out[o++] = *f++;
+        } else if (*f == L's' || *f == L'c') {
+            out[o++] = L'l';
+            out[o++] = *f++;
+        } else if (*f == L'S' || *f == L'C') {
+            out[o++] = (wchar_t)(*f++ == L'S' ? L's' : L'c');
+        } else if (*f) {
+            out[o++] = *f++;
+        }
+    }
+    out[o] = 0;
+    return out;
+}
+static inline int ovl_vfwprintf_ms(FILE *s, const wchar_t *f, va_list ap)
+{
+    wchar_t buf[1024];
+    return vfwprintf(s, ovl_ms_format(f, buf, 1024), ap);
+}
+static inline int ovl_fwprintf_ms(FILE *s, const wchar_t *f, ...)
+{
+    va_list ap;
+    int n;
+    va_start(ap, f);
+    n = ovl_vfwprintf_ms(s, f, ap);
+    va_end(ap);
+    return n;
+}
+static inline int ovl_snwprintf_ms(wchar_t *b, size_t c, const wchar_t *f, ...)
+{
+    wchar_t buf[1024];
+    va_list ap;
+    int n;
+    va_start(ap, f);
+    n = vswprintf(b, c, ovl_ms_format(f, buf, 1024), ap);
+    va_end(ap);
+    return n;
+}
+#define _tprintf(...) ovl_fwprintf_ms(stdout, __VA_ARGS__)
+#define _ftprintf ovl_fwprintf_ms
+#define _vtprintf(f, ap) ovl_vfwprintf_ms(stdout, (f), (ap))
+#define _stprintf(b, ...) ovl_snwprintf_ms((b), (size_t)0x7fffffff, __VA_ARGS__)
+#define _sntprintf ovl_snwprintf_ms
+#define _tcslen wcslen
+#define _tcscpy wcscpy
+#define _tcsncpy wcsncpy
+#define _tcscmp wcscmp
+#define _tcsicmp wcscasecmp
+#define _tstoi(s) ((int)wcstol((s), NULL, 10))
+#define _ttoi(s) ((int)wcstol((s), NULL, 10))
+#define _wtoi(s) ((int)wcstol((s), NULL, 10))
+#define _tcstol wcstol
+#define _tcstoul wcstoul
+#define _tcschr wcschr
+#define _tcsrchr wcsrchr
+#define _tcsstr wcsstr
+#define _tcscat wcscat
+static inline FILE *_wfopen(const wchar_t *path, const wchar_t *mode)
+{
+    char p[4096], m[32];
+    if (ovl_wide_to_utf8(path, p, sizeof(p)) > sizeof(p) || ovl_wide_to_utf8(mode, m, sizeof(m)) > sizeof(m))
+        return NULL;
+    return fopen(p, m);
+}
+#define _tfopen _wfopen
+#define lstrlenW(s) ((int)wcslen(s))
+#define lstrcpyW(d, s) wcscpy((d), (s))
+#define lstrcmpW(a, b) wcscmp((a), (b))
+#define lstrlen lstrlenW
+#define lstrcpy lstrcpyW
+#define lstrcmp lstrcmpW
+#else
 typedef char TCHAR, _TCHAR, *LPTSTR, *PTSTR;
 typedef const char *LPCTSTR, *PCTSTR;
 #define _T(x) x
@@ -144,6 +259,7 @@ typedef const char *LPCTSTR, *PCTSTR;
 #define _tmain main
 #define _tprintf printf
 #define _ftprintf fprintf
+#define _vtprintf vprintf
 #define _stprintf sprintf
 #define _sntprintf snprintf
 #define _tcslen strlen
@@ -163,6 +279,7 @@ typedef const char *LPCTSTR, *PCTSTR;
 #define lstrlen lstrlenA
 #define lstrcpy lstrcpyA
 #define lstrcmp lstrcmpA
+#endif
 
 /* ---- errors (winerror.h) ---- */
 #define ERROR_SUCCESS 0L
@@ -1159,6 +1276,124 @@ BOOL AcceptEx(SOCKET sListenSocket, SOCKET sAcceptSocket, PVOID lpOutputBuffer, 
 void GetAcceptExSockaddrs(PVOID lpOutputBuffer, DWORD dwReceiveDataLength, DWORD dwLocalAddressLength,
                           DWORD dwRemoteAddressLength, struct sockaddr **LocalSockaddr, LPINT LocalSockaddrLength,
                           struct sockaddr **RemoteSockaddr, LPINT RemoteSockaddrLength);
+
+
+/* ---- UNICODE builds: the W functions programs call (wchar_t strings of the platform) ---- */
+static inline HANDLE CreateEventW(LPSECURITY_ATTRIBUTES a, BOOL manual, BOOL initial, LPCWSTR name)
+{
+    /* A named event is not provided (ERROR_NOT_SUPPORTED), as for CreateEventA. */
+    return CreateEventA(a, manual, initial, name ? "" : NULL);
+}
+static inline HANDLE CreateFileW(LPCWSTR name, DWORD access, DWORD share, LPSECURITY_ATTRIBUTES sa, DWORD disposition,
+                                 DWORD flags, HANDLE tmpl)
+{
+    char path[4096];
+    if (name == NULL || ovl_wide_to_utf8(name, path, sizeof(path)) > sizeof(path)) {
+        SetLastError(ERROR_PATH_NOT_FOUND);
+        return INVALID_HANDLE_VALUE;
+    }
+    return CreateFileA(path, access, share, sa, disposition, flags, tmpl);
+}
+static inline int MessageBoxW(HWND wnd, LPCWSTR text, LPCWSTR caption, UINT type)
+{
+    char t[2048], c[256];
+    ovl_wide_to_utf8(text, t, sizeof(t));
+    ovl_wide_to_utf8(caption, c, sizeof(c));
+    return MessageBoxA(wnd, t, c, type);
+}
+static inline void OutputDebugStringW(LPCWSTR s)
+{
+    char t[2048];
+    ovl_wide_to_utf8(s, t, sizeof(t));
+    OutputDebugStringA(t);
+}
+static inline DWORD FormatMessageW(DWORD flags, LPCVOID source, DWORD id, DWORD lang, LPWSTR buffer, DWORD size, va_list *args)
+{
+    char text[1024];
+    DWORD n = FormatMessageA(flags & ~(DWORD)FORMAT_MESSAGE_ALLOCATE_BUFFER, source, id, lang, text, sizeof(text), args);
+    LPWSTR out;
+    if (n == 0)
+        return 0;
+    if (flags & FORMAT_MESSAGE_ALLOCATE_BUFFER) {
+        out = (LPWSTR)LocalAlloc(LPTR, (n + 1 > size ? n + 1 : size) * sizeof(wchar_t));
+        if (out == NULL)
+            return 0;
+        *(LPWSTR *)buffer = out;
+    } else {
+        if (size < n + 1) {
+            SetLastError(ERROR_INSUFFICIENT_BUFFER);
+            return 0;
+        }
+        out = buffer;
+    }
+    ovl_utf8_to_wide(text, out, n + 1);
+    return n;
+}
+static inline PCWSTR InetNtopW(INT af, const VOID *addr, PWSTR out, size_t n)
+{
+    char t[64];
+    if (inet_ntop(af, addr, t, sizeof(t)) == NULL)
+        return NULL;
+    if (ovl_utf8_to_wide(t, out, n) > n) {
+        WSASetLastError(ERROR_INVALID_PARAMETER);
+        return NULL;
+    }
+    return out;
+}
+static inline INT InetPtonW(INT af, PCWSTR text, PVOID out)
+{
+    char t[64];
+    if (ovl_wide_to_utf8(text, t, sizeof(t)) > sizeof(t))
+        return 0;
+    return inet_pton(af, t, out);
+}
+static inline INT WSAAddressToStringW(LPSOCKADDR sa, DWORD len, LPWSAPROTOCOL_INFOA info, LPWSTR out, LPDWORD outlen)
+{
+    char t[128];
+    DWORD n = sizeof(t);
+    if (outlen == NULL) {
+        WSASetLastError(WSAEFAULT);
+        return SOCKET_ERROR;
+    }
+    if (WSAAddressToStringA(sa, len, info, t, &n) != 0)
+        return SOCKET_ERROR;
+    if (out == NULL || *outlen < n) {
+        *outlen = n;
+        WSASetLastError(WSAEFAULT);
+        return SOCKET_ERROR;
+    }
+    ovl_utf8_to_wide(t, out, n);
+    *outlen = n;
+    return 0;
+}
+static inline INT WSAStringToAddressW(LPWSTR text, INT af, LPWSAPROTOCOL_INFOA info, LPSOCKADDR out, LPINT outlen)
+{
+    char t[128];
+    if (text == NULL || ovl_wide_to_utf8(text, t, sizeof(t)) > sizeof(t)) {
+        WSASetLastError(WSAEINVAL);
+        return SOCKET_ERROR;
+    }
+    return WSAStringToAddressA(t, af, info, out, outlen);
+}
+#ifdef UNICODE
+#undef CreateEvent
+#define CreateEvent CreateEventW
+#define CreateFile CreateFileW
+#undef MessageBox
+#define MessageBox MessageBoxW
+#undef OutputDebugString
+#define OutputDebugString OutputDebugStringW
+#undef FormatMessage
+#define FormatMessage FormatMessageW
+#undef InetNtop
+#define InetNtop InetNtopW
+#undef InetPton
+#define InetPton InetPtonW
+#define WSAAddressToString WSAAddressToStringW
+#define WSAStringToAddress WSAStringToAddressW
+#else
+#define CreateFile CreateFileA
+#endif
 
 #ifdef __cplusplus
 }

@@ -45,6 +45,7 @@ pub mod sockets;
 pub mod system;
 pub mod threads;
 pub mod transmit;
+pub mod wide;
 pub mod wsa_io;
 
 /// `SOCKET_ERROR`.

@@ -416,3 +416,31 @@ fn ioctls_and_address_strings_through_the_c_interface_in_c_and_cpp() {
         );
     }
 }
+
+#[test]
+fn a_unicode_build_with_tmain_and_w_functions_in_c_and_cpp() {
+    for (name, flags, env) in [
+        ("unicode_c", &[][..], &[][..]),
+        (
+            "unicode_cpp",
+            &["-x", "c++"][..],
+            &[("OVERLAPPED_CXX", "1")][..],
+        ),
+    ] {
+        let exe = compile("overlapped-c/tests/c/unicode.c", name, flags, env);
+        // Bounded: the program makes no network calls that can block.
+        let out = Command::new(&exe)
+            .args(["grüße", "--x"])
+            .env("LC_ALL", "C.UTF-8")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success()
+                && stdout.starts_with("ok ")
+                && stdout.trim_end().ends_with(" grüße"),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
