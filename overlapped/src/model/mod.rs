@@ -13,6 +13,7 @@ pub(crate) mod lane;
 pub(crate) mod notify;
 pub(crate) mod op;
 mod op_record;
+mod op_step;
 pub(crate) mod port_queue;
 pub(crate) mod ready;
 pub(crate) mod thread;
