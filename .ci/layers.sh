@@ -5,7 +5,9 @@
 # any `crate::` path other than `crate::sys::...` and `crate::semantics`
 # (the facts, in doc links) — `crate::winsock`, `crate::model`, a crate-root
 # re-export (`crate::Socket`, `crate::{..}`, `crate::set_batching`) — or
-# climbs out of sys/ with `super::`. Doc comments count too.
+# climbs out of sys/ with `super::`. Doc comments count too. And the
+# io_uring crate is named only under sys/uring/. (`unsafe` outside sys/ is
+# refused by the compiler: `#![forbid(unsafe_code)]` in winsock/ and model/.)
 # Also reports (without failing) how many model files still name the
 # surface: the model → surface direction is not clean yet (DESIGN.md).
 set -euo pipefail
@@ -30,6 +32,14 @@ while IFS= read -r f; do
   hits=$(grep -nF "$pat" "$f" || true)
   [ -n "$hits" ] && escape+="$f: $hits"$'\n'
 done < <(find "$src/sys" -name '*.rs')
+
+# The io_uring crate belongs to its backend: nothing outside sys/uring/ names it.
+uring=$(grep -rnE --include='*.rs' '\bio_uring::' "$src" | grep -v "^$src/sys/uring/" || true)
+if [ -n "$uring" ]; then
+  echo "layers: only $src/sys/uring names the io_uring crate:" >&2
+  echo "$uring" >&2
+  exit 1
+fi
 
 if [ -n "$bad$escape" ]; then
   echo "layers: files under $src/sys name a layer above it (only crate::sys and crate::semantics are allowed):" >&2

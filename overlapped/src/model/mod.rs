@@ -6,6 +6,9 @@
 //! connection phases (`conn`, `conn_ops`, `transmit_op`), and the bytes a
 //! dropped receive future gives back to its socket (`unread`).
 
+// `unsafe` lives under `sys/` only (the guide): the compiler enforces it here.
+#![forbid(unsafe_code)]
+
 pub(crate) mod conn;
 pub(crate) mod conn_ops;
 pub(crate) mod filewatch;

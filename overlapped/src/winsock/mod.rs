@@ -3,6 +3,9 @@
 //! WSAIoctl, TransmitFile/TransmitPackets, events and waits, the overlapped
 //! record, flags, errors) and the futures over them (`future/`).
 
+// `unsafe` lives under `sys/` only (the guide): the compiler enforces it here.
+#![forbid(unsafe_code)]
+
 // The order of these modules is the order of `Socket`'s methods in the
 // docs: create and connect (AcceptEx, ConnectEx, DisconnectEx with them),
 // receive and send, datagrams, completion-port modes, futures, WSAIoctl,
