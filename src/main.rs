@@ -9,6 +9,7 @@ mod process;
 mod serve;
 mod soak;
 mod tokio_echo;
+mod uring_echo;
 mod watch;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
@@ -29,6 +30,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// TCP echo server on tokio (the baseline).
     ServeTokio(tokio_echo::TokioEchoArgs),
+    /// TCP echo server written directly on io_uring, without the library (the floor).
+    ServeUring(uring_echo::UringEchoArgs),
     /// Benchmark the servers against each other.
     Compare(compare::CompareArgs),
     /// A short comparison, no arguments.
@@ -52,6 +55,7 @@ fn main() {
         Command::Serve(args) => serve::run(args),
         Command::Bench(args) => bench::run(args),
         Command::ServeTokio(args) => tokio_echo::run(args),
+        Command::ServeUring(args) => uring_echo::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Demo => demo::run(),
         Command::Soak(args) => soak::run(args),

@@ -257,3 +257,34 @@ fn bench_stops_when_server_stops_answering() {
     );
     accepter.join().unwrap();
 }
+
+/// `serve-uring`, the hand-written io_uring loop `compare` measures as the floor: it echoes
+/// what the load generator sends (the generator checks every byte) and stops on SIGTERM.
+#[test]
+fn bench_against_the_bare_uring_loop() {
+    let server = ServerProcess::start(&["serve-uring", "--addr", "127.0.0.1", "--port", "0"]);
+    let out = run(
+        &[
+            "bench",
+            "--addr",
+            &server.addr,
+            "--conns",
+            "20",
+            "--size",
+            "100",
+            "--secs",
+            "0.3",
+            "--json",
+        ],
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v = json(&out);
+    assert!(v["msgs"].as_u64().unwrap() > 0, "{v}");
+    assert_eq!(v["errors"].as_u64(), Some(0), "{v}");
+    server.stop_cleanly();
+}

@@ -311,6 +311,8 @@ fn compare_help_lists_servers_scenarios_and_defaults() {
         "event",
         "routine",
         "tokio",
+        "uring",
+        "hand-written io_uring loop",
         "50x64B",
         "500x64B",
         "16x16KiB",
@@ -320,7 +322,7 @@ fn compare_help_lists_servers_scenarios_and_defaults() {
     ] {
         assert!(h.contains(name), "{name} missing from compare --help:\n{h}");
     }
-    assert!(h.contains("[default: event,routine,tokio]"), "{h}");
+    assert!(h.contains("[default: event,routine,tokio,uring]"), "{h}");
     assert!(h.contains("[default: 5, or 1 with --quick]"), "{h}");
     assert!(h.contains("[default: 3, or 1 with --quick]"), "{h}");
     assert!(h.contains("[default: all of them]"), "{h}");

@@ -62,6 +62,7 @@ pub fn server_args(name: &str) -> Vec<String> {
     let (model, accept) = name.split_once('-').unwrap_or((name, ""));
     let mut args: Vec<String> = match model {
         "tokio" => vec!["serve-tokio".into()],
+        "uring" => vec!["serve-uring".into()],
         model => vec!["serve".into(), "--model".into(), model.into()],
     };
     match accept {

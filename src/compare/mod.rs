@@ -21,7 +21,7 @@ use scenario::Scenario;
 use crate::cli::{int_in, secs_in, usage_error, MAX_SECS};
 
 /// Every server `compare` knows, in table order.
-pub const SERVERS: [&str; 4] = ["event", "routine", "async", "tokio"];
+pub const SERVERS: [&str; 5] = ["event", "routine", "async", "tokio", "uring"];
 
 /// Arguments of `overlapped compare`.
 #[derive(clap::Args, Debug)]
@@ -37,8 +37,10 @@ pub struct CompareArgs {
     /// missing; checked before the first run).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Servers to compare, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "event,routine,tokio",
+    /// Servers to compare, comma-separated: the library's models (event, routine, async), tokio
+    /// (current_thread, one task per connection) and uring (a hand-written io_uring loop
+    /// without the library: the floor).
+    #[arg(long, value_delimiter = ',', default_value = "event,routine,tokio,uring",
           value_parser = PossibleValuesParser::new(SERVERS))]
     pub servers: Vec<String>,
     /// Scenarios to run, comma-separated [default: all of them].
