@@ -137,6 +137,8 @@ pub fn summarise(runs: &[Run], scenarios: &[Scenario], servers: &[String]) -> Ve
                 s.vs_tokio_cpu = base
                     .cpu_us_per_msg
                     .zip(s.cpu_us_per_msg)
+                    // Below one clock tick tokio's CPU reads 0: no ratio then, not NaN or inf.
+                    .filter(|&(b, _)| b > 0.0)
                     .map(|(b, c)| c / b);
             }
         }
