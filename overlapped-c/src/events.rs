@@ -6,7 +6,9 @@
 //! A wait that reports handles settles the C records whose operations
 //! signal them ([`crate::records`]) before it returns.
 
-use overlapped::{sleep_ex, wait_for_multiple_events, Event, WaitResult, WsaError};
+use std::cell::RefCell;
+
+use overlapped::{sleep_ex, wait_for_multiple_events, Event, EventSet, WaitResult, WsaError};
 
 use crate::handles::{self, Object};
 use crate::last_error::{self, fail_false};
@@ -87,6 +89,43 @@ extern "C" fn close_handle(h: usize) -> i32 {
     }
 }
 
+/// The handle list a thread waited on last, as an [`EventSet`] (registered
+/// with its events once), with the handle table's generation it was built
+/// at. The book's servers wait on the same array again and again: while
+/// the list and the generation are unchanged, a wait reuses the set instead
+/// of looking up every handle and registering with every event.
+struct LastWait {
+    handles: Vec<usize>,
+    generation: usize,
+    set: EventSet,
+}
+
+thread_local! {
+    static LAST_WAIT: RefCell<Option<LastWait>> = const { RefCell::new(None) };
+}
+
+/// The set for `hs`: the thread's cached one if it still matches, else a
+/// new one (`Err`: a handle that names nothing waitable).
+fn set_for(hs: &[usize]) -> Result<LastWait, WsaError> {
+    let generation = handles::generation();
+    // Taken out of the cell while in use: a completion routine that runs
+    // inside this (alertable) wait may wait itself.
+    if let Some(last) = LAST_WAIT.with(|c| c.borrow_mut().take()) {
+        if last.generation == generation && last.handles == hs {
+            return Ok(last);
+        }
+    }
+    let mut set = EventSet::new();
+    for &h in hs {
+        set.push(handles::waitable(h)?);
+    }
+    Ok(LastWait {
+        handles: hs.to_vec(),
+        generation,
+        set,
+    })
+}
+
 /// Waits on `handles` as `WaitForMultipleObjectsEx` does and returns its code.
 ///
 /// # Safety
@@ -98,17 +137,24 @@ unsafe fn wait_handles(count: u32, list: *const usize, all: i32, ms: u32, alerta
     }
     // SAFETY: `count` handles at `list` (Windows' contract).
     let hs = unsafe { std::slice::from_raw_parts(list, count as usize) };
-    let mut events = Vec::with_capacity(hs.len());
-    for &h in hs {
-        match handles::waitable(h) {
-            Ok(e) => events.push(e),
-            Err(e) => {
-                last_error::set(e.0 as u32);
-                return WAIT_FAILED;
-            }
+    let r = if let [h] = hs {
+        // One handle (`WaitForSingleObject`, a poll of one event of the
+        // array): no set, and the thread's cached set stays.
+        match handles::waitable(*h) {
+            Ok(e) => wait_for_multiple_events(&[e], all != 0, timeout_ms(ms), alertable != 0),
+            Err(e) => Err(e),
         }
-    }
-    match wait_for_multiple_events(&events, all != 0, timeout_ms(ms), alertable != 0) {
+    } else {
+        match set_for(hs) {
+            Ok(last) => {
+                let r = last.set.wait(all != 0, timeout_ms(ms), alertable != 0);
+                LAST_WAIT.with(|c| *c.borrow_mut() = Some(last));
+                r
+            }
+            Err(e) => Err(e),
+        }
+    };
+    match r {
         Ok(r) => {
             match r {
                 WaitResult::Signaled(i) if all == 0 => records::settle_waits(&[hs[i]]),

@@ -36,6 +36,16 @@ fn lock() -> std::sync::MutexGuard<'static, HashMap<usize, Object>> {
 
 static NEXT: AtomicUsize = AtomicUsize::new(0x100);
 
+/// Bumped whenever a handle leaves the table: a list of handle values that
+/// was valid at generation `g` is still valid (each value naming the same
+/// object) while the generation is `g`, since values are never reused.
+static GENERATION: AtomicUsize = AtomicUsize::new(0);
+
+/// The table's generation (see [`GENERATION`]).
+pub fn generation() -> usize {
+    GENERATION.load(Ordering::SeqCst)
+}
+
 /// Puts `object` in the table and returns its new handle value.
 pub fn insert(object: Object) -> usize {
     let h = NEXT.fetch_add(4, Ordering::Relaxed);
@@ -50,7 +60,12 @@ pub fn get(handle: usize) -> Option<Object> {
 
 /// Removes `handle` from the table and returns what it named.
 pub fn remove(handle: usize) -> Option<Object> {
-    lock().remove(&handle)
+    let mut t = lock();
+    let gone = t.remove(&handle);
+    if gone.is_some() {
+        GENERATION.fetch_add(1, Ordering::SeqCst);
+    }
+    gone
 }
 
 /// The socket behind `s`, or `WSAENOTSOCK`.

@@ -444,6 +444,32 @@ int main(void)
 
     CHECK(WSACloseEvent(ev));
     CHECK(!WSACloseEvent(ev) && WSAGetLastError() == WSA_INVALID_HANDLE);
+    /* Waiting on the same array again and again (the library keeps the
+       thread's last array as an EventSet): it sees every change to it. */
+    {
+        WSAEVENT evs[3];
+        int k;
+        for (k = 0; k < 3; k++)
+            evs[k] = WSACreateEvent();
+        for (k = 0; k < 3; k++) {
+            CHECK(WSAWaitForMultipleEvents(3, evs, FALSE, 0, FALSE) == WSA_WAIT_TIMEOUT);
+            WSASetEvent(evs[2 - k]);
+            CHECK(WSAWaitForMultipleEvents(3, evs, FALSE, 0, FALSE) == WSA_WAIT_EVENT_0 + (DWORD)(2 - k));
+            WSAResetEvent(evs[2 - k]);
+        }
+        WSASetEvent(evs[0]);
+        WSASetEvent(evs[1]);
+        CHECK(WSAWaitForMultipleEvents(3, evs, TRUE, 0, FALSE) == WSA_WAIT_TIMEOUT);
+        WSASetEvent(evs[2]);
+        CHECK(WSAWaitForMultipleEvents(3, evs, TRUE, 0, FALSE) == WSA_WAIT_EVENT_0);
+        /* A handle closed since the last wait on the same array: WSA_INVALID_HANDLE. */
+        CHECK(WSACloseEvent(evs[1]));
+        CHECK(WSAWaitForMultipleEvents(3, evs, FALSE, 0, FALSE) == WSA_WAIT_FAILED &&
+              WSAGetLastError() == WSA_INVALID_HANDLE);
+        WSACloseEvent(evs[0]);
+        WSACloseEvent(evs[2]);
+    }
+
     CHECK(WSACleanup() == 0);
     CHECK(WSACleanup() == SOCKET_ERROR && WSAGetLastError() == WSANOTINITIALISED);
     printf("ok %d checks\n", checks);
