@@ -3,7 +3,12 @@
 
 One command, nothing installed by it (install first: `apt-get install nginx wrk`):
 
-    python3 bench/http-vs-nginx.py [--rounds 3] [--secs 10] [--models event,routine]
+    python3 bench/http-vs-nginx.py [--rounds 3] [--secs 10] [--models event,routine,port]
+        [--rows all|rps,mib,100mib,cpu] [--base-binary PATH]
+
+`--model port` runs with `--threads 1` (the server has one CPU). `--base-binary`
+adds the same models run from another build of `overlapped` (labelled
+"base"), for a before/after ratio in the same run.
 
 Both servers serve the same generated root, each pinned to CPU 0 (`taskset -c 0`);
 wrk runs pinned to CPU 1. nginx: one worker, `sendfile on`, `tcp_nopush on`,
@@ -129,14 +134,15 @@ class Server:
             self.proc.kill()
 
 
-def start_ours(binary, root, model):
+def start_ours(binary, root, model, label=""):
     def port_of(p):
         line = p.stdout.readline()
         return int(line.strip().rsplit(":", 1)[1])
 
+    threads = ["--threads", "1"] if model == "port" else []
     return Server(
-        f"overlapped {model}",
-        [binary, "http", "--root", root, "--port", "0", "--model", model],
+        f"overlapped {model}{label}",
+        [binary, "http", "--root", root, "--port", "0", "--model", model] + threads,
         lambda p: [p.pid],
         port_of,
     )
@@ -174,9 +180,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=10)
-    ap.add_argument("--models", default="event,routine")
+    ap.add_argument("--models", default="event,routine,port")
+    ap.add_argument("--rows", default="all", help="all, or some of rps,mib,100mib,cpu")
     ap.add_argument("--binary", default=os.path.join(REPO, "target/release/overlapped"))
+    ap.add_argument("--base-binary", default=None,
+                    help="also run the models from this build (labelled base)")
     args = ap.parse_args()
+    wanted = {"rps", "mib", "100mib", "cpu"} if args.rows == "all" else set(args.rows.split(","))
+    if not wanted or wanted - {"rps", "mib", "100mib", "cpu"}:
+        sys.exit(f"--rows: {args.rows!r}: all, or a list of rps, mib, 100mib, cpu")
     for tool in ["nginx", "wrk", "taskset"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install nginx wrk util-linux")
@@ -195,28 +207,33 @@ def main():
         f.write(PACED_LUA)
     models = [m for m in args.models.split(",") if m]
     servers = [start_nginx(work, root)] + [start_ours(args.binary, root, m) for m in models]
-    rows = {
-        "1 KiB, 64 conn: req/s": [],
-        "1 KiB, 64 conn: p99 ms": [],
-        "1 MiB, 16 conn: MB/s": [],
-        "100 MiB, 4 conn: MB/s": [],
-        "CPU µs/request at ~1,000 req/s": [],
-    }
+    if args.base_binary:
+        servers += [start_ours(args.base_binary, root, m, " base") for m in models]
+    rows = {}
+    if "rps" in wanted:
+        rows["1 KiB, 64 conn: req/s"] = []
+        rows["1 KiB, 64 conn: p99 ms"] = []
+    if "mib" in wanted:
+        rows["1 MiB, 16 conn: MB/s"] = []
+    if "100mib" in wanted:
+        rows["100 MiB, 4 conn: MB/s"] = []
+    if "cpu" in wanted:
+        rows["CPU µs/request at ~1,000 req/s"] = []
     results = {s.name: {r: [] for r in rows} for s in servers}
     try:
         for rnd in range(args.rounds):
             order = servers[rnd % len(servers):] + servers[: rnd % len(servers)]
-            for s in order:
+            for s in order if "rps" in wanted else []:
                 rps, p99, _ = wrk(s.url("1k.bin"), 64, args.secs)
                 results[s.name]["1 KiB, 64 conn: req/s"].append(rps)
                 results[s.name]["1 KiB, 64 conn: p99 ms"].append(p99 * 1e3)
-            for s in order:
+            for s in order if "mib" in wanted else []:
                 rps, _, _ = wrk(s.url("1m.bin"), 16, args.secs)
                 results[s.name]["1 MiB, 16 conn: MB/s"].append(rps * (1 << 20) / 1e6)
-            for s in order:
+            for s in order if "100mib" in wanted else []:
                 rps, _, _ = wrk(s.url("100m.bin"), 4, args.secs)
                 results[s.name]["100 MiB, 4 conn: MB/s"].append(rps * (100 << 20) / 1e6)
-            for s in order:
+            for s in order if "cpu" in wanted else []:
                 before = cpu_seconds(s.pids)
                 _, _, total = wrk(s.url("1k.bin"), 50, args.secs, lua)
                 used = cpu_seconds(s.pids) - before

@@ -73,6 +73,9 @@ pub(crate) struct TransmitOp {
     mark: (usize, u64, u64, u64, bool),
     chain: Vec<Member>,
     absorbed: usize,
+    /// A splice into the socket said `EAGAIN` (non-blocking mode, which
+    /// overlapped operations ignore, fact 4): the next chain waits first.
+    wait_writable: bool,
 }
 
 impl TransmitOp {
@@ -104,6 +107,7 @@ impl TransmitOp {
             mark: (0, 0, 0, 0, false),
             chain: Vec::new(),
             absorbed: 0,
+            wait_writable: false,
         }
     }
 
@@ -153,6 +157,9 @@ impl TransmitOp {
         let (mut e, mut at) = (self.elem, self.at);
         self.skip_done(&mut e, &mut at);
         let mut bytes_left = CHAIN_BYTES;
+        if std::mem::take(&mut self.wait_writable) {
+            chain.push(Member::Writable);
+        }
         if self.in_pipe > 0 {
             chain.push(Member::Out {
                 len: self.in_pipe as u32,
@@ -274,6 +281,10 @@ impl TransmitOp {
 
     fn note(&mut self, res: i32) {
         let errno = -res;
+        if errno == libc::EAGAIN {
+            self.wait_writable = true;
+            return;
+        }
         if errno != libc::ECANCELED && errno != libc::EINTR && self.error.is_none() {
             self.error = Some(errno);
         }
@@ -317,6 +328,11 @@ impl TransmitOp {
                 if res == 0 {
                     self.shut = true;
                 } else if res < 0 {
+                    self.note(res);
+                }
+            }
+            Member::Writable => {
+                if res < 0 {
                     self.note(res);
                 }
             }

@@ -29,6 +29,9 @@ pub(crate) enum Member {
     },
     /// Splice `len` bytes from the pipe into the socket.
     Out { len: u32 },
+    /// Wait until the socket can take bytes (`POLLOUT`): the previous
+    /// splice into it said `EAGAIN` (a socket in non-blocking mode).
+    Writable,
     /// Shut the socket's sending side down.
     Shutdown,
     /// Nothing to do: complete at once.

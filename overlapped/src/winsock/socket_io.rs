@@ -291,9 +291,18 @@ impl Socket {
         ov.state.begin(&self.inner)?;
         let notify = Notify::Overlapped(ov.state.clone());
         let always = kind.notifies_failures();
+        // A transmit that finished during the call still reports
+        // WSA_IO_PENDING (fact 111): its packet is no skippable success.
+        let told_pending = matches!(kind, OpKind::Transmit(_));
         match start(&local, self, kind, bufs, notify) {
             Ok(Started::Pending(op)) => {
                 ov.state.set_op(op);
+                Err(WsaError::WSA_IO_PENDING)
+            }
+            Ok(Started::Immediate((Notify::Overlapped(state), outcome)))
+                if told_pending && outcome.error.is_ok() =>
+            {
+                state.complete(outcome, false);
                 Err(WsaError::WSA_IO_PENDING)
             }
             Ok(Started::Immediate((notify, outcome))) => finish_immediate(notify, outcome, always),

@@ -45,6 +45,9 @@ pub(super) fn chain(
                 Member::Out { len } => {
                     opcode::Splice::new(types::Fd(pipe_r), -1, types::Fd(socket), -1, len).build()
                 }
+                Member::Writable => {
+                    opcode::PollAdd::new(types::Fd(socket), libc::POLLOUT as u32).build()
+                }
                 Member::Shutdown => opcode::Shutdown::new(types::Fd(socket), libc::SHUT_WR).build(),
                 Member::Nop => opcode::Nop::new().build(),
             };
