@@ -74,7 +74,8 @@ pub(crate) struct TransmitOp {
     chain: Vec<Member>,
     absorbed: usize,
     /// A splice into the socket said `EAGAIN` (non-blocking mode, which
-    /// overlapped operations ignore, fact 4): the next chain waits first.
+    /// overlapped operations ignore, [fact 4](crate::semantics#fact-4)): the
+    /// next chain waits first.
     wait_writable: bool,
 }
 
