@@ -23,6 +23,8 @@ pub enum Object {
     Port(CompletionPort),
     /// A file (`CreateFile`), for `TransmitFile` and `TransmitPackets`.
     File(Arc<std::fs::File>),
+    /// A `WSAProviderConfigChange` notification handle.
+    Provider(Arc<overlapped::ProviderChange>),
 }
 
 fn table() -> &'static Mutex<HashMap<usize, Object>> {

@@ -16,7 +16,9 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
-use overlapped::{get_overlapped_result, BufList, Overlapped, Socket, WsaError};
+use overlapped::{
+    get_overlapped_result, notification_result, BufList, MsgFlags, Overlapped, Socket, WsaError,
+};
 
 /// `STATUS_PENDING`.
 pub const STATUS_PENDING: u32 = 0x103;
@@ -68,8 +70,9 @@ pub struct Entry {
     pub ov: Mutex<Overlapped>,
     /// Its identity ([`Overlapped::id`]), for completion packets.
     id: usize,
-    /// The socket it was started on.
-    pub socket: Socket,
+    /// The socket it was started on (none for a notification handle's
+    /// `WSAProviderConfigChange`).
+    pub socket: Option<Socket>,
     /// The handle a wait names to learn of it: `hEvent`, else the socket.
     pub wait_key: usize,
     /// The `SOCKET` handle the operation was started on.
@@ -176,7 +179,7 @@ pub unsafe fn write_from(from: usize, fromlen: usize, addr: Option<SocketAddr>) 
 pub fn register(
     c: *mut CRecord,
     ov: Overlapped,
-    (socket, handle): (Socket, usize),
+    (socket, handle): (Option<Socket>, usize),
     wait_key: usize,
     out: Out,
 ) {
@@ -212,7 +215,12 @@ fn settle_entry(c: usize, entry: &Entry) -> Option<Done> {
     if !entry.started.load(Ordering::SeqCst) || !ov.is_completed() {
         return None;
     }
-    let (error, bytes, flags) = match get_overlapped_result(&entry.socket, &ov, false) {
+    let result = match &entry.socket {
+        Some(socket) => get_overlapped_result(socket, &ov, false),
+        // A change notification: no bytes, no flags.
+        None => notification_result(&ov).map(|()| (0, MsgFlags::empty())),
+    };
+    let (error, bytes, flags) = match result {
         Ok((b, f)) => (WsaError::NO_ERROR, b, f.bits()),
         Err(e) => (e, ov.bytes_transferred(), 0),
     };
@@ -334,7 +342,10 @@ pub fn forget_settled(socket: &Socket) {
     let gone: Vec<usize> = r
         .done
         .iter()
-        .filter(|(_, e)| e.socket.as_raw_fd() == fd && !crate::ports::is_associated(e.wait_socket))
+        .filter(|(_, e)| {
+            e.socket.as_ref().is_some_and(|s| s.as_raw_fd() == fd)
+                && !crate::ports::is_associated(e.wait_socket)
+        })
         .map(|(c, _)| *c)
         .collect();
     for c in gone {
@@ -356,13 +367,56 @@ pub fn wait_and_settle(c: usize) -> Option<Done> {
         let event = lock(&e.ov)
             .event()
             .cloned()
-            .unwrap_or_else(|| e.socket.event().clone());
+            .or_else(|| e.socket.as_ref().map(|s| s.event().clone()));
         let started = std::time::Instant::now();
-        let _ = event.wait(Some(std::time::Duration::from_millis(50)));
+        if let Some(event) = event {
+            let _ = event.wait(Some(std::time::Duration::from_millis(50)));
+        }
         if started.elapsed() < std::time::Duration::from_millis(1) {
             // The event was already set (by another operation sharing it):
             // do not spin while this one is still in flight.
             std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// Starts a change notification of handle `h` (no socket:
+/// `WSAProviderConfigChange`) for C record `c`, as [`crate::wsa_io::start_recorded`]
+/// starts a socket's operation: `Err(WSA_IO_PENDING)` once started, the
+/// record then settled by the waits like any other.
+///
+/// # Safety
+/// `c` is a valid record, valid until the completion is reported.
+pub unsafe fn start_notification(
+    c: *mut CRecord,
+    h: usize,
+    start: impl FnOnce(&mut Overlapped) -> Result<(), WsaError>,
+) -> Result<(), WsaError> {
+    // SAFETY: valid record (caller).
+    let h_event = unsafe { (*c).h_event };
+    let (ov, key) = crate::wsa_io::record_for(h_event);
+    let wait_key = if key == 0 { h } else { key };
+    // SAFETY: valid record (caller).
+    unsafe { mark_pending(c) };
+    register(c, ov, (None, h), wait_key, Out::Nothing);
+    let entry = entry(c as usize).ok_or(WsaError::WSAEFAULT)?;
+    let r = {
+        let mut ov = lock(&entry.ov);
+        let r = start(&mut ov);
+        mark_started(&entry);
+        r
+    };
+    match r {
+        Ok(()) => {
+            settle_this(c as usize, &entry);
+            Ok(())
+        }
+        Err(WsaError::WSA_IO_PENDING) => Err(WsaError::WSA_IO_PENDING),
+        Err(e) => {
+            start_failed(c as usize, &entry, e);
+            // SAFETY: valid record (caller).
+            unsafe { write_result(c, e, 0) };
+            Err(e)
         }
     }
 }

@@ -114,7 +114,7 @@ pub unsafe fn start_recorded(
     let wait_key = if key == 0 { s } else { key };
     // SAFETY: valid record (caller).
     unsafe { records::mark_pending(c) };
-    records::register(c, ov, (socket.clone(), s), wait_key, out);
+    records::register(c, ov, (Some(socket.clone()), s), wait_key, out);
     let entry = records::entry(c as usize).ok_or(WsaError::WSAEFAULT)?;
     let r = {
         let mut ov = entry.ov.lock().unwrap_or_else(|e| e.into_inner());
@@ -423,8 +423,15 @@ unsafe extern "C" fn wsa_get_overlapped_result(
     if c.is_null() || lp_bytes.is_null() || lp_flags.is_null() {
         return fail_false(WsaError::WSAEFAULT);
     }
-    if let Err(e) = handles::socket(s) {
-        return fail_false(e);
+    // A socket, the handle of a change notification (WSAProviderConfigChange),
+    // or the handle the record's operation was started on (closed since).
+    let known = matches!(
+        handles::get(s),
+        Some(Object::Socket(_)) | Some(Object::Provider(_))
+    ) || records::entry(c as usize)
+        .is_some_and(|e| e.socket.is_none() && e.wait_socket == s);
+    if !known {
+        return fail_false(WsaError::WSAENOTSOCK);
     }
     let done = if wait != 0 {
         records::wait_and_settle(c as usize)

@@ -444,3 +444,24 @@ fn a_unicode_build_with_tmain_and_w_functions_in_c_and_cpp() {
         );
     }
 }
+
+#[test]
+fn provider_config_change_through_the_c_interface_in_c_and_cpp() {
+    for (name, flags, env) in [
+        ("provider_c", &[][..], &[][..]),
+        (
+            "provider_cpp",
+            &["-x", "c++"][..],
+            &[("OVERLAPPED_CXX", "1")][..],
+        ),
+    ] {
+        let exe = compile("overlapped-c/tests/c/provider.c", name, flags, env);
+        let out = run(&exe, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok "),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
