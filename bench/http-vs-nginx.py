@@ -182,7 +182,8 @@ def main():
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--models", default="event,routine,port")
     ap.add_argument("--rows", default="all", help="all, or some of rps,mib,100mib,cpu")
-    ap.add_argument("--binary", default=os.path.join(REPO, "target/release/overlapped"))
+    ap.add_argument("--binary", default=None,
+                    help="the overlapped binary (default: build target/release/overlapped first)")
     ap.add_argument("--base-binary", default=None,
                     help="also run the models from this build (labelled base)")
     args = ap.parse_args()
@@ -192,8 +193,10 @@ def main():
     for tool in ["nginx", "wrk", "taskset"]:
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install nginx wrk util-linux")
-    if not os.path.exists(args.binary):
+    if args.binary is None:
+        # Always the current source (a no-op when up to date).
         subprocess.run(["cargo", "build", "--release", "--bin", "overlapped"], cwd=REPO, check=True)
+        args.binary = os.path.join(REPO, "target/release/overlapped")
     work = tempfile.mkdtemp(prefix="http-bench-")
     os.chmod(work, 0o755)  # nginx's worker runs as another user
     root = os.path.join(work, "root")
