@@ -120,33 +120,35 @@ impl Op for OpSlot {
         lane: Option<(&Weak<Ring>, u64)>,
     ) -> Finished<Self> {
         mem.finish(bytes as usize);
-        let bufs = std::mem::take(&mut mem.bufs);
-        let dgram = match mem.take_dgram() {
-            Some((from, control)) => DgramOut {
-                from,
-                control: Control::from_kernel(control),
-            },
-            None => DgramOut::default(),
-        };
-        let outcome = Outcome {
+        let mut outcome = || Outcome {
             error,
             bytes,
             flags,
-            bufs,
-            dgram,
+            bufs: std::mem::take(&mut mem.bufs),
+            dgram: match mem.take_dgram() {
+                Some((from, control)) => DgramOut {
+                    from,
+                    control: Control::from_kernel(control),
+                },
+                None => DgramOut::default(),
+            },
         };
         // A dropped future's receive gives its bytes back to the socket
-        // before the next receive of its lane starts.
-        let outcome = self.notify.settle_abandoned(outcome);
+        // before the next receive of its lane starts. The outcome is built
+        // where it goes (no move through an `Option` on the usual path).
+        let done = match self.notify.abandoned() {
+            Some(future) => {
+                future.complete(outcome());
+                None
+            }
+            None => Some((self.notify, outcome())),
+        };
         let next = lane.and_then(|(driver, user_data)| {
             self.socket
                 .lanes
                 .leave(self.kind.direction(), driver, user_data)
         });
-        Finished {
-            done: outcome.map(|outcome| (self.notify, outcome)),
-            next,
-        }
+        Finished { done, next }
     }
 
     #[inline]
