@@ -56,6 +56,14 @@ impl ThreadShared {
             });
             return true;
         }
+        self.post_remote(apc)
+    }
+
+    /// [`ThreadShared::post`] from another thread (out of line: the usual
+    /// post is the owner's, reaping its own completions).
+    #[cold]
+    #[inline(never)]
+    fn post_remote(&self, apc: RemoteApc) -> bool {
         self.remote
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -94,7 +102,23 @@ pub(crate) fn current() -> Result<Rc<Local>, WsaError> {
 }
 
 /// Like [`current`], with the reason a ring could not be made.
+///
+/// Called by every start and every wait: the usual case (the state exists
+/// and is this process's) stays small; making it is out of line.
+#[inline]
 pub(crate) fn try_current() -> Result<Rc<Local>, SetupError> {
+    if let Ok(Some(local)) = LOCAL.try_with(|l| l.borrow().clone()) {
+        if !local.shared.ring.foreign() {
+            return Ok(local);
+        }
+    }
+    make_current()
+}
+
+/// [`try_current`]'s first use on a thread (or first after `fork`).
+#[cold]
+#[inline(never)]
+fn make_current() -> Result<Rc<Local>, SetupError> {
     let found = LOCAL
         .try_with(|l| l.borrow().clone())
         .map_err(|_| SetupError::Other(std::io::Error::other("thread is exiting")))?;
