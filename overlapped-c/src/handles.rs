@@ -25,6 +25,8 @@ pub enum Object {
     File(Arc<std::fs::File>),
     /// A `WSAProviderConfigChange` notification handle.
     Provider(Arc<overlapped::ProviderChange>),
+    /// A `WSALookupServiceBegin` query.
+    Lookup(Arc<crate::nsp::Lookup>),
 }
 
 fn table() -> &'static Mutex<HashMap<usize, Object>> {

@@ -36,6 +36,7 @@ pub mod ioctls;
 pub mod last_error;
 pub mod messages;
 pub mod network_events;
+pub mod nsp;
 pub mod options;
 pub mod ports;
 pub mod provider;

@@ -427,7 +427,7 @@ unsafe extern "C" fn wsa_get_overlapped_result(
     // or the handle the record's operation was started on (closed since).
     let known = matches!(
         handles::get(s),
-        Some(Object::Socket(_)) | Some(Object::Provider(_))
+        Some(Object::Socket(_)) | Some(Object::Provider(_)) | Some(Object::Lookup(_))
     ) || records::entry(c as usize)
         .is_some_and(|e| e.socket.is_none() && e.wait_socket == s);
     if !known {

@@ -465,3 +465,24 @@ fn provider_config_change_through_the_c_interface_in_c_and_cpp() {
         );
     }
 }
+
+#[test]
+fn name_service_queries_and_nsp_ioctl_through_the_c_interface_in_c_and_cpp() {
+    for (name, flags, env) in [
+        ("nsp_c", &[][..], &[][..]),
+        (
+            "nsp_cpp",
+            &["-x", "c++"][..],
+            &[("OVERLAPPED_CXX", "1")][..],
+        ),
+    ] {
+        let exe = compile("overlapped-c/tests/c/nsp.c", name, flags, env);
+        let out = run(&exe, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok "),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
