@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::ServerProcess;
+use common::{logged, ServerProcess};
 
 /// A generated root, removed on drop.
 struct Tree {
@@ -406,19 +406,6 @@ fn closed_by_server(mut s: TcpStream, what: &str) -> Vec<u8> {
         Ok(_) => out,
         Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => out,
         Err(e) => panic!("{what}: not closed by the server: {e}"),
-    }
-}
-
-/// Waits (up to 20 s) until the log holds `n` lines containing `text`.
-fn logged(log: &std::path::Path, text: &str, n: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = std::fs::read_to_string(log).unwrap_or_default();
-        if got.matches(text).count() >= n {
-            return got;
-        }
-        assert!(Instant::now() < deadline, "want {n}× {text:?} in:\n{got}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -7,10 +7,10 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::ServerProcess;
+use common::{logged, ServerProcess};
 
 const MODELS: [(&str, &[&str]); 3] = [
     ("event", &[]),
@@ -87,19 +87,6 @@ fn closed_by_server(s: &mut TcpStream, what: &str) -> usize {
             Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return total,
             Err(e) => panic!("{what}: not closed by the server: {e}"),
         }
-    }
-}
-
-/// Waits (up to 20 s) until the log holds `n` lines containing `text`.
-fn logged(log: &Path, text: &str, n: usize) -> String {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let got = std::fs::read_to_string(log).unwrap_or_default();
-        if got.matches(text).count() >= n {
-            return got;
-        }
-        assert!(Instant::now() < deadline, "want {n}× {text:?} in:\n{got}");
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 

@@ -92,3 +92,16 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Waits (up to 20 s) until the log holds `n` lines containing `text`.
+pub fn logged(log: &std::path::Path, text: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let got = std::fs::read_to_string(log).unwrap_or_default();
+        if got.matches(text).count() >= n {
+            return got;
+        }
+        assert!(Instant::now() < deadline, "want {n}× {text:?} in:\n{got}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
