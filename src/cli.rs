@@ -109,3 +109,26 @@ pub fn refuse_given(ids: &[&str], why: &str) {
         usage_error(&format!("{} {why}", bad.join(", ")));
     }
 }
+
+/// `--backend`: the backend the library runs on in this program and the
+/// servers it starts.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendArg {
+    /// io_uring (an error if it cannot start here).
+    Uring,
+    /// epoll: readiness plus non-blocking calls.
+    Epoll,
+}
+
+/// Forces the library's backend for this process and its children, as
+/// `OVERLAPPED_BACKEND` does. Call before any use of the library and
+/// before any thread starts.
+pub fn force_backend(backend: Option<BackendArg>) {
+    if let Some(b) = backend {
+        let name = match b {
+            BackendArg::Uring => "uring",
+            BackendArg::Epoll => "epoll",
+        };
+        std::env::set_var(overlapped::BACKEND_VAR, name);
+    }
+}

@@ -14,6 +14,15 @@ mod watch;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
+/// The line servers print after `listening on ...`: which backend runs and
+/// why (`backend: epoll (io_uring_setup: EPERM (Operation not permitted))`).
+pub(crate) fn backend_line() -> String {
+    match overlapped::backend() {
+        Ok(b) => format!("backend: {b}"),
+        Err(e) => format!("backend: none ({e})"),
+    }
+}
+
 /// The overlapped program.
 #[derive(Parser)]
 #[command(name = "overlapped", version, about)]

@@ -166,6 +166,7 @@ pub use winsock::port::{CompletionEntry, CompletionPort, NotificationModes, Port
 pub use winsock::provider::{ProviderChange, PROVIDER_FILES};
 pub use winsock::socket::Socket;
 pub use winsock::socket_io::Completion;
+pub use sys::choice::{Backend, BackendKind, BACKEND_VAR};
 pub use winsock::transmit::{
     TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE,
     TP_ELEMENT_MEMORY,
@@ -191,6 +192,40 @@ pub use socket2::{Domain, Protocol, Type};
 pub fn set_batching(enabled: bool) -> WsaResult<()> {
     model::thread::current()?.shared.ring.set_batching(enabled);
     Ok(())
+}
+
+/// The backend this process runs on — io_uring or epoll — and why it was
+/// chosen. Decided once per process, on first use of the library (or of
+/// this call):
+///
+/// * io_uring when a ring can be created and the kernel's probe lists every
+///   opcode the library needs (`reason`: `"io_uring works and has every
+///   opcode needed"`);
+/// * otherwise epoll, with the reason io_uring could not be used, e.g.
+///   `"io_uring_setup: EPERM (Operation not permitted)"` under a container's
+///   default seccomp profile or `kernel.io_uring_disabled=2`;
+/// * `OVERLAPPED_BACKEND=epoll` or `=uring` ([`BACKEND_VAR`]) forces one.
+///
+/// Both backends give the same Winsock semantics (DESIGN.md lists each
+/// operation's mapping on both, and the few differences).
+///
+/// # Errors
+///
+/// No backend can run: [`SetupError::ForcedUring`] (`OVERLAPPED_BACKEND=uring`
+/// where io_uring cannot start: no silent fallback), or
+/// [`SetupError::BadBackend`] (any other value than `uring` or `epoll`).
+/// Every thread's start then fails with the same error.
+///
+/// ```
+/// let chosen = overlapped::backend().expect("a backend can run here");
+/// println!("backend: {chosen}"); // e.g. "uring (io_uring works and has every opcode needed)"
+/// match chosen.kind {
+///     overlapped::BackendKind::Uring => {}
+///     overlapped::BackendKind::Epoll => eprintln!("io_uring unavailable: {}", chosen.reason),
+/// }
+/// ```
+pub fn backend() -> Result<Backend, SetupError> {
+    sys::choice::chosen()
 }
 
 /// Starts the library on the calling thread (`WSAStartup`): creates its

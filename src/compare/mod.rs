@@ -49,6 +49,12 @@ pub struct CompareArgs {
     /// Short runs: 1 s each, 1 round, 0.3 s warm-up (unless --secs/--rounds say otherwise).
     #[arg(long)]
     pub quick: bool,
+    /// The library's backend: uring or epoll [default: io_uring if it can
+    /// start here and has every opcode needed, else epoll; the environment
+    /// variable OVERLAPPED_BACKEND=uring|epoll does the same]. Applies to the
+    /// event, routine and async servers; the report names it.
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::cli::BackendArg>,
 }
 
 /// A comparison to run.
@@ -69,6 +75,7 @@ pub struct Plan {
 
 /// Runs `overlapped compare`.
 pub fn run(args: CompareArgs) -> std::io::Result<()> {
+    crate::cli::force_backend(args.backend);
     // clap has checked the names and ranges.
     let secs = args.secs.unwrap_or(if args.quick { 1.0 } else { 5.0 });
     let rounds = args.rounds.unwrap_or(if args.quick { 1 } else { 3 });
@@ -117,6 +124,7 @@ fn check_out_dir(dir: &Path) -> Result<(), String> {
 pub fn execute(plan: &Plan) -> std::io::Result<()> {
     let _ = crate::bench::ring::raise_nofile_limit();
     let launcher = Launcher::new()?;
+    eprintln!("overlapped servers' {}", crate::backend_line());
     if !launcher.pinned() {
         eprintln!(
             "note: not pinning CPUs (taskset missing or a single CPU); figures will be noisier"

@@ -92,6 +92,12 @@ pub struct ServeArgs {
     /// (receive-with-accept; `--accept ex` only).
     #[arg(long)]
     pub first_data: bool,
+    /// The library's backend: uring or epoll [default: io_uring if it can
+    /// start here and has every opcode needed, else epoll; the environment
+    /// variable OVERLAPPED_BACKEND=uring|epoll does the same]. The second
+    /// line of output says which runs and why.
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::cli::BackendArg>,
 }
 
 /// The largest `--buffer`: 1 MiB per receive (the TCP server holds one per
@@ -100,6 +106,7 @@ pub const MAX_BUFFER: usize = 1 << 20;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> std::io::Result<()> {
+    crate::cli::force_backend(args.backend);
     let buffer = args.buffer.unwrap_or(match args.proto {
         Proto::Tcp => 16 * 1024,
         Proto::Udp => udp::BUFFER,
@@ -144,6 +151,7 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {local}")?;
+        writeln!(out, "{}", crate::backend_line())?;
         out.flush()?;
     }
     if args.model == Model::Port {

@@ -43,6 +43,7 @@ pub fn run(bind: SocketAddr, model: Model, buffer: usize) -> std::io::Result<()>
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on {local}")?;
+        writeln!(out, "{}", crate::backend_line())?;
         out.flush()?;
     }
     let stop = Event::new();

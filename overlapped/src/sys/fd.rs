@@ -24,6 +24,11 @@ pub(crate) fn replace(target: RawFd, with: OwnedFd) -> io::Result<()> {
     // call, so the number cannot be closed or reused under us.
     let r = unsafe { libc::dup3(from, target, libc::O_CLOEXEC) };
     let err = io::Error::last_os_error();
+    bump_epoch(target);
+    #[cfg(feature = "epoll-only")]
+    if r >= 0 {
+        crate::sys::epoll::replaced(target);
+    }
     // SAFETY: `from` is ours (see above) and is not used again.
     unsafe { libc::close(from) };
     if r < 0 {
@@ -53,4 +58,32 @@ pub(crate) fn tcp_state(fd: RawFd) -> Option<u8> {
         )
     };
     (r == 0 && len >= 1).then_some(info.tcpi_state)
+}
+
+/// How many times each descriptor number had another open file put behind
+/// it by [`replace`] or [`crate::sys::blocking::release_keeping_number`]:
+/// a readiness backend's registration of a number is stale once this moves.
+/// Numbers past the table share one counter (any change there counts for all).
+static EPOCHS: std::sync::OnceLock<Box<[std::sync::atomic::AtomicU32]>> =
+    std::sync::OnceLock::new();
+const EPOCH_SLOTS: usize = 1 << 16;
+
+fn epochs() -> &'static [std::sync::atomic::AtomicU32] {
+    EPOCHS.get_or_init(|| {
+        (0..=EPOCH_SLOTS)
+            .map(|_| std::sync::atomic::AtomicU32::new(0))
+            .collect()
+    })
+}
+
+/// The number of times `fd` had another open file put behind it.
+pub(crate) fn epoch(fd: RawFd) -> u32 {
+    let i = (fd.max(0) as usize).min(EPOCH_SLOTS);
+    epochs()[i].load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// Notes that `fd` now names another open file.
+pub(crate) fn bump_epoch(fd: RawFd) {
+    let i = (fd.max(0) as usize).min(EPOCH_SLOTS);
+    epochs()[i].fetch_add(1, std::sync::atomic::Ordering::SeqCst);
 }

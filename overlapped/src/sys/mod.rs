@@ -9,6 +9,7 @@
 
 pub(crate) mod blocking;
 pub(crate) mod buf;
+pub(crate) mod choice;
 pub(crate) mod cmsg;
 mod driver;
 pub(crate) mod fd;
@@ -24,6 +25,7 @@ pub(crate) mod reactor;
 pub(crate) mod registry;
 pub(crate) mod resolve;
 pub(crate) mod uring;
+pub(crate) mod epoll;
 
 pub(crate) use driver::{Driver, OpRef, Started};
 pub(crate) use mem::OpMem;

@@ -23,6 +23,13 @@ pub enum SetupError {
     /// Any other failure.
     #[error("io_uring setup failed: {0}")]
     Other(#[source] io::Error),
+    /// `OVERLAPPED_BACKEND=uring` asked for io_uring, and it cannot start
+    /// here (the reason follows); unset the variable to fall back to epoll.
+    #[error("OVERLAPPED_BACKEND=uring, but io_uring cannot start here: {0} (unset OVERLAPPED_BACKEND to use the epoll backend)")]
+    ForcedUring(String),
+    /// `OVERLAPPED_BACKEND` holds something other than `uring` or `epoll`.
+    #[error("OVERLAPPED_BACKEND={0:?} is not a backend: use uring or epoll (or leave it unset to choose automatically)")]
+    BadBackend(String),
 }
 
 impl SetupError {
@@ -41,6 +48,12 @@ impl SetupError {
 /// the kernel keeps what does not fit and we flush it).
 const SQ_ENTRIES: u32 = 256;
 const CQ_ENTRIES: u32 = 8192;
+
+/// Whether io_uring can run here: a ring can be made and has every opcode
+/// the library needs (the probe's answer is kept for the process).
+pub(crate) fn probe() -> Result<(), SetupError> {
+    build().map(drop)
+}
 
 pub(crate) fn build() -> Result<IoUring, SetupError> {
     let ring = IoUring::builder()
@@ -75,6 +88,11 @@ fn check_opcodes(ring: &IoUring) -> Result<(), SetupError> {
             (opcode::Accept::CODE, "ACCEPT"),
             (opcode::Connect::CODE, "CONNECT"),
             (opcode::Shutdown::CODE, "SHUTDOWN"),
+            (opcode::Recv::CODE, "RECV"),
+            (opcode::Send::CODE, "SEND"),
+            (opcode::Write::CODE, "WRITE"),
+            (opcode::Splice::CODE, "SPLICE"),
+            (opcode::Nop::CODE, "NOP"),
         ];
         for (code, name) in needed {
             if !probe.is_supported(code) {

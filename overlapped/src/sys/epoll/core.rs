@@ -1,0 +1,283 @@
+//! The epoll instance of one ring, its operations table and its
+//! registrations, as only the ring's lock holder sees them.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use slab::Slab;
+
+use crate::sys::OpMem;
+use crate::op::OpSlot;
+use crate::socket::SocketInner;
+
+/// The `epoll_event.u64` of the ring's own wake-up eventfd; a descriptor's
+/// events carry its number.
+pub(super) const WAKER: u64 = u64::MAX;
+
+/// Interest in a descriptor's readiness.
+pub(super) const IN: u32 = libc::EPOLLIN as u32;
+pub(super) const OUT: u32 = libc::EPOLLOUT as u32;
+/// Always reported: the operation's next try will see what happened.
+const ALWAYS: u32 = (libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLRDHUP) as u32;
+
+/// What an operation is doing right now.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Wait {
+    /// Not in the epoll set: queued in its lane, or not yet tried.
+    Idle,
+    /// Tried: the call would block; waits for `events` on `fd`.
+    Fd { fd: RawFd, events: u32 },
+    /// A worker thread runs its blocking step (a file read of a transmit);
+    /// the result comes back as mail. Nothing may free its memory meanwhile.
+    Worker,
+}
+
+/// One operation in flight and what the backend keeps beside it.
+pub(super) struct Slot {
+    pub(super) op: OpSlot,
+    pub(super) wait: Wait,
+    /// A stream `MSG_WAITALL` receive: bytes received by earlier tries.
+    pub(super) got: usize,
+    /// A transmit: the next member of the chain to run (see `transmit.rs`).
+    pub(super) member: usize,
+    /// A transmit: the pipe's bytes already read out into user memory
+    /// (`transmit.rs`), front first.
+    pub(super) staged: Vec<u8>,
+    /// A transmit: the members of the chain in progress (`planned`).
+    pub(super) chain: Vec<crate::transmit_op::Member>,
+    pub(super) planned: bool,
+}
+
+impl Slot {
+    pub(super) fn new(op: OpSlot) -> Slot {
+        Slot {
+            op,
+            wait: Wait::Idle,
+            got: 0,
+            member: 0,
+            staged: Vec::new(),
+            chain: Vec::new(),
+            planned: false,
+        }
+    }
+}
+
+/// A descriptor registered in this ring's epoll set, and the socket it
+/// belonged to then: a registration is only trusted while both hold, since
+/// a descriptor number can be closed and reused, or have another socket
+/// put behind it (`dup3`), without the kernel telling this ring.
+pub(super) struct Reg {
+    socket: Weak<SocketInner>,
+    epoch: u32,
+    /// Operations waiting on it (`user_data`).
+    pub(super) waiters: Vec<u64>,
+}
+
+pub(super) struct Core {
+    pub(super) epfd: OwnedFd,
+    pub(super) slots: Slab<(u64, Slot)>,
+    pub(super) generation: u32,
+    /// Recycled operation memory (boxed: its address must not move).
+    #[allow(clippy::vec_box)]
+    pub(super) spare: Vec<Box<OpMem>>,
+    pub(super) regs: HashMap<RawFd, Reg>,
+    /// Operations started in batching mode, to be tried at the next turn.
+    pub(super) fresh: Vec<u64>,
+    pub(super) events: Vec<libc::epoll_event>,
+    /// The owner is exiting: event-notified operations are parked here for
+    /// the service thread (see `exit.rs`).
+    pub(super) retiring: bool,
+    pub(super) parked: Vec<u64>,
+    /// Size of `regs` after its last sweep of dead sockets.
+    swept: usize,
+}
+
+impl Core {
+    pub(super) fn new(epfd: OwnedFd) -> Core {
+        Core {
+            epfd,
+            slots: Slab::with_capacity(64),
+            generation: 0,
+            spare: Vec::new(),
+            regs: HashMap::new(),
+            fresh: Vec::new(),
+            events: Vec::with_capacity(256),
+            retiring: false,
+            parked: Vec::new(),
+            swept: 64,
+        }
+    }
+
+    /// Makes operation `ud` wait for `events` on `fd` (the descriptor of
+    /// `socket`). Registers the descriptor (edge-triggered, all events) the
+    /// first time, or again when the number now names another socket.
+    pub(super) fn wait_on(
+        &mut self,
+        ud: u64,
+        fd: RawFd,
+        socket: &Arc<SocketInner>,
+        events: u32,
+    ) -> io::Result<()> {
+        let epoch = crate::sys::fd::epoch(fd);
+        let current = match self.regs.get(&fd) {
+            Some(reg) => reg.epoch == epoch && Weak::ptr_eq(&reg.socket, &Arc::downgrade(socket)),
+            None => false,
+        };
+        if !current {
+            self.register(fd)?;
+            let waiters = self.regs.remove(&fd).map(|r| r.waiters).unwrap_or_default();
+            self.regs.insert(
+                fd,
+                Reg {
+                    socket: Arc::downgrade(socket),
+                    epoch,
+                    waiters,
+                },
+            );
+            self.sweep();
+        }
+        let key = (ud & 0xffff_ffff) as usize;
+        if let Some((_, slot)) = self.slots.get_mut(key) {
+            slot.wait = Wait::Fd { fd, events };
+        }
+        if let Some(reg) = self.regs.get_mut(&fd) {
+            if !reg.waiters.contains(&ud) {
+                reg.waiters.push(ud);
+            }
+        }
+        Ok(())
+    }
+
+    fn register(&self, fd: RawFd) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: IN | OUT | ALWAYS | libc::EPOLLET as u32,
+            u64: fd as u64,
+        };
+        // SAFETY: `ev` is a live epoll_event; no memory is kept by the kernel.
+        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        if r == 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.raw_os_error() != Some(libc::EEXIST) {
+            return Err(err);
+        }
+        // This very open file is registered under this number already.
+        // SAFETY: as above.
+        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+
+    /// Forgets registrations of sockets that are gone (the kernel dropped
+    /// them when the socket closed), now and then.
+    fn sweep(&mut self) {
+        if self.regs.len() < self.swept * 2 {
+            return;
+        }
+        self.regs
+            .retain(|_, r| r.socket.strong_count() > 0 || !r.waiters.is_empty());
+        self.swept = self.regs.len().max(64);
+    }
+
+    /// The operations waiting on `fd` under a registration older than the
+    /// descriptor's current open file, with the events they wait for; the
+    /// stale registration is forgotten (the next wait registers afresh).
+    pub(super) fn stale_waiters(&mut self, fd: RawFd) -> Vec<(u64, u32)> {
+        let epoch = crate::sys::fd::epoch(fd);
+        match self.regs.get(&fd) {
+            Some(reg) if reg.epoch != epoch => {}
+            _ => return Vec::new(),
+        }
+        let reg = self.regs.remove(&fd).expect("just seen");
+        let mut found = Vec::new();
+        for ud in reg.waiters {
+            let key = (ud & 0xffff_ffff) as usize;
+            if let Some((stored, slot)) = self.slots.get_mut(key) {
+                if *stored == ud {
+                    if let Wait::Fd { events, .. } = slot.wait {
+                        slot.wait = Wait::Idle;
+                        found.push((ud, events));
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Takes operation `ud` out of the waiters of the descriptor it waits on.
+    pub(super) fn unwait(&mut self, ud: u64) {
+        let key = (ud & 0xffff_ffff) as usize;
+        let Some((_, slot)) = self.slots.get_mut(key) else {
+            return;
+        };
+        if let Wait::Fd { fd, .. } = std::mem::replace(&mut slot.wait, Wait::Idle) {
+            if let Some(reg) = self.regs.get_mut(&fd) {
+                reg.waiters.retain(|&w| w != ud);
+            }
+        }
+    }
+
+    /// The operations that `events` on `fd` may let go further.
+    pub(super) fn woken(&mut self, fd: RawFd, events: u32, out: &mut Vec<(u64, RawFd, u32)>) {
+        let Some(reg) = self.regs.get_mut(&fd) else {
+            return;
+        };
+        let slots = &mut self.slots;
+        reg.waiters.retain(|&ud| {
+            let key = (ud & 0xffff_ffff) as usize;
+            match slots.get_mut(key) {
+                Some((stored, slot)) if *stored == ud => match slot.wait {
+                    Wait::Fd { events: wanted, .. } => {
+                        if wanted & events != 0 || events & ALWAYS != 0 {
+                            slot.wait = Wait::Idle;
+                            out.push((ud, fd, wanted));
+                            false
+                        } else {
+                            true
+                        }
+                    }
+                    _ => false,
+                },
+                _ => false,
+            }
+        });
+    }
+
+    /// Waits up to `timeout` (`None`: for ever; zero: only looks) for
+    /// events; they are left in `self.events`.
+    pub(super) fn wait(&mut self, timeout: Option<Duration>) {
+        let ms = match timeout {
+            None => -1,
+            Some(t) if t.is_zero() => 0,
+            // Round up: a wait must not end before its time.
+            Some(t) => t
+                .as_micros()
+                .div_ceil(1000)
+                .min(i32::MAX as u128)
+                .max(1) as i32,
+        };
+        self.events.clear();
+        let cap = self.events.capacity();
+        // SAFETY: the kernel writes at most `cap` events into the vector's
+        // spare capacity; we set the length to what it reports.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.epfd.as_raw_fd(),
+                self.events.as_mut_ptr(),
+                cap as i32,
+                ms,
+            )
+        };
+        if n > 0 {
+            // SAFETY: the kernel initialised the first `n` entries.
+            unsafe { self.events.set_len(n as usize) };
+        }
+    }
+}

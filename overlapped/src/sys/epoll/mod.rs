@@ -1,0 +1,571 @@
+//! The epoll backend: readiness plus non-blocking system calls, for where
+//! io_uring cannot run (denied by seccomp, `kernel.io_uring_disabled`, a
+//! kernel without the opcodes). Same surface as the io_uring backend.
+//!
+//! Each thread that issues operations has a ring: an epoll instance, its
+//! operations table and a wake-up eventfd. An operation's step is tried at
+//! once as a non-blocking call (`attempt.rs`); a call that would block waits
+//! for the descriptor's readiness and is tried again when it comes. The
+//! result of each try is what io_uring would have reported for the step,
+//! and goes through the same interpretation (`OpSlot::step`), so both
+//! backends end every operation the same way.
+//!
+//! Descriptors are registered **edge-triggered**, once per ring and socket,
+//! for every event: an operation only ever waits after a try that found the
+//! call would block (or right after the registration, which reports the
+//! current state), so no edge can be missed, and no `epoll_ctl` is needed
+//! per wait, as with level-triggered one-shot interest (which would cost a
+//! system call each time an operation starts waiting). Several operations
+//! of a ring may wait on one descriptor (a receive and a send, many
+//! `AcceptEx` on a listener); an event tries those whose interest it meets.
+//!
+//! Unlike an io_uring request, nothing here is tied to the thread that
+//! started it: any thread may drive a ring under its lock. The owner does
+//! it in its waits; a thread that posts a cancel or a worker's result does
+//! it at once if the ring is free; the service thread (`service.rs`) does it
+//! for rings whose owner has stayed away (or exited) with operations whose
+//! completion any thread may deliver.
+
+mod attempt;
+mod core;
+mod exit;
+mod mail;
+pub(crate) mod registry;
+mod service;
+mod transmit;
+mod worker;
+
+use self::core::{Core, Slot, Wait, WAKER};
+use attempt::Try;
+use mail::Mail;
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::time::Duration;
+
+use crate::op::{Notify, OpKind, OpSlot, Outcome, Step};
+use crate::socket::SocketInner;
+use crate::sys::{fork, OpMem};
+use crate::{BufList, WsaError};
+
+/// How an operation's start went.
+pub(crate) enum Started {
+    /// Waiting; it will complete through its notification.
+    Pending(OpRef),
+    /// Completed during the call; nothing has been notified yet.
+    Immediate(Notify, Outcome),
+}
+
+/// Names one operation in flight on one ring (for cancellation).
+#[derive(Clone)]
+pub(crate) struct OpRef {
+    pub(crate) ring: Weak<Ring>,
+    pub(crate) user_data: u64,
+}
+
+/// What ended one operation, taken out of the table: to be delivered.
+type Done = (Notify, Outcome);
+
+/// A thread's epoll ring.
+pub(crate) struct Ring {
+    id: u64,
+    born: u32,
+    me: Weak<Ring>,
+    /// The epoll descriptor (readable while events wait: tokio's reactor
+    /// and the service thread watch it).
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    fd: RawFd,
+    core: Mutex<Core>,
+    waker: OwnedFd,
+    sleeping: AtomicBool,
+    woken: AtomicBool,
+    mail: Mutex<Vec<Mail>>,
+    has_mail: AtomicBool,
+    ops: AtomicUsize,
+    batching: AtomicBool,
+    wanted: AtomicBool,
+    /// Operations started in batching mode wait to be tried.
+    queued: AtomicBool,
+    /// The owner's turns so far: the service sees from it that the owner
+    /// stayed away.
+    visits: AtomicU64,
+    /// The ring's descriptor is in the service's epoll set (one-shot).
+    armed: AtomicBool,
+}
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+fn os_error(what: &str) -> crate::sys::SetupError {
+    let e = io::Error::last_os_error();
+    crate::sys::SetupError::Other(io::Error::new(e.kind(), format!("{what}: {e}")))
+}
+
+impl Ring {
+    pub(crate) fn new() -> Result<Arc<Ring>, crate::sys::SetupError> {
+        // SAFETY: epoll_create1 has no memory-safety preconditions.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(os_error("epoll_create1"));
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let epfd = unsafe { OwnedFd::from_raw_fd(ep) };
+        // SAFETY: as above.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(os_error("eventfd"));
+        }
+        // SAFETY: a fresh descriptor that nothing else owns.
+        let waker = unsafe { OwnedFd::from_raw_fd(efd) };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: WAKER,
+        };
+        // SAFETY: `ev` is live; both descriptors are ours.
+        if unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, efd, &mut ev) } < 0 {
+            return Err(os_error("epoll_ctl"));
+        }
+        if !service::start() {
+            return Err(crate::sys::SetupError::Other(io::Error::other(
+                "could not start the service thread",
+            )));
+        }
+        fork::watch_forks();
+        let ring = Arc::new_cyclic(|me| Ring {
+            id: NEXT_ID.fetch_add(1, SeqCst),
+            born: fork::generation(),
+            me: me.clone(),
+            fd: ep,
+            core: Mutex::new(Core::new(epfd)),
+            waker,
+            sleeping: AtomicBool::new(false),
+            woken: AtomicBool::new(false),
+            mail: Mutex::new(Vec::new()),
+            has_mail: AtomicBool::new(false),
+            ops: AtomicUsize::new(0),
+            batching: AtomicBool::new(false),
+            wanted: AtomicBool::new(false),
+            queued: AtomicBool::new(false),
+            visits: AtomicU64::new(0),
+            armed: AtomicBool::new(false),
+        });
+        registry::add(&ring);
+        Ok(ring)
+    }
+
+    /// A ring inherited from the parent across `fork`: its epoll set is
+    /// shared with the parent, so this process never touches it again.
+    pub(crate) fn foreign(&self) -> bool {
+        self.born != fork::generation()
+    }
+
+    pub(crate) fn batching(&self) -> bool {
+        self.batching.load(SeqCst)
+    }
+
+    pub(crate) fn set_batching(&self, on: bool) {
+        self.batching.store(on, SeqCst);
+    }
+
+    /// All operations in flight.
+    pub(crate) fn ops(&self) -> usize {
+        self.ops.load(SeqCst)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn try_lock(&self) -> Option<MutexGuard<'_, Core>> {
+        match self.core.try_lock() {
+            Ok(core) => Some(core),
+            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// Lets go of the ring, then does what was asked of it meanwhile.
+    fn release(&self, core: MutexGuard<'_, Core>) {
+        drop(core);
+        fence(SeqCst);
+        if self.wanted.load(SeqCst) || self.has_mail.load(SeqCst) {
+            self.serve();
+        }
+    }
+
+    /// Drives the ring from any thread: reads its mail, tries batched
+    /// starts, and runs what is ready. If another thread holds the ring,
+    /// leaves it a note (`wanted`) that it reads after letting go.
+    pub(crate) fn serve(&self) {
+        if self.foreign() {
+            return;
+        }
+        loop {
+            let core = match self.try_lock() {
+                Some(core) => core,
+                None => {
+                    self.wanted.store(true, SeqCst);
+                    fence(SeqCst);
+                    match self.try_lock() {
+                        Some(core) => core,
+                        None => {
+                            // The holder may be asleep in its wait.
+                            self.wake();
+                            return;
+                        }
+                    }
+                }
+            };
+            self.wanted.store(false, SeqCst);
+            let mut core = core;
+            self.drain_mail(&mut core);
+            self.try_fresh(&mut core);
+            core.wait(Some(Duration::ZERO));
+            self.dispatch(&mut core);
+            self.try_fresh(&mut core);
+            drop(core);
+            fence(SeqCst);
+            if !self.wanted.load(SeqCst) && !self.has_mail.load(SeqCst) {
+                return;
+            }
+        }
+    }
+
+    /// Starts an operation. With `eager`, its first step is tried now and
+    /// a completion during the call is returned as `Immediate`; otherwise
+    /// it is tried at the owner's next turn (batching).
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        kind: OpKind,
+        bufs: BufList,
+        notify: Notify,
+        socket: Arc<SocketInner>,
+        eager: bool,
+    ) -> Result<Started, WsaError> {
+        let mut core = self.lock();
+        let mut mem = core.spare.pop().unwrap_or_else(OpMem::new);
+        mem.bufs = bufs;
+        let direction = kind.direction();
+        let op = OpSlot {
+            kind,
+            mem,
+            notify,
+            socket,
+            submitted: false,
+            cancelled: false,
+            poll_first: !eager,
+        };
+        core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
+        let generation = u64::from(core.generation);
+        let entry = core.slots.vacant_entry();
+        let user_data = (generation << 32) | entry.key() as u64;
+        let (_, slot) = entry.insert((user_data, Slot::new(op)));
+        if self.ops.fetch_add(1, SeqCst) == 0 {
+            service::watch();
+        }
+        let op = OpRef {
+            ring: Arc::downgrade(self),
+            user_data,
+        };
+        let head = slot
+            .op
+            .socket
+            .lanes
+            .enter(direction, Arc::downgrade(self), user_data);
+        if !head {
+            self.release(core);
+            return Ok(Started::Pending(op));
+        }
+        slot.op.submitted = true;
+        if !eager {
+            core.fresh.push(user_data);
+            self.queued.store(true, SeqCst);
+            self.release(core);
+            return Ok(Started::Pending(op));
+        }
+        let done = self.advance(&mut core, user_data);
+        self.release(core);
+        Ok(match done {
+            Some((notify, outcome)) => Started::Immediate(notify, outcome),
+            None => Started::Pending(op),
+        })
+    }
+
+    /// One turn of the owner's loop: wait for readiness or a wake-up (up to
+    /// `timeout`; `None` blocks, zero only looks), then run and deliver
+    /// every operation that can go further.
+    pub(crate) fn turn(&self, timeout: Option<Duration>) {
+        let mut core = self.lock();
+        self.visits.fetch_add(1, SeqCst);
+        self.drain_mail(&mut core);
+        self.try_fresh(&mut core);
+        let block = timeout != Some(Duration::ZERO)
+            && !self.has_mail.load(SeqCst)
+            && !self.woken.load(SeqCst);
+        core.wait(if block { timeout } else { Some(Duration::ZERO) });
+        self.sleeping.store(false, SeqCst);
+        self.woken.store(false, SeqCst);
+        self.dispatch(&mut core);
+        self.try_fresh(&mut core);
+        self.release(core);
+    }
+
+    /// Marks the owner as (about to be) blocked in this ring, so that wakers
+    /// write to its eventfd; the owner re-checks its conditions after setting it.
+    pub(crate) fn set_sleeping(&self, sleeping: bool) {
+        self.sleeping.store(sleeping, SeqCst);
+    }
+
+    /// Tries the operations started in batching mode (or by routines).
+    pub(crate) fn flush(&self) {
+        if !self.queued.load(SeqCst) {
+            return;
+        }
+        let mut core = self.lock();
+        self.try_fresh(&mut core);
+        self.release(core);
+    }
+
+    /// Drives the ring from any thread if nobody holds it (the tokio
+    /// driver). Returns false if the ring was busy.
+    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    pub(crate) fn try_drive(&self) -> bool {
+        if self.foreign() {
+            return false;
+        }
+        let Some(mut core) = self.try_lock() else {
+            return false;
+        };
+        self.drain_mail(&mut core);
+        self.try_fresh(&mut core);
+        core.wait(Some(Duration::ZERO));
+        self.dispatch(&mut core);
+        self.try_fresh(&mut core);
+        self.release(core);
+        true
+    }
+
+    /// Polling a record: runs what is ready (any thread may).
+    pub(crate) fn poll_owned(&self) {
+        self.serve();
+    }
+
+    /// Wakes the owner if it is blocked in this ring.
+    pub(crate) fn wake(&self) {
+        if self.sleeping.load(SeqCst) && !self.foreign() {
+            self.woken.store(true, SeqCst);
+            let one: u64 = 1;
+            // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+            let _ = unsafe { libc::write(self.waker.as_raw_fd(), (&one as *const u64).cast(), 8) };
+        }
+    }
+
+    /// Tries the operations started in batching mode, and those that
+    /// reached the head of their lane; one that was cancelled (or whose
+    /// socket closed) on its way ends without a try.
+    fn try_fresh(&self, core: &mut Core) {
+        while !core.fresh.is_empty() {
+            self.queued.store(false, SeqCst);
+            for ud in std::mem::take(&mut core.fresh) {
+                let key = (ud & 0xffff_ffff) as usize;
+                let ended = match core.slots.get(key) {
+                    Some((stored, slot)) if *stored == ud => {
+                        slot.op.cancelled || slot.op.socket.is_closed()
+                    }
+                    _ => continue,
+                };
+                let done = if ended {
+                    self.end(core, ud, -libc::ECANCELED)
+                } else {
+                    self.advance(core, ud)
+                };
+                if let Some(done) = done {
+                    crate::op::deliver(done.0, done.1);
+                }
+            }
+        }
+    }
+
+    /// Runs what the events in `core.events` let go further.
+    fn dispatch(&self, core: &mut Core) {
+        if core.events.is_empty() {
+            return;
+        }
+        let events = std::mem::take(&mut core.events);
+        let mut woken = Vec::new();
+        for ev in &events {
+            let data = ev.u64;
+            if data == WAKER {
+                let mut n: u64 = 0;
+                // SAFETY: reads 8 bytes into a live u64 from our own eventfd.
+                let _ = unsafe {
+                    libc::read(self.waker.as_raw_fd(), (&mut n as *mut u64).cast(), 8)
+                };
+            } else {
+                core.woken(data as RawFd, ev.events, &mut woken);
+            }
+        }
+        core.events = events;
+        core.events.clear();
+        // A descriptor found not ready in this round stays not ready until
+        // its next edge: the other operations waiting on it wait again
+        // without a try (many `AcceptEx` on one listener).
+        let mut blocked: Vec<(RawFd, u32)> = Vec::new();
+        for (ud, fd, events) in woken {
+            if blocked.contains(&(fd, events)) {
+                self.rewait(core, ud, fd, events);
+                continue;
+            }
+            if let Some(done) = self.advance_noting(core, ud, &mut blocked) {
+                crate::op::deliver(done.0, done.1);
+            }
+        }
+    }
+
+    fn rewait(&self, core: &mut Core, ud: u64, fd: RawFd, events: u32) {
+        let key = (ud & 0xffff_ffff) as usize;
+        let Some((_, slot)) = core.slots.get(key) else {
+            return;
+        };
+        let socket = slot.op.socket.clone();
+        let socket = match &slot.op.kind {
+            OpKind::Accept(spec) if spec.target.fd() == fd => spec.target.clone(),
+            _ => socket,
+        };
+        if let Err(e) = core.wait_on(ud, fd, &socket, events) {
+            self.fail(core, ud, &e);
+        }
+    }
+
+    /// Runs operation `ud` as far as it goes now; its outcome if it ended.
+    fn advance(&self, core: &mut Core, ud: u64) -> Option<Done> {
+        self.advance_noting(core, ud, &mut Vec::new())
+    }
+
+    fn advance_noting(
+        &self,
+        core: &mut Core,
+        ud: u64,
+        blocked: &mut Vec<(RawFd, u32)>,
+    ) -> Option<Done> {
+        let key = (ud & 0xffff_ffff) as usize;
+        loop {
+            let slot = match core.slots.get_mut(key) {
+                Some((stored, slot)) if *stored == ud => slot,
+                _ => return None,
+            };
+            if slot.wait != Wait::Idle {
+                return None;
+            }
+            let tried = if matches!(slot.op.kind, OpKind::Transmit(_)) {
+                transmit::run(slot)
+            } else {
+                attempt::try_step(slot)
+            };
+            match tried {
+                Try::Res(res) => match self.complete(core, ud, res) {
+                    Some(done) => return Some(done),
+                    None => continue,
+                },
+                Try::Wait { fd, events, target } => {
+                    let socket = match &slot.op.kind {
+                        OpKind::Accept(spec) if target => spec.target.clone(),
+                        _ => slot.op.socket.clone(),
+                    };
+                    if let Err(e) = core.wait_on(ud, fd, &socket, events) {
+                        return self.fail(core, ud, &e);
+                    }
+                    blocked.push((fd, events));
+                    return None;
+                }
+                Try::Worker(job) => {
+                    slot.wait = Wait::Worker;
+                    worker::run(job, self.me.clone(), ud);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The descriptor could not be watched (a closed socket's placeholder
+    /// is not pollable): the step ends with that error.
+    fn fail(&self, core: &mut Core, ud: u64, e: &io::Error) -> Option<Done> {
+        let res = -e.raw_os_error().unwrap_or(libc::EIO);
+        let mut res = res;
+        loop {
+            match self.complete(core, ud, res) {
+                Some(done) => return Some(done),
+                // An operation that would go on after this error is
+                // ended as cancelled rather than tried again.
+                None => res = -libc::ECANCELED,
+            }
+            let key = (ud & 0xffff_ffff) as usize;
+            match core.slots.get_mut(key) {
+                Some((stored, slot)) if *stored == ud => slot.op.cancelled = true,
+                _ => return None,
+            }
+        }
+    }
+
+    /// A worker's result for operation `ud` (any thread).
+    pub(super) fn worked(&self, ud: u64, res: i32) {
+        self.post(Mail::Worked(ud, res));
+    }
+
+    /// Ends the current step of operation `ud` with `res`: `Some` if the
+    /// operation is over (taken out of the table, next of its lane
+    /// started), `None` if it goes on with another step (or was not found).
+    fn complete(&self, core: &mut Core, ud: u64, res: i32) -> Option<Done> {
+        let key = (ud & 0xffff_ffff) as usize;
+        let slot = match core.slots.get_mut(key) {
+            Some((stored, slot)) if *stored == ud => slot,
+            _ => return None,
+        };
+        match slot.op.step(res) {
+            Step::Resubmit => {
+                slot.wait = Wait::Idle;
+                None
+            }
+            Step::Done {
+                error,
+                bytes,
+                flags,
+            } => {
+                core.unwait(ud);
+                let (_, slot) = core.slots.remove(key);
+                let Slot { mut op, .. } = slot;
+                if op.submitted {
+                    self.next_in_lane(core, &op, ud);
+                }
+                op.mem.finish(bytes as usize);
+                let bufs = std::mem::take(&mut op.mem.bufs);
+                let dgram = op.mem.take_dgram();
+                core.spare.push(op.mem);
+                self.ops.fetch_sub(1, SeqCst);
+                Some((
+                    op.notify,
+                    Outcome {
+                        error,
+                        bytes,
+                        flags,
+                        bufs,
+                        dgram,
+                    },
+                ))
+            }
+        }
+    }
+}
+
+/// Descriptor `fd` names another open file now (`dup3` by
+/// `sys::fd::replace` or a close's placeholder): every ring with operations
+/// waiting on the old file ends them.
+pub(crate) fn replaced(fd: RawFd) {
+    for ring in registry::with_ops() {
+        ring.post(Mail::Replaced(fd));
+    }
+}
+
+pub(crate) use service::adopt;
+pub(crate) use service::lock_for_fork as service_lock_for_fork;
