@@ -171,8 +171,11 @@ impl Op for OpSlot {
     }
 
     #[inline]
-    fn socket_key(&self) -> usize {
-        Arc::as_ptr(&self.socket) as usize
+    fn socket_of(&self, fd: std::os::fd::RawFd) -> &Arc<SocketInner> {
+        match &self.kind {
+            OpKind::Accept(spec) if spec.target.fd() == fd => &spec.target,
+            _ => &self.socket,
+        }
     }
 
     fn issued_on(&self, socket: &Arc<SocketInner>) -> bool {

@@ -54,8 +54,9 @@ pub(crate) fn release_keeping_number(fd: RawFd) -> io::Result<()> {
         let r = unsafe { libc::dup3(null.as_raw_fd(), fd, libc::O_CLOEXEC) };
         if r >= 0 {
             super::fd::bump_epoch(fd);
-            #[cfg(feature = "epoll-only")]
-            crate::sys::epoll::replaced(fd);
+            if super::choice::is_epoll() {
+                super::epoll::replaced(fd);
+            }
             return Ok(());
         }
         let err = io::Error::last_os_error();

@@ -8,15 +8,19 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use super::buf::BufList;
+use super::choice::{self, BackendKind};
 use super::op::Op;
-use super::uring;
 use super::SetupError;
+use super::{epoll, uring};
 
 /// A thread's backend instance: its operations in flight, and the way to
 /// wake the thread when it waits in it.
 pub(crate) enum Driver<O: Op> {
     /// io_uring: one ring per thread (`sys/uring/`).
     Uring(uring::Ring<O>),
+    /// epoll: one epoll set per thread, readiness plus non-blocking calls
+    /// (`sys/epoll/`).
+    Epoll(epoll::Ring<O>),
 }
 
 /// How an operation's start went.
@@ -49,14 +53,20 @@ macro_rules! backend {
     ($self:expr, $d:ident => $call:expr) => {
         match $self {
             Driver::Uring($d) => $call,
+            Driver::Epoll($d) => $call,
         }
     };
 }
 
 impl<O: Op> Driver<O> {
     /// Makes the calling thread's driver (the thread becomes its owner).
+    /// The backend is the process's choice (`sys::choice`: io_uring if it
+    /// works, else epoll; `OVERLAPPED_BACKEND` forces one).
     pub(crate) fn new() -> Result<Arc<Driver<O>>, SetupError> {
-        uring::Ring::new_driver()
+        match choice::chosen()?.kind {
+            BackendKind::Uring => uring::Ring::new_driver(),
+            BackendKind::Epoll => epoll::Ring::new_driver(),
+        }
     }
 
     /// Starts an operation (owner thread only): queues it in its socket
@@ -137,6 +147,7 @@ impl<O: Op> Driver<O> {
     pub(crate) fn adopt(self: Arc<Self>) {
         match &*self {
             Driver::Uring(_) => uring::adopt(self),
+            Driver::Epoll(_) => epoll::adopt(self),
         }
     }
 
@@ -179,6 +190,7 @@ impl<O: Op> Driver<O> {
     pub(crate) fn name(&self) -> &'static str {
         match self {
             Driver::Uring(_) => "io_uring",
+            Driver::Epoll(_) => "epoll",
         }
     }
 }

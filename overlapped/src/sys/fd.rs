@@ -25,8 +25,7 @@ pub(crate) fn replace(target: RawFd, with: OwnedFd) -> io::Result<()> {
     let r = unsafe { libc::dup3(from, target, libc::O_CLOEXEC) };
     let err = io::Error::last_os_error();
     bump_epoch(target);
-    #[cfg(feature = "epoll-only")]
-    if r >= 0 {
+    if r >= 0 && crate::sys::choice::is_epoll() {
         crate::sys::epoll::replaced(target);
     }
     // SAFETY: `from` is ours (see above) and is not used again.

@@ -50,15 +50,10 @@ pub(crate) fn watch_forks() {
 /// registry, the orphan list, the service's start), each held only briefly
 /// and never one inside the other, so the child gets them unlocked.
 extern "C" fn prepare() {
-    #[cfg(not(feature = "epoll-only"))]
     let guards = [
         super::registry::lock_for_fork(),
         super::uring::lock_for_fork(),
-    ];
-    #[cfg(feature = "epoll-only")]
-    let guards = [
-        crate::sys::epoll::registry::lock_for_fork(),
-        crate::sys::epoll::service_lock_for_fork(),
+        super::epoll::lock_for_fork(),
     ];
     let _ = HELD.try_with(|h| h.borrow_mut().extend(guards));
 }

@@ -159,12 +159,13 @@ pub(crate) trait Op: Send + Sized + 'static {
     fn awaited(&self) -> bool;
     /// Whether the socket it is issued on was closed.
     fn socket_closed(&self) -> bool;
-    /// The identity of the socket it is issued on: unique among the sockets
-    /// that have operations in flight (the record holds its socket), so a
-    /// readiness backend can tell a descriptor number reused by another
-    /// socket from the one it registered.
-    #[allow(dead_code)] // for the readiness backend (#15 part B)
-    fn socket_key(&self) -> usize;
+    /// The socket behind descriptor `fd` among those the operation names
+    /// (the one it is issued on, or an `AcceptEx`'s accept socket): a
+    /// readiness backend keeps it, weakly, with its registration of `fd`,
+    /// to tell a number that now names another socket from the one it
+    /// registered (the weak reference keeps the allocation, so no other
+    /// socket can have the same address meanwhile).
+    fn socket_of(&self, fd: RawFd) -> &Arc<Self::Socket>;
     /// Whether it is issued on `socket`.
     fn issued_on(&self, socket: &Arc<Self::Socket>) -> bool;
     /// Whether it names `socket` without being issued on it (closing that

@@ -9,9 +9,8 @@ use std::time::Duration;
 
 use slab::Slab;
 
+use crate::sys::op::{Member, Op};
 use crate::sys::OpMem;
-use crate::op::OpSlot;
-use crate::socket::SocketInner;
 
 /// The `epoll_event.u64` of the ring's own wake-up eventfd; a descriptor's
 /// events carry its number.
@@ -35,32 +34,55 @@ pub(super) enum Wait {
     Worker,
 }
 
-/// One operation in flight and what the backend keeps beside it.
-pub(super) struct Slot {
-    pub(super) op: OpSlot,
+/// One operation in flight: the model's record, the memory the calls use,
+/// and what the backend keeps beside them.
+pub(super) struct Slot<O> {
+    pub(super) op: O,
+    pub(super) mem: Box<OpMem>,
+    /// False while queued behind another operation of its socket lane.
+    pub(super) submitted: bool,
+    /// A cancel was asked for (by a dropped record, a close or a cancel call).
+    pub(super) cancelled: bool,
     pub(super) wait: Wait,
     /// A stream `MSG_WAITALL` receive: bytes received by earlier tries.
     pub(super) got: usize,
+    /// A connect: the first `connect` call was made.
+    pub(super) connecting: bool,
     /// A transmit: the next member of the chain to run (see `transmit.rs`).
     pub(super) member: usize,
     /// A transmit: the pipe's bytes already read out into user memory
     /// (`transmit.rs`), front first.
     pub(super) staged: Vec<u8>,
-    /// A transmit: the members of the chain in progress (`planned`).
-    pub(super) chain: Vec<crate::transmit_op::Member>,
+    /// A transmit: the members of the chain in progress (`planned`), and
+    /// the descriptors they name.
+    pub(super) chain: Vec<Member>,
     pub(super) planned: bool,
+    pub(super) fds: ChainFds,
 }
 
-impl Slot {
-    pub(super) fn new(op: OpSlot) -> Slot {
+/// The descriptors of a transmit's chain (owned by the record).
+#[derive(Default)]
+pub(super) struct ChainFds {
+    pub(super) pipe: (RawFd, RawFd),
+    pub(super) files: Vec<RawFd>,
+    pub(super) socket: RawFd,
+}
+
+impl<O> Slot<O> {
+    pub(super) fn new(op: O, mem: Box<OpMem>) -> Slot<O> {
         Slot {
             op,
+            mem,
+            submitted: false,
+            cancelled: false,
             wait: Wait::Idle,
             got: 0,
+            connecting: false,
             member: 0,
             staged: Vec::new(),
             chain: Vec::new(),
             planned: false,
+            fds: ChainFds::default(),
         }
     }
 }
@@ -69,34 +91,30 @@ impl Slot {
 /// belonged to then: a registration is only trusted while both hold, since
 /// a descriptor number can be closed and reused, or have another socket
 /// put behind it (`dup3`), without the kernel telling this ring.
-pub(super) struct Reg {
-    socket: Weak<SocketInner>,
+pub(super) struct Reg<S> {
+    socket: Weak<S>,
     epoch: u32,
     /// Operations waiting on it (`user_data`).
     pub(super) waiters: Vec<u64>,
 }
 
-pub(super) struct Core {
+pub(super) struct Core<O: Op> {
     pub(super) epfd: OwnedFd,
-    pub(super) slots: Slab<(u64, Slot)>,
+    pub(super) slots: Slab<(u64, Slot<O>)>,
     pub(super) generation: u32,
     /// Recycled operation memory (boxed: its address must not move).
     #[allow(clippy::vec_box)]
     pub(super) spare: Vec<Box<OpMem>>,
-    pub(super) regs: HashMap<RawFd, Reg>,
+    pub(super) regs: HashMap<RawFd, Reg<O::Socket>>,
     /// Operations started in batching mode, to be tried at the next turn.
     pub(super) fresh: Vec<u64>,
     pub(super) events: Vec<libc::epoll_event>,
-    /// The owner is exiting: event-notified operations are parked here for
-    /// the service thread (see `exit.rs`).
-    pub(super) retiring: bool,
-    pub(super) parked: Vec<u64>,
     /// Size of `regs` after its last sweep of dead sockets.
     swept: usize,
 }
 
-impl Core {
-    pub(super) fn new(epfd: OwnedFd) -> Core {
+impl<O: Op> Core<O> {
+    pub(super) fn new(epfd: OwnedFd) -> Core<O> {
         Core {
             epfd,
             slots: Slab::with_capacity(64),
@@ -105,41 +123,39 @@ impl Core {
             regs: HashMap::new(),
             fresh: Vec::new(),
             events: Vec::with_capacity(256),
-            retiring: false,
-            parked: Vec::new(),
             swept: 64,
         }
     }
 
-    /// Makes operation `ud` wait for `events` on `fd` (the descriptor of
-    /// `socket`). Registers the descriptor (edge-triggered, all events) the
-    /// first time, or again when the number now names another socket.
-    pub(super) fn wait_on(
-        &mut self,
-        ud: u64,
-        fd: RawFd,
-        socket: &Arc<SocketInner>,
-        events: u32,
-    ) -> io::Result<()> {
+    /// Makes operation `ud` wait for `events` on `fd` (the descriptor of a
+    /// socket it names). Registers the descriptor (edge-triggered, all
+    /// events) the first time, or again when the number now names another
+    /// socket or another open file.
+    pub(super) fn wait_on(&mut self, ud: u64, fd: RawFd, events: u32) -> io::Result<()> {
+        let key = (ud & 0xffff_ffff) as usize;
+        let Some((_, slot)) = self.slots.get_mut(key) else {
+            return Ok(());
+        };
+        let socket = slot.op.socket_of(fd);
         let epoch = crate::sys::fd::epoch(fd);
         let current = match self.regs.get(&fd) {
-            Some(reg) => reg.epoch == epoch && Weak::ptr_eq(&reg.socket, &Arc::downgrade(socket)),
+            Some(reg) => reg.epoch == epoch && std::ptr::eq(reg.socket.as_ptr(), Arc::as_ptr(socket)),
             None => false,
         };
         if !current {
-            self.register(fd)?;
+            let socket = Arc::downgrade(socket);
+            register(&self.epfd, fd)?;
             let waiters = self.regs.remove(&fd).map(|r| r.waiters).unwrap_or_default();
             self.regs.insert(
                 fd,
                 Reg {
-                    socket: Arc::downgrade(socket),
+                    socket,
                     epoch,
                     waiters,
                 },
             );
             self.sweep();
         }
-        let key = (ud & 0xffff_ffff) as usize;
         if let Some((_, slot)) = self.slots.get_mut(key) {
             slot.wait = Wait::Fd { fd, events };
         }
@@ -151,29 +167,6 @@ impl Core {
         Ok(())
     }
 
-    fn register(&self, fd: RawFd) -> io::Result<()> {
-        let mut ev = libc::epoll_event {
-            events: IN | OUT | ALWAYS | libc::EPOLLET as u32,
-            u64: fd as u64,
-        };
-        // SAFETY: `ev` is a live epoll_event; no memory is kept by the kernel.
-        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
-        if r == 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.raw_os_error() != Some(libc::EEXIST) {
-            return Err(err);
-        }
-        // This very open file is registered under this number already.
-        // SAFETY: as above.
-        let r = unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
-        if r == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
-    }
 
     /// Forgets registrations of sockets that are gone (the kernel dropped
     /// them when the socket closed), now and then.
@@ -279,5 +272,32 @@ impl Core {
             // SAFETY: the kernel initialised the first `n` entries.
             unsafe { self.events.set_len(n as usize) };
         }
+    }
+}
+
+
+/// Registers `fd` in the epoll set `epfd` (or again, if this very open
+/// file is there under this number already).
+fn register(epfd: &OwnedFd, fd: RawFd) -> io::Result<()> {
+    let mut ev = libc::epoll_event {
+        events: IN | OUT | ALWAYS | libc::EPOLLET as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: `ev` is a live epoll_event; no memory is kept by the kernel.
+    let r = unsafe { libc::epoll_ctl(epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) };
+    if r == 0 {
+        return Ok(());
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() != Some(libc::EEXIST) {
+        return Err(err);
+    }
+    // This very open file is registered under this number already.
+    // SAFETY: as above.
+    let r = unsafe { libc::epoll_ctl(epfd.as_raw_fd(), libc::EPOLL_CTL_MOD, fd, &mut ev) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }

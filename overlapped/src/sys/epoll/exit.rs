@@ -7,23 +7,22 @@
 
 use super::core::Wait;
 use super::Ring;
-use crate::op::Notify;
+use crate::sys::op::Op;
 
-impl Ring {
+impl<O: Op> Ring<O> {
     /// Called on the owner thread as it exits.
     pub(crate) fn retire(&self) {
         if self.foreign() {
             return;
         }
         let mut core = self.lock();
-        let routine = |n: &Notify| matches!(n, Notify::Routine { .. });
         // Queued behind others in their socket lane: withdrawn.
-        self.withdraw(&mut core, |_, slot| routine(&slot.notify));
+        self.withdraw(&mut core, |_, op| !op.any_thread());
         let mut ending = Vec::new();
         for (_, (ud, slot)) in core.slots.iter_mut() {
-            if routine(&slot.op.notify) {
-                slot.op.cancelled = true;
-                if slot.op.submitted && slot.wait != Wait::Worker {
+            if !slot.op.any_thread() {
+                slot.cancelled = true;
+                if slot.submitted && slot.wait != Wait::Worker {
                     ending.push(*ud);
                 }
             }
@@ -33,8 +32,4 @@ impl Ring {
         }
         self.release(core);
     }
-
-    /// The service thread goes on where the owner left off: nothing to
-    /// resubmit (see the module's note).
-    pub(crate) fn resume(&self) {}
 }

@@ -9,19 +9,19 @@ use std::sync::atomic::Ordering::SeqCst;
 use std::sync::{Arc, Weak};
 
 use super::core::{Core, Wait};
-use super::{transmit, Done, Ring};
-use crate::op::{OpKind, OpSlot};
-use crate::socket::SocketInner;
+use super::{transmit, Ring};
+use crate::sys::op::Op;
+use crate::sys::Driver;
 
-pub(super) enum Mail {
+pub(super) enum Mail<O: Op> {
     Cancel(u64),
     /// Cancel every operation of this ring on the socket (weak: a socket
     /// that is gone has no operations left).
-    CancelSocket(Weak<SocketInner>),
+    CancelSocket(Weak<O::Socket>),
     /// The socket is closing: as `CancelSocket`, plus the operations that
     /// name it as their target (an `AcceptEx` whose accept socket it is,
     /// [fact 93](crate::semantics#fact-93)).
-    CloseSocket(Weak<SocketInner>),
+    CloseSocket(Weak<O::Socket>),
     /// Start an operation that was queued behind another in its socket lane.
     Submit(u64),
     /// A worker's result for an operation's file read.
@@ -31,24 +31,24 @@ pub(super) enum Mail {
     Replaced(RawFd),
 }
 
-impl Ring {
+impl<O: Op> Ring<O> {
     /// Cancels one operation, from any thread.
     pub(crate) fn cancel(&self, user_data: u64) {
         self.post(Mail::Cancel(user_data));
     }
 
     /// Cancels every operation of this ring on `socket`, from any thread.
-    pub(crate) fn cancel_socket(&self, socket: &Arc<SocketInner>) {
+    pub(crate) fn cancel_socket(&self, socket: &Arc<O::Socket>) {
         self.post(Mail::CancelSocket(Arc::downgrade(socket)));
     }
 
     /// `socket` is closing: cancels its operations on this ring, and those
     /// that name it as their target.
-    pub(crate) fn close_socket(&self, socket: &Arc<SocketInner>) {
+    pub(crate) fn close_socket(&self, socket: &Arc<O::Socket>) {
         self.post(Mail::CloseSocket(Arc::downgrade(socket)));
     }
 
-    pub(super) fn post(&self, mail: Mail) {
+    pub(super) fn post(&self, mail: Mail<O>) {
         if self.foreign() {
             return;
         }
@@ -60,7 +60,7 @@ impl Ring {
         self.serve();
     }
 
-    pub(super) fn drain_mail(&self, core: &mut Core) {
+    pub(super) fn drain_mail(&self, core: &mut Core<O>) {
         if !self.has_mail.load(SeqCst) || !self.has_mail.swap(false, SeqCst) {
             return;
         }
@@ -77,11 +77,11 @@ impl Ring {
         }
     }
 
-    fn cancel_one(&self, core: &mut Core, ud: u64) {
+    fn cancel_one(&self, core: &mut Core<O>, ud: u64) {
         let submitted = match core.slots.get_mut((ud & 0xffff_ffff) as usize) {
             Some((stored, slot)) if *stored == ud => {
-                slot.op.cancelled = true;
-                slot.op.submitted
+                slot.cancelled = true;
+                slot.submitted
             }
             _ => return, // already completed: nothing to cancel
         };
@@ -99,7 +99,7 @@ impl Ring {
     /// theirs (io_uring's requests hold the old file): its reading side was
     /// shut down (`TF_REUSE_SOCKET`) or it was released (close), so a
     /// receive ends with 0 bytes and a send with `EPIPE`.
-    fn replaced_in(&self, core: &mut Core, fd: RawFd) {
+    fn replaced_in(&self, core: &mut Core<O>, fd: RawFd) {
         for (ud, events) in core.stale_waiters(fd) {
             let res = if events & super::core::OUT != 0 {
                 -libc::EPIPE
@@ -113,12 +113,12 @@ impl Ring {
     /// Ends a cancelled operation that is waiting (not one whose worker is
     /// busy: it ends when the worker's result is back). Data a stream
     /// `MSG_WAITALL` receive already took is its result, as with io_uring.
-    pub(super) fn stop(&self, core: &mut Core, ud: u64) {
+    pub(super) fn stop(&self, core: &mut Core<O>, ud: u64) {
         self.stop_with(core, ud, None)
     }
 
     /// Ends a waiting operation with `res` (`None`: cancelled).
-    fn stop_with(&self, core: &mut Core, ud: u64, res: Option<i32>) {
+    fn stop_with(&self, core: &mut Core<O>, ud: u64, res: Option<i32>) {
         let key = (ud & 0xffff_ffff) as usize;
         let res = match core.slots.get_mut(key) {
             Some((stored, slot)) if *stored == ud => {
@@ -126,12 +126,13 @@ impl Ring {
                     return;
                 }
                 let res = res.unwrap_or(-libc::ECANCELED);
-                match slot.op.kind {
-                    OpKind::Transmit(_) if slot.planned => {
-                        transmit::feed(slot, res).unwrap_or(-libc::ECANCELED)
-                    }
-                    OpKind::Recv { .. } if slot.got > 0 && res <= 0 => slot.got as i32,
-                    _ => res,
+                if slot.planned {
+                    // A transmit's chain: the rest of it is cancelled.
+                    transmit::feed(slot, res).unwrap_or(-libc::ECANCELED)
+                } else if slot.got > 0 && res <= 0 {
+                    slot.got as i32
+                } else {
+                    res
                 }
             }
             _ => return,
@@ -139,42 +140,42 @@ impl Ring {
         core.unwait(ud);
         core.fresh.retain(|&f| f != ud);
         if let Some(done) = self.end(core, ud, res) {
-            crate::op::deliver(done.0, done.1);
+            O::deliver(done);
         }
     }
 
     /// Ends operation `ud` with `res`; a step that would go on after it is
     /// ended as cancelled instead.
-    pub(super) fn end(&self, core: &mut Core, ud: u64, res: i32) -> Option<Done> {
+    pub(super) fn end(&self, core: &mut Core<O>, ud: u64, res: i32) -> Option<O::Done> {
         let mut res = res;
         loop {
             if let Some(done) = self.complete(core, ud, res) {
-                return Some(done);
+                return done;
             }
             match core.slots.get_mut((ud & 0xffff_ffff) as usize) {
-                Some((stored, slot)) if *stored == ud => slot.op.cancelled = true,
+                Some((stored, slot)) if *stored == ud => slot.cancelled = true,
                 _ => return None,
             }
             res = -libc::ECANCELED;
         }
     }
 
-    fn cancel_on(&self, core: &mut Core, socket: Weak<SocketInner>, closing: bool) {
+    fn cancel_on(&self, core: &mut Core<O>, socket: Weak<O::Socket>, closing: bool) {
         let Some(socket) = socket.upgrade() else {
             return;
         };
         let mut waiting = Vec::new();
         for (_, (ud, slot)) in core.slots.iter_mut() {
-            let issued_on = Arc::ptr_eq(&slot.op.socket, &socket);
-            let targets = closing && slot.op.kind.targets(&socket);
+            let issued_on = slot.op.issued_on(&socket);
+            let targets = closing && slot.op.targets(&socket);
             if issued_on || targets {
-                slot.op.cancelled = true;
-                if slot.op.submitted {
+                slot.cancelled = true;
+                if slot.submitted {
                     waiting.push(*ud);
                 }
             }
         }
-        self.withdraw(core, |_, slot| Arc::ptr_eq(&slot.socket, &socket));
+        self.withdraw(core, |_, op| op.issued_on(&socket));
         for ud in waiting {
             self.stop(core, ud);
         }
@@ -182,20 +183,18 @@ impl Ring {
 
     /// Completes as cancelled the operations still queued in their socket
     /// lane that `pick` selects.
-    pub(super) fn withdraw(&self, core: &mut Core, pick: impl Fn(u64, &OpSlot) -> bool) {
+    pub(super) fn withdraw(&self, core: &mut Core<O>, pick: impl Fn(u64, &O) -> bool) {
         let found: Vec<u64> = core
             .slots
             .iter()
-            .filter(|(_, (ud, slot))| !slot.op.submitted && pick(*ud, &slot.op))
+            .filter(|(_, (ud, slot))| !slot.submitted && pick(*ud, &slot.op))
             .map(|(_, (ud, _))| *ud)
             .collect();
         for ud in found {
             let key = (ud & 0xffff_ffff) as usize;
-            let direction = core.slots[key].1.op.kind.direction();
-            let socket = core.slots[key].1.op.socket.clone();
-            if socket.lanes.withdraw(direction, self, ud) {
+            if core.slots[key].1.op.withdraw_lane(&self.me, ud) {
                 if let Some(done) = self.end(core, ud, -libc::ECANCELED) {
-                    crate::op::deliver(done.0, done.1);
+                    O::deliver(done);
                 }
             }
         }
@@ -204,11 +203,11 @@ impl Ring {
     /// An operation reached the head of its socket lane: it is tried once
     /// what is being delivered now has been (so that completions keep the
     /// lane's order), at the end of this turn.
-    pub(super) fn submit_queued(&self, core: &mut Core, ud: u64) {
+    pub(super) fn submit_queued(&self, core: &mut Core<O>, ud: u64) {
         let key = (ud & 0xffff_ffff) as usize;
         match core.slots.get_mut(key) {
-            Some((stored, slot)) if *stored == ud && !slot.op.submitted => {
-                slot.op.submitted = true;
+            Some((stored, slot)) if *stored == ud && !slot.submitted => {
+                slot.submitted = true;
                 core.fresh.push(ud);
                 self.queued.store(true, SeqCst);
             }
@@ -216,14 +215,14 @@ impl Ring {
         }
     }
 
-    fn worked_in(&self, core: &mut Core, ud: u64, res: i32) {
+    fn worked_in(&self, core: &mut Core<O>, ud: u64, res: i32) {
         let key = (ud & 0xffff_ffff) as usize;
         let ended = match core.slots.get_mut(key) {
             Some((stored, slot)) if *stored == ud && slot.wait == Wait::Worker => {
                 slot.wait = Wait::Idle;
                 match transmit::feed(slot, res) {
                     Some(end) => Some(end),
-                    None if slot.op.cancelled => {
+                    None if slot.cancelled => {
                         Some(transmit::feed(slot, -libc::ECANCELED).unwrap_or(-libc::ECANCELED))
                     }
                     None => None,
@@ -233,28 +232,28 @@ impl Ring {
         };
         let done = match ended {
             Some(end) => match self.complete(core, ud, end) {
-                Some(done) => Some(done),
+                Some(done) => done,
                 None => self.advance(core, ud),
             },
             None => self.advance(core, ud),
         };
         if let Some(done) = done {
-            crate::op::deliver(done.0, done.1);
+            O::deliver(done);
         }
     }
 
-    /// The head of a socket lane completed: start the next operation queued
-    /// there, on whichever ring holds it.
-    pub(super) fn next_in_lane(&self, core: &mut Core, done: &OpSlot, user_data: u64) {
-        let direction = done.kind.direction();
-        let Some((ring, ud)) = done.socket.lanes.leave(direction, self, user_data)
-        else {
-            return;
-        };
-        match ring.upgrade() {
-            Some(ring) if ring.id == self.id => self.submit_queued(core, ud),
-            Some(ring) => ring.post(Mail::Submit(ud)),
-            None => {}
+    /// Starts `ud`, the next operation of a lane, on whichever driver
+    /// holds it (this one: at the end of this turn).
+    pub(super) fn next_in_lane(&self, core: &mut Core<O>, driver: Weak<Driver<O>>, ud: u64) {
+        if Weak::ptr_eq(&driver, &self.me) {
+            self.submit_queued(core, ud);
+        } else if let Some(driver) = driver.upgrade() {
+            driver.submit_next(ud);
         }
+    }
+
+    /// Starts `ud`, which reached the head of its lane (any thread).
+    pub(crate) fn submit_next(&self, ud: u64) {
+        self.post(Mail::Submit(ud));
     }
 }

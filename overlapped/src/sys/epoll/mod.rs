@@ -6,9 +6,10 @@
 //! operations table and a wake-up eventfd. An operation's step is tried at
 //! once as a non-blocking call (`attempt.rs`); a call that would block waits
 //! for the descriptor's readiness and is tried again when it comes. The
-//! result of each try is what io_uring would have reported for the step,
-//! and goes through the same interpretation (`OpSlot::step`), so both
-//! backends end every operation the same way.
+//! result of each try is what io_uring would have reported for the step's
+//! [`Request`](crate::sys::op::Request), and goes through the same
+//! interpretation (`Op::step`), so both backends end every operation the
+//! same way.
 //!
 //! Descriptors are registered **edge-triggered**, once per ring and socket,
 //! for every event: an operation only ever waits after a try that found the
@@ -30,7 +31,6 @@ mod attempt;
 mod core;
 mod exit;
 mod mail;
-pub(crate) mod registry;
 mod service;
 mod transmit;
 mod worker;
@@ -45,43 +45,25 @@ use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::Seq
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
-use crate::op::{Notify, OpKind, OpSlot, Outcome, Step};
-use crate::socket::SocketInner;
-use crate::sys::{fork, OpMem};
-use crate::{BufList, WsaError};
-
-/// How an operation's start went.
-pub(crate) enum Started {
-    /// Waiting; it will complete through its notification.
-    Pending(OpRef),
-    /// Completed during the call; nothing has been notified yet.
-    Immediate(Notify, Outcome),
-}
-
-/// Names one operation in flight on one ring (for cancellation).
-#[derive(Clone)]
-pub(crate) struct OpRef {
-    pub(crate) ring: Weak<Ring>,
-    pub(crate) user_data: u64,
-}
-
-/// What ended one operation, taken out of the table: to be delivered.
-type Done = (Notify, Outcome);
+use crate::sys::buf::BufList;
+use crate::sys::op::{Op, Request, Step};
+use crate::sys::{fork, registry, Driver, OpMem, OpRef, SetupError, Started};
 
 /// A thread's epoll ring.
-pub(crate) struct Ring {
+pub(crate) struct Ring<O: Op> {
     id: u64,
     born: u32,
-    me: Weak<Ring>,
+    /// The driver this ring is (lanes and `OpRef`s name it by this).
+    me: Weak<Driver<O>>,
     /// The epoll descriptor (readable while events wait: tokio's reactor
     /// and the service thread watch it).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
-    core: Mutex<Core>,
+    core: Mutex<Core<O>>,
     waker: OwnedFd,
     sleeping: AtomicBool,
     woken: AtomicBool,
-    mail: Mutex<Vec<Mail>>,
+    mail: Mutex<Vec<Mail<O>>>,
     has_mail: AtomicBool,
     ops: AtomicUsize,
     batching: AtomicBool,
@@ -97,13 +79,14 @@ pub(crate) struct Ring {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-fn os_error(what: &str) -> crate::sys::SetupError {
+fn os_error(what: &str) -> SetupError {
     let e = io::Error::last_os_error();
-    crate::sys::SetupError::Other(io::Error::new(e.kind(), format!("{what}: {e}")))
+    SetupError::Other(io::Error::new(e.kind(), format!("{what}: {e}")))
 }
 
-impl Ring {
-    pub(crate) fn new() -> Result<Arc<Ring>, crate::sys::SetupError> {
+impl<O: Op> Ring<O> {
+    /// Makes the calling thread's ring, as its driver.
+    pub(crate) fn new_driver() -> Result<Arc<Driver<O>>, SetupError> {
         // SAFETY: epoll_create1 has no memory-safety preconditions.
         let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if ep < 0 {
@@ -127,12 +110,13 @@ impl Ring {
             return Err(os_error("epoll_ctl"));
         }
         if !service::start() {
-            return Err(crate::sys::SetupError::Other(io::Error::other(
+            return Err(SetupError::Other(io::Error::other(
                 "could not start the service thread",
             )));
         }
         fork::watch_forks();
-        let ring = Arc::new_cyclic(|me| Ring {
+        let driver = Arc::new_cyclic(|me| {
+            Driver::Epoll(Ring {
             id: NEXT_ID.fetch_add(1, SeqCst),
             born: fork::generation(),
             me: me.clone(),
@@ -149,9 +133,17 @@ impl Ring {
             queued: AtomicBool::new(false),
             visits: AtomicU64::new(0),
             armed: AtomicBool::new(false),
+            })
         });
-        registry::add(&ring);
-        Ok(ring)
+        registry::add(&driver);
+        service::watch_ring(&driver);
+        Ok(driver)
+    }
+
+    /// The epoll descriptor (readable while events wait).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn raw_fd(&self) -> RawFd {
+        self.fd
     }
 
     /// A ring inherited from the parent across `fork`: its epoll set is
@@ -173,11 +165,11 @@ impl Ring {
         self.ops.load(SeqCst)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Core> {
+    fn lock(&self) -> MutexGuard<'_, Core<O>> {
         self.core.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn try_lock(&self) -> Option<MutexGuard<'_, Core>> {
+    fn try_lock(&self) -> Option<MutexGuard<'_, Core<O>>> {
         match self.core.try_lock() {
             Ok(core) => Some(core),
             Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
@@ -186,7 +178,7 @@ impl Ring {
     }
 
     /// Lets go of the ring, then does what was asked of it meanwhile.
-    fn release(&self, core: MutexGuard<'_, Core>) {
+    fn release(&self, core: MutexGuard<'_, Core<O>>) {
         drop(core);
         fence(SeqCst);
         if self.wanted.load(SeqCst) || self.has_mail.load(SeqCst) {
@@ -232,64 +224,42 @@ impl Ring {
         }
     }
 
-    /// Starts an operation. With `eager`, its first step is tried now and
-    /// a completion during the call is returned as `Immediate`; otherwise
-    /// it is tried at the owner's next turn (batching).
-    pub(crate) fn start(
-        self: &Arc<Self>,
-        kind: OpKind,
-        bufs: BufList,
-        notify: Notify,
-        socket: Arc<SocketInner>,
-        eager: bool,
-    ) -> Result<Started, WsaError> {
+    /// Starts an operation (owner). With `eager`, its first step is tried
+    /// now and a completion during the call is returned as `Immediate`,
+    /// undelivered; otherwise it is tried at the owner's next turn or flush.
+    pub(crate) fn start(&self, op: O, bufs: BufList, eager: bool) -> Started<O> {
         let mut core = self.lock();
         let mut mem = core.spare.pop().unwrap_or_else(OpMem::new);
         mem.bufs = bufs;
-        let direction = kind.direction();
-        let op = OpSlot {
-            kind,
-            mem,
-            notify,
-            socket,
-            submitted: false,
-            cancelled: false,
-            poll_first: !eager,
-        };
         core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
         let generation = u64::from(core.generation);
         let entry = core.slots.vacant_entry();
         let user_data = (generation << 32) | entry.key() as u64;
-        let (_, slot) = entry.insert((user_data, Slot::new(op)));
+        let (_, slot) = entry.insert((user_data, Slot::new(op, mem)));
         if self.ops.fetch_add(1, SeqCst) == 0 {
             service::watch();
         }
-        let op = OpRef {
-            ring: Arc::downgrade(self),
+        let op_ref = OpRef {
+            ring: self.me.clone(),
             user_data,
         };
-        let head = slot
-            .op
-            .socket
-            .lanes
-            .enter(direction, Arc::downgrade(self), user_data);
-        if !head {
+        if !slot.op.enter_lane(self.me.clone(), user_data) {
             self.release(core);
-            return Ok(Started::Pending(op));
+            return Started::Pending(op_ref);
         }
-        slot.op.submitted = true;
+        slot.submitted = true;
         if !eager {
             core.fresh.push(user_data);
             self.queued.store(true, SeqCst);
             self.release(core);
-            return Ok(Started::Pending(op));
+            return Started::Pending(op_ref);
         }
         let done = self.advance(&mut core, user_data);
         self.release(core);
-        Ok(match done {
-            Some((notify, outcome)) => Started::Immediate(notify, outcome),
-            None => Started::Pending(op),
-        })
+        match done {
+            Some(done) => Started::Immediate(done),
+            None => Started::Pending(op_ref),
+        }
     }
 
     /// One turn of the owner's loop: wait for readiness or a wake-up (up to
@@ -346,7 +316,8 @@ impl Ring {
         true
     }
 
-    /// Polling a record: runs what is ready (any thread may).
+    /// Polling a record: runs what is ready (any thread may drive an
+    /// epoll ring).
     pub(crate) fn poll_owned(&self) {
         self.serve();
     }
@@ -364,14 +335,14 @@ impl Ring {
     /// Tries the operations started in batching mode, and those that
     /// reached the head of their lane; one that was cancelled (or whose
     /// socket closed) on its way ends without a try.
-    fn try_fresh(&self, core: &mut Core) {
+    fn try_fresh(&self, core: &mut Core<O>) {
         while !core.fresh.is_empty() {
             self.queued.store(false, SeqCst);
             for ud in std::mem::take(&mut core.fresh) {
                 let key = (ud & 0xffff_ffff) as usize;
                 let ended = match core.slots.get(key) {
                     Some((stored, slot)) if *stored == ud => {
-                        slot.op.cancelled || slot.op.socket.is_closed()
+                        slot.cancelled || slot.op.socket_closed()
                     }
                     _ => continue,
                 };
@@ -381,14 +352,14 @@ impl Ring {
                     self.advance(core, ud)
                 };
                 if let Some(done) = done {
-                    crate::op::deliver(done.0, done.1);
+                    O::deliver(done);
                 }
             }
         }
     }
 
     /// Runs what the events in `core.events` let go further.
-    fn dispatch(&self, core: &mut Core) {
+    fn dispatch(&self, core: &mut Core<O>) {
         if core.events.is_empty() {
             return;
         }
@@ -418,37 +389,34 @@ impl Ring {
                 continue;
             }
             if let Some(done) = self.advance_noting(core, ud, &mut blocked) {
-                crate::op::deliver(done.0, done.1);
+                O::deliver(done);
             }
         }
     }
 
-    fn rewait(&self, core: &mut Core, ud: u64, fd: RawFd, events: u32) {
+    fn rewait(&self, core: &mut Core<O>, ud: u64, fd: RawFd, events: u32) {
         let key = (ud & 0xffff_ffff) as usize;
-        let Some((_, slot)) = core.slots.get(key) else {
+        if !core.slots.contains(key) {
             return;
-        };
-        let socket = slot.op.socket.clone();
-        let socket = match &slot.op.kind {
-            OpKind::Accept(spec) if spec.target.fd() == fd => spec.target.clone(),
-            _ => socket,
-        };
-        if let Err(e) = core.wait_on(ud, fd, &socket, events) {
-            self.fail(core, ud, &e);
+        }
+        if let Err(e) = core.wait_on(ud, fd, events) {
+            if let Some(done) = self.fail(core, ud, &e) {
+                O::deliver(done);
+            }
         }
     }
 
     /// Runs operation `ud` as far as it goes now; its outcome if it ended.
-    fn advance(&self, core: &mut Core, ud: u64) -> Option<Done> {
+    fn advance(&self, core: &mut Core<O>, ud: u64) -> Option<O::Done> {
         self.advance_noting(core, ud, &mut Vec::new())
     }
 
     fn advance_noting(
         &self,
-        core: &mut Core,
+        core: &mut Core<O>,
         ud: u64,
         blocked: &mut Vec<(RawFd, u32)>,
-    ) -> Option<Done> {
+    ) -> Option<O::Done> {
         let key = (ud & 0xffff_ffff) as usize;
         loop {
             let slot = match core.slots.get_mut(key) {
@@ -458,22 +426,18 @@ impl Ring {
             if slot.wait != Wait::Idle {
                 return None;
             }
-            let tried = if matches!(slot.op.kind, OpKind::Transmit(_)) {
+            let tried = if slot.planned || matches!(slot.op.request(), Request::Chain { .. }) {
                 transmit::run(slot)
             } else {
                 attempt::try_step(slot)
             };
             match tried {
                 Try::Res(res) => match self.complete(core, ud, res) {
-                    Some(done) => return Some(done),
+                    Some(done) => return done,
                     None => continue,
                 },
-                Try::Wait { fd, events, target } => {
-                    let socket = match &slot.op.kind {
-                        OpKind::Accept(spec) if target => spec.target.clone(),
-                        _ => slot.op.socket.clone(),
-                    };
-                    if let Err(e) = core.wait_on(ud, fd, &socket, events) {
+                Try::Wait { fd, events, .. } => {
+                    if let Err(e) = core.wait_on(ud, fd, events) {
                         return self.fail(core, ud, &e);
                     }
                     blocked.push((fd, events));
@@ -481,7 +445,8 @@ impl Ring {
                 }
                 Try::Worker(job) => {
                     slot.wait = Wait::Worker;
-                    worker::run(job, self.me.clone(), ud);
+                    let me: Weak<dyn Watched> = self.me.clone();
+                    worker::run(job, me, ud);
                     return None;
                 }
             }
@@ -490,82 +455,121 @@ impl Ring {
 
     /// The descriptor could not be watched (a closed socket's placeholder
     /// is not pollable): the step ends with that error.
-    fn fail(&self, core: &mut Core, ud: u64, e: &io::Error) -> Option<Done> {
-        let res = -e.raw_os_error().unwrap_or(libc::EIO);
-        let mut res = res;
-        loop {
-            match self.complete(core, ud, res) {
-                Some(done) => return Some(done),
-                // An operation that would go on after this error is
-                // ended as cancelled rather than tried again.
-                None => res = -libc::ECANCELED,
-            }
-            let key = (ud & 0xffff_ffff) as usize;
-            match core.slots.get_mut(key) {
-                Some((stored, slot)) if *stored == ud => slot.op.cancelled = true,
-                _ => return None,
-            }
-        }
-    }
-
-    /// A worker's result for operation `ud` (any thread).
-    pub(super) fn worked(&self, ud: u64, res: i32) {
-        self.post(Mail::Worked(ud, res));
+    fn fail(&self, core: &mut Core<O>, ud: u64, e: &io::Error) -> Option<O::Done> {
+        // An operation that would go on after this error is ended as
+        // cancelled rather than tried again (`end`).
+        self.end(core, ud, -e.raw_os_error().unwrap_or(libc::EIO))
     }
 
     /// Ends the current step of operation `ud` with `res`: `Some` if the
-    /// operation is over (taken out of the table, next of its lane
-    /// started), `None` if it goes on with another step (or was not found).
-    fn complete(&self, core: &mut Core, ud: u64, res: i32) -> Option<Done> {
+    /// operation is over (taken out of the table, the next of its lane
+    /// queued to start; its outcome, `None` inside if the record settled it
+    /// itself), `None` if it goes on with another step (or was not found).
+    fn complete(&self, core: &mut Core<O>, ud: u64, res: i32) -> Option<Option<O::Done>> {
         let key = (ud & 0xffff_ffff) as usize;
         let slot = match core.slots.get_mut(key) {
             Some((stored, slot)) if *stored == ud => slot,
             _ => return None,
         };
-        match slot.op.step(res) {
+        match slot.op.step(&mut slot.mem, res, slot.cancelled) {
             Step::Resubmit => {
                 slot.wait = Wait::Idle;
                 None
             }
-            Step::Done {
-                error,
-                bytes,
-                flags,
-            } => {
+            Step::Done(ended) => {
                 core.unwait(ud);
                 let (_, slot) = core.slots.remove(key);
-                let Slot { mut op, .. } = slot;
-                if op.submitted {
-                    self.next_in_lane(core, &op, ud);
-                }
-                op.mem.finish(bytes as usize);
-                let bufs = std::mem::take(&mut op.mem.bufs);
-                let dgram = op.mem.take_dgram();
-                core.spare.push(op.mem);
+                let Slot {
+                    op,
+                    mut mem,
+                    submitted,
+                    ..
+                } = slot;
+                let lane = submitted.then_some((&self.me, ud));
+                let finished = op.finish(&mut mem, ended, lane);
+                core.spare.push(mem);
                 self.ops.fetch_sub(1, SeqCst);
-                Some((
-                    op.notify,
-                    Outcome {
-                        error,
-                        bytes,
-                        flags,
-                        bufs,
-                        dgram,
-                    },
-                ))
+                if let Some((driver, next)) = finished.next {
+                    self.next_in_lane(core, driver, next);
+                }
+                Some(finished.done)
             }
         }
     }
 }
 
 /// Descriptor `fd` names another open file now (`dup3` by
-/// `sys::fd::replace` or a close's placeholder): every ring with operations
-/// waiting on the old file ends them.
+/// `sys::fd::replace` or a close's placeholder): every epoll ring with
+/// operations waiting on the old file ends them.
 pub(crate) fn replaced(fd: RawFd) {
-    for ring in registry::with_ops() {
-        ring.post(Mail::Replaced(fd));
+    for ring in service::rings() {
+        if ring.in_flight() > 0 {
+            ring.replaced(fd);
+        }
     }
 }
 
-pub(crate) use service::adopt;
-pub(crate) use service::lock_for_fork as service_lock_for_fork;
+/// What the service thread and descriptor changes need of a ring,
+/// whatever its record type.
+pub(super) trait Watched: Send + Sync {
+    fn ring_id(&self) -> u64;
+    fn epfd(&self) -> RawFd;
+    fn serve_now(&self);
+    fn in_flight(&self) -> usize;
+    fn owner_visits(&self) -> u64;
+    fn owner_sleeping(&self) -> bool;
+    fn armed(&self) -> &AtomicBool;
+    fn is_foreign(&self) -> bool;
+    fn has_mail(&self) -> bool;
+    fn replaced(&self, fd: RawFd);
+    /// A worker's result for operation `ud` (any thread).
+    fn worked(&self, ud: u64, res: i32);
+}
+
+impl<O: Op> Driver<O> {
+    fn epoll(&self) -> &Ring<O> {
+        match self {
+            Driver::Epoll(ring) => ring,
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("only epoll drivers are watched"),
+        }
+    }
+}
+
+impl<O: Op> Watched for Driver<O> {
+    fn ring_id(&self) -> u64 {
+        self.epoll().id
+    }
+    fn epfd(&self) -> RawFd {
+        self.epoll().fd
+    }
+    fn serve_now(&self) {
+        self.epoll().serve();
+    }
+    fn in_flight(&self) -> usize {
+        self.epoll().ops()
+    }
+    fn owner_visits(&self) -> u64 {
+        self.epoll().visits.load(SeqCst)
+    }
+    fn owner_sleeping(&self) -> bool {
+        self.epoll().sleeping.load(SeqCst)
+    }
+    fn armed(&self) -> &AtomicBool {
+        &self.epoll().armed
+    }
+    fn is_foreign(&self) -> bool {
+        self.epoll().foreign()
+    }
+    fn has_mail(&self) -> bool {
+        self.epoll().has_mail.load(SeqCst)
+    }
+    fn replaced(&self, fd: RawFd) {
+        self.epoll().post(Mail::Replaced(fd));
+    }
+    fn worked(&self, ud: u64, res: i32) {
+        self.epoll().post(Mail::Worked(ud, res));
+    }
+}
+
+pub(crate) use service::{adopt, lock_for_fork};

@@ -15,10 +15,13 @@
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use super::{fork, registry, Ring};
+use super::Watched;
+use crate::sys::fork;
+use crate::sys::op::Op;
+use crate::sys::Driver;
 
 /// How long an owner may stay away before the service watches its ring.
 const TICK: Duration = Duration::from_millis(10);
@@ -35,8 +38,29 @@ static SERVICE: Mutex<Option<Arc<Service>>> = Mutex::new(None);
 static SERVICE_GEN: AtomicU32 = AtomicU32::new(0);
 /// The service sleeps without a tick (nothing to watch).
 static IDLE: AtomicBool = AtomicBool::new(false);
+/// Every epoll ring of the process (as the trait the service needs: the
+/// record type is a parameter, a static cannot name it).
+static RINGS: Mutex<Vec<Weak<dyn Watched>>> = Mutex::new(Vec::new());
 /// Rings whose owner exited with operations in flight.
-static ORPHANS: Mutex<Vec<Arc<Ring>>> = Mutex::new(Vec::new());
+static ORPHANS: Mutex<Vec<Arc<dyn Watched>>> = Mutex::new(Vec::new());
+
+/// Lists a new ring for the service.
+pub(super) fn watch_ring<O: Op>(driver: &Arc<Driver<O>>) {
+    let mut rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
+    rings.retain(|r| r.upgrade().is_some_and(|r| !r.is_foreign()));
+    let weak: Weak<Driver<O>> = Arc::downgrade(driver);
+    rings.push(weak);
+}
+
+/// Every live epoll ring of this process.
+pub(super) fn rings() -> Vec<Arc<dyn Watched>> {
+    let rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
+    rings
+        .iter()
+        .filter_map(Weak::upgrade)
+        .filter(|r| !r.is_foreign())
+        .collect()
+}
 
 fn current() -> Option<Arc<Service>> {
     let this = fork::generation().wrapping_add(1);
@@ -100,30 +124,31 @@ pub(super) fn watch() {
 }
 
 /// Takes over a ring whose owner is exiting.
-pub(crate) fn adopt(ring: Arc<Ring>) {
-    if ring.ops() == 0 || ring.foreign() {
+pub(crate) fn adopt<O: Op>(driver: Arc<Driver<O>>) {
+    if driver.in_flight() == 0 || driver.is_foreign() {
         return;
     }
+    let ring: Arc<dyn Watched> = driver;
     ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).push(ring);
     kick();
 }
 
 /// Puts `ring` in the service's epoll set until its next event.
-fn arm(service: &Service, ring: &Ring) {
-    if ring.armed.swap(true, SeqCst) {
+fn arm(service: &Service, ring: &dyn Watched) {
+    if ring.armed().swap(true, SeqCst) {
         return;
     }
     let mut ev = libc::epoll_event {
         events: (libc::EPOLLIN | libc::EPOLLONESHOT) as u32,
-        u64: ring.id,
+        u64: ring.ring_id(),
     };
     let ep = service.epfd.as_raw_fd();
     // SAFETY: `ev` is live; the ring's descriptor stays open while the
     // ring lives, and a closed one leaves the set by itself.
-    let r = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, ring.fd, &mut ev) };
+    let r = unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_MOD, ring.epfd(), &mut ev) };
     if r < 0 {
         // SAFETY: as above.
-        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ring.fd, &mut ev) };
+        unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, ring.epfd(), &mut ev) };
     }
 }
 
@@ -162,36 +187,37 @@ fn serve(service: &Service) {
                 fired.push(ev.u64);
             }
         }
-        let orphans: Vec<Arc<Ring>> = {
+        let orphans: Vec<Arc<dyn Watched>> = {
             let mut o = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-            o.retain(|r| r.ops() > 0 && !r.foreign());
+            o.retain(|r| r.in_flight() > 0 && !r.is_foreign());
             o.clone()
         };
-        let rings = registry::all();
+        let rings = rings();
         let now = Instant::now();
         let mut next = HashMap::new();
         for ring in &rings {
-            let orphan = orphans.iter().any(|o| Arc::ptr_eq(o, ring));
-            if fired.contains(&ring.id) {
-                ring.armed.store(false, SeqCst);
+            let id = ring.ring_id();
+            let orphan = orphans.iter().any(|o| o.ring_id() == id);
+            if fired.contains(&id) {
+                ring.armed().store(false, SeqCst);
             }
-            let needs = orphan || ring.ops() > 0 || ring.has_mail.load(SeqCst);
+            let needs = orphan || ring.in_flight() > 0 || ring.has_mail();
             if !needs {
                 continue;
             }
-            let visits = ring.visits.load(SeqCst);
-            let since = match seen.get(&ring.id) {
+            let visits = ring.owner_visits();
+            let since = match seen.get(&id) {
                 Some(&(v, t)) if v == visits => t,
                 _ => now,
             };
-            let away = orphan || (!ring.sleeping.load(SeqCst) && now - since >= TICK);
+            let away = orphan || (!ring.owner_sleeping() && now - since >= TICK);
             if away {
-                ring.serve();
-                if ring.ops() > 0 {
-                    arm(service, ring);
+                ring.serve_now();
+                if ring.in_flight() > 0 {
+                    arm(service, &**ring);
                 }
             }
-            next.insert(ring.id, (visits, since));
+            next.insert(id, (visits, since));
         }
         seen = next;
     }
@@ -201,6 +227,7 @@ fn serve(service: &Service) {
 pub(crate) fn lock_for_fork() -> Box<dyn std::any::Any> {
     Box::new((
         SERVICE.lock().unwrap_or_else(|e| e.into_inner()),
+        RINGS.lock().unwrap_or_else(|e| e.into_inner()),
         ORPHANS.lock().unwrap_or_else(|e| e.into_inner()),
     ))
 }

@@ -1,5 +1,5 @@
 //! `TransmitFile` / `TransmitPackets` on readiness: the members of each
-//! chain that `TransmitOp` plans (see `transmit_op.rs`) run one after the
+//! chain the record asks for ([`Request::Chain`]) run one after the
 //! other, with io_uring's link rule (a member that moves fewer bytes than
 //! asked, or fails, ends the chain; the rest count as cancelled).
 //!
@@ -16,32 +16,42 @@
 use std::os::fd::RawFd;
 
 use super::attempt::{errno, Try};
-use super::core::{Slot, OUT};
+use super::core::{ChainFds, Slot, OUT};
 use super::worker::Job;
-use crate::op::OpKind;
-use crate::transmit_op::Member;
+use crate::sys::op::{Member, Op, Request};
 
 /// Runs `slot`'s chain from its next member until it ends, waits, or needs
-/// a worker. `Try::Res` ends the chain (the operation's step reads it).
-pub(super) fn run(slot: &mut Slot) -> Try {
-    let OpKind::Transmit(t) = &mut slot.op.kind else {
-        unreachable!("transmit::run on another kind");
-    };
+/// a worker. `Try::Res` ends the chain (the record's step reads it).
+pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
     if !slot.planned {
+        let Request::Chain {
+            members,
+            pipe,
+            files,
+            socket,
+        } = slot.op.request()
+        else {
+            unreachable!("transmit::run on another request");
+        };
         slot.chain.clear();
-        slot.chain.extend_from_slice(t.plan());
+        slot.chain.extend_from_slice(members);
+        slot.fds = ChainFds {
+            pipe,
+            files: files.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect(),
+            socket,
+        };
         slot.member = 0;
         slot.planned = true;
     }
-    let socket = slot.op.socket.fd();
     loop {
-        let OpKind::Transmit(t) = &mut slot.op.kind else {
-            unreachable!("transmit::run on another kind");
-        };
-        let (pipe_r, pipe_w) = (t.pipe().read_fd(), t.pipe().write_fd());
+        let ChainFds {
+            pipe: (pipe_r, pipe_w),
+            socket,
+            ..
+        } = slot.fds;
         let res = match slot.chain[slot.member] {
             Member::Write { buf, at, len } => {
-                let data = &slot.op.mem.bufs.buffers()[buf][at..at + len as usize];
+                let data = &slot.mem.bufs.buffers()[buf][at..at + len as usize];
                 // SAFETY: `data` is the operation's own buffer, live for the call.
                 let n = unsafe { libc::write(pipe_w, data.as_ptr().cast(), data.len()) };
                 if n < 0 {
@@ -52,7 +62,7 @@ pub(super) fn run(slot: &mut Slot) -> Try {
             }
             Member::SpliceIn { file, offset, len } => {
                 return Try::Worker(Job {
-                    file: t.file_fd(file),
+                    file: slot.fds.files[file],
                     offset,
                     pipe: pipe_w,
                     len,
@@ -61,11 +71,7 @@ pub(super) fn run(slot: &mut Slot) -> Try {
             Member::Out { len } => match out(&mut slot.staged, pipe_r, socket, len as usize) {
                 Some(res) => res,
                 None => {
-                    return Try::Wait {
-                        fd: socket,
-                        events: OUT,
-                        target: false,
-                    }
+                    return Try::Wait { fd: socket, events: OUT }
                 }
             },
             Member::Shutdown => {
@@ -86,7 +92,7 @@ pub(super) fn run(slot: &mut Slot) -> Try {
 
 /// Hands the result of the member that ran (here or on a worker) to the
 /// operation; `Some` once the chain is over.
-pub(super) fn feed(slot: &mut Slot, res: i32) -> Option<i32> {
+pub(super) fn feed<O: Op>(slot: &mut Slot<O>, res: i32) -> Option<i32> {
     let member = slot.chain[slot.member];
     slot.member += 1;
     let whole = match member {

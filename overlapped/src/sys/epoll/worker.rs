@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::sync::{Condvar, Mutex, Weak};
 
-use super::Ring;
+use super::Watched;
 
 /// Threads in the pool at most.
 const WORKERS: usize = 4;
@@ -25,7 +25,7 @@ pub(super) struct Job {
 }
 
 struct Pool {
-    queue: VecDeque<(Job, Weak<Ring>, u64)>,
+    queue: VecDeque<(Job, Weak<dyn Watched>, u64)>,
     threads: usize,
     idle: usize,
 }
@@ -38,7 +38,7 @@ static POOL: Mutex<Pool> = Mutex::new(Pool {
 static MORE: Condvar = Condvar::new();
 
 /// Runs `job` for operation `ud` of `ring` on a worker.
-pub(super) fn run(job: Job, ring: Weak<Ring>, ud: u64) {
+pub(super) fn run(job: Job, ring: Weak<dyn Watched>, ud: u64) {
     let mut pool = POOL.lock().unwrap_or_else(|e| e.into_inner());
     pool.queue.push_back((job, ring, ud));
     if pool.idle == 0 && pool.threads < WORKERS {
@@ -77,7 +77,7 @@ fn work() {
     }
 }
 
-fn finish(job: Job, ring: Weak<Ring>, ud: u64) {
+fn finish(job: Job, ring: Weak<dyn Watched>, ud: u64) {
     let mut off = job.offset.map_or(0, |o| o as libc::loff_t);
     let off_ptr: *mut libc::loff_t = if job.offset.is_some() {
         &mut off
