@@ -134,6 +134,7 @@ mod winsock;
 
 pub use model::notify::notification_result;
 pub use sys::buf::BufList;
+pub use sys::choice::{Backend, BackendKind, BACKEND_VAR};
 pub use sys::SetupError;
 pub use winsock::accept_addrs::{
     get_accept_ex_sockaddrs, AcceptExSockaddrs, ACCEPT_EX_ADDRESS_LEN, SOCKADDR_IN6_LEN,
@@ -166,7 +167,6 @@ pub use winsock::port::{CompletionEntry, CompletionPort, NotificationModes, Port
 pub use winsock::provider::{ProviderChange, PROVIDER_FILES};
 pub use winsock::socket::Socket;
 pub use winsock::socket_io::Completion;
-pub use sys::choice::{Backend, BackendKind, BACKEND_VAR};
 pub use winsock::transmit::{
     TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE,
     TP_ELEMENT_MEMORY,

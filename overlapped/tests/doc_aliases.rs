@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 /// own types, Rust conveniences, the futures layer.
 const NO_WINSOCK_NAME: &[&str] = &[
     "lib.rs fn backend",
+    "choice.rs enum BackendKind",
+    "choice.rs fn name",
+    "choice.rs struct Backend",
     "guid.rs fn new",
     "provider.rs fn watched_files",
     "ioctl.rs fn wire_len",

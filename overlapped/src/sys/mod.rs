@@ -12,6 +12,7 @@ pub(crate) mod buf;
 pub(crate) mod choice;
 pub(crate) mod cmsg;
 mod driver;
+pub(crate) mod epoll;
 pub(crate) mod fd;
 pub(crate) mod fork;
 pub(crate) mod ioctl;
@@ -25,7 +26,6 @@ pub(crate) mod reactor;
 pub(crate) mod registry;
 pub(crate) mod resolve;
 pub(crate) mod uring;
-pub(crate) mod epoll;
 
 pub(crate) use driver::{Driver, OpRef, Started};
 pub(crate) use mem::OpMem;

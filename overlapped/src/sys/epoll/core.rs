@@ -139,7 +139,9 @@ impl<O: Op> Core<O> {
         let socket = slot.op.socket_of(fd);
         let epoch = crate::sys::fd::epoch(fd);
         let current = match self.regs.get(&fd) {
-            Some(reg) => reg.epoch == epoch && std::ptr::eq(reg.socket.as_ptr(), Arc::as_ptr(socket)),
+            Some(reg) => {
+                reg.epoch == epoch && std::ptr::eq(reg.socket.as_ptr(), Arc::as_ptr(socket))
+            }
             None => false,
         };
         if !current {
@@ -166,7 +168,6 @@ impl<O: Op> Core<O> {
         }
         Ok(())
     }
-
 
     /// Forgets registrations of sockets that are gone (the kernel dropped
     /// them when the socket closed), now and then.
@@ -250,11 +251,7 @@ impl<O: Op> Core<O> {
             None => -1,
             Some(t) if t.is_zero() => 0,
             // Round up: a wait must not end before its time.
-            Some(t) => t
-                .as_micros()
-                .div_ceil(1000)
-                .min(i32::MAX as u128)
-                .max(1) as i32,
+            Some(t) => t.as_micros().div_ceil(1000).min(i32::MAX as u128).max(1) as i32,
         };
         self.events.clear();
         let cap = self.events.capacity();
@@ -274,7 +271,6 @@ impl<O: Op> Core<O> {
         }
     }
 }
-
 
 /// Registers `fd` in the epoll set `epfd` (or again, if this very open
 /// file is there under this number already).

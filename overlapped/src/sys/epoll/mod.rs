@@ -117,22 +117,22 @@ impl<O: Op> Ring<O> {
         fork::watch_forks();
         let driver = Arc::new_cyclic(|me| {
             Driver::Epoll(Ring {
-            id: NEXT_ID.fetch_add(1, SeqCst),
-            born: fork::generation(),
-            me: me.clone(),
-            fd: ep,
-            core: Mutex::new(Core::new(epfd)),
-            waker,
-            sleeping: AtomicBool::new(false),
-            woken: AtomicBool::new(false),
-            mail: Mutex::new(Vec::new()),
-            has_mail: AtomicBool::new(false),
-            ops: AtomicUsize::new(0),
-            batching: AtomicBool::new(false),
-            wanted: AtomicBool::new(false),
-            queued: AtomicBool::new(false),
-            visits: AtomicU64::new(0),
-            armed: AtomicBool::new(false),
+                id: NEXT_ID.fetch_add(1, SeqCst),
+                born: fork::generation(),
+                me: me.clone(),
+                fd: ep,
+                core: Mutex::new(Core::new(epfd)),
+                waker,
+                sleeping: AtomicBool::new(false),
+                woken: AtomicBool::new(false),
+                mail: Mutex::new(Vec::new()),
+                has_mail: AtomicBool::new(false),
+                ops: AtomicUsize::new(0),
+                batching: AtomicBool::new(false),
+                wanted: AtomicBool::new(false),
+                queued: AtomicBool::new(false),
+                visits: AtomicU64::new(0),
+                armed: AtomicBool::new(false),
             })
         });
         registry::add(&driver);
@@ -370,9 +370,8 @@ impl<O: Op> Ring<O> {
             if data == WAKER {
                 let mut n: u64 = 0;
                 // SAFETY: reads 8 bytes into a live u64 from our own eventfd.
-                let _ = unsafe {
-                    libc::read(self.waker.as_raw_fd(), (&mut n as *mut u64).cast(), 8)
-                };
+                let _ =
+                    unsafe { libc::read(self.waker.as_raw_fd(), (&mut n as *mut u64).cast(), 8) };
             } else {
                 core.woken(data as RawFd, ev.events, &mut woken);
             }

@@ -157,9 +157,14 @@ fn serve(service: &Service) {
     let mut seen: HashMap<u64, (u64, Instant)> = HashMap::new();
     let mut events: Vec<libc::epoll_event> = Vec::with_capacity(64);
     loop {
-        let watching = !seen.is_empty() || !ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
+        let watching =
+            !seen.is_empty() || !ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
         IDLE.store(!watching, SeqCst);
-        let timeout = if watching { TICK.as_millis() as i32 } else { -1 };
+        let timeout = if watching {
+            TICK.as_millis() as i32
+        } else {
+            -1
+        };
         events.clear();
         // SAFETY: the kernel writes at most `capacity` events into the
         // vector's spare capacity; the length is set to what it reports.

@@ -71,7 +71,10 @@ pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
             Member::Out { len } => match out(&mut slot.staged, pipe_r, socket, len as usize) {
                 Some(res) => res,
                 None => {
-                    return Try::Wait { fd: socket, events: OUT }
+                    return Try::Wait {
+                        fd: socket,
+                        events: OUT,
+                    }
                 }
             },
             Member::Shutdown => {
