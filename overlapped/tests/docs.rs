@@ -197,6 +197,8 @@ fn files_named_in_design_exist() {
             root().join("overlapped/src/model").join(part),
             root().join("overlapped/src/sys").join(part),
             root().join("overlapped/src/sys/uring").join(part),
+            root().join("overlapped/src/sys/epoll").join(part),
+            root().join("overlapped/tests").join(part),
             root().join("src").join(part),
         ];
         if !candidates.iter().any(|p| p.exists()) {
