@@ -149,9 +149,11 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
     let local = listener.local_addr().map_err(std::io::Error::other)?;
     {
+        // Both lines in one write: a reader that takes the first line and
+        // closes the pipe then never makes the second one fail.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {local}")?;
-        writeln!(out, "{}", crate::backend_line())?;
+        let lines = format!("listening on {local}\n{}\n", crate::backend_line());
+        out.write_all(lines.as_bytes())?;
         out.flush()?;
     }
     if args.model == Model::Port {

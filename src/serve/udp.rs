@@ -41,9 +41,11 @@ pub fn run(bind: SocketAddr, model: Model, buffer: usize) -> std::io::Result<()>
         .map_err(|e| std::io::Error::other(format!("cannot bind {bind}: {e}")))?;
     let local = socket.local_addr().map_err(io)?;
     {
+        // Both lines in one write: a reader that takes the first line and
+        // closes the pipe then never makes the second one fail.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {local}")?;
-        writeln!(out, "{}", crate::backend_line())?;
+        let lines = format!("listening on {local}\n{}\n", crate::backend_line());
+        out.write_all(lines.as_bytes())?;
         out.flush()?;
     }
     let stop = Event::new();
