@@ -109,6 +109,12 @@ pub(super) struct Core<O: Op> {
     /// Operations started in batching mode, to be tried at the next turn.
     pub(super) fresh: Vec<u64>,
     pub(super) events: Vec<libc::epoll_event>,
+    /// Scratch lists kept to spare an allocation per turn: the batch being
+    /// tried, the operations an event woke, the descriptors found not
+    /// ready in this round.
+    pub(super) fresh_spare: Vec<u64>,
+    pub(super) woken: Vec<(u64, RawFd, u32)>,
+    pub(super) blocked: Vec<(RawFd, u32)>,
     /// Size of `regs` after its last sweep of dead sockets.
     swept: usize,
 }
@@ -123,6 +129,9 @@ impl<O: Op> Core<O> {
             regs: HashMap::new(),
             fresh: Vec::new(),
             events: Vec::with_capacity(256),
+            fresh_spare: Vec::new(),
+            woken: Vec::new(),
+            blocked: Vec::new(),
             swept: 64,
         }
     }

@@ -338,7 +338,9 @@ impl<O: Op> Ring<O> {
     fn try_fresh(&self, core: &mut Core<O>) {
         while !core.fresh.is_empty() {
             self.queued.store(false, SeqCst);
-            for ud in std::mem::take(&mut core.fresh) {
+            let mut batch = std::mem::take(&mut core.fresh_spare);
+            std::mem::swap(&mut batch, &mut core.fresh);
+            for ud in batch.drain(..) {
                 let key = (ud & 0xffff_ffff) as usize;
                 let ended = match core.slots.get(key) {
                     Some((stored, slot)) if *stored == ud => {
@@ -355,6 +357,7 @@ impl<O: Op> Ring<O> {
                     O::deliver(done);
                 }
             }
+            core.fresh_spare = batch;
         }
     }
 
@@ -364,7 +367,8 @@ impl<O: Op> Ring<O> {
             return;
         }
         let events = std::mem::take(&mut core.events);
-        let mut woken = Vec::new();
+        let mut woken = std::mem::take(&mut core.woken);
+        woken.clear();
         for ev in &events {
             let data = ev.u64;
             if data == WAKER {
@@ -381,16 +385,17 @@ impl<O: Op> Ring<O> {
         // A descriptor found not ready in this round stays not ready until
         // its next edge: the other operations waiting on it wait again
         // without a try (many `AcceptEx` on one listener).
-        let mut blocked: Vec<(RawFd, u32)> = Vec::new();
-        for (ud, fd, events) in woken {
-            if blocked.contains(&(fd, events)) {
+        core.blocked.clear();
+        for &(ud, fd, events) in &woken {
+            if core.blocked.contains(&(fd, events)) {
                 self.rewait(core, ud, fd, events);
                 continue;
             }
-            if let Some(done) = self.advance_noting(core, ud, &mut blocked) {
+            if let Some(done) = self.advance_noting(core, ud, true) {
                 O::deliver(done);
             }
         }
+        core.woken = woken;
     }
 
     fn rewait(&self, core: &mut Core<O>, ud: u64, fd: RawFd, events: u32) {
@@ -407,14 +412,14 @@ impl<O: Op> Ring<O> {
 
     /// Runs operation `ud` as far as it goes now; its outcome if it ended.
     fn advance(&self, core: &mut Core<O>, ud: u64) -> Option<O::Done> {
-        self.advance_noting(core, ud, &mut Vec::new())
+        self.advance_noting(core, ud, false)
     }
 
     fn advance_noting(
         &self,
         core: &mut Core<O>,
         ud: u64,
-        blocked: &mut Vec<(RawFd, u32)>,
+        note: bool,
     ) -> Option<O::Done> {
         let key = (ud & 0xffff_ffff) as usize;
         loop {
@@ -439,7 +444,9 @@ impl<O: Op> Ring<O> {
                     if let Err(e) = core.wait_on(ud, fd, events) {
                         return self.fail(core, ud, &e);
                     }
-                    blocked.push((fd, events));
+                    if note {
+                        core.blocked.push((fd, events));
+                    }
                     return None;
                 }
                 Try::Worker(job) => {
