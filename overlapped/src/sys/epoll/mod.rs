@@ -415,12 +415,7 @@ impl<O: Op> Ring<O> {
         self.advance_noting(core, ud, false)
     }
 
-    fn advance_noting(
-        &self,
-        core: &mut Core<O>,
-        ud: u64,
-        note: bool,
-    ) -> Option<O::Done> {
+    fn advance_noting(&self, core: &mut Core<O>, ud: u64, note: bool) -> Option<O::Done> {
         let key = (ud & 0xffff_ffff) as usize;
         loop {
             let slot = match core.slots.get_mut(key) {
