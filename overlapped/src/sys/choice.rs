@@ -88,10 +88,27 @@ pub(crate) fn is_epoll() -> bool {
     )
 }
 
+/// Whether io_uring can run here, asked once on a thread of its own: the
+/// probe's ring then belongs to no thread of the program (a thread that made
+/// and closed a ring before its real one was seen to stall its first
+/// requests while it slept elsewhere).
+fn probe_uring() -> Result<(), SetupError> {
+    std::thread::Builder::new()
+        .name("overlapped-probe".into())
+        .spawn(super::uring::setup::probe)
+        .map_err(SetupError::Other)?
+        .join()
+        .unwrap_or_else(|_| {
+            Err(SetupError::Other(std::io::Error::other(
+                "the probe panicked",
+            )))
+        })
+}
+
 fn choose() -> Result<Backend, Refusal> {
     let forced = std::env::var_os(BACKEND_VAR).map(|v| v.to_string_lossy().trim().to_owned());
     match forced.as_deref() {
-        None | Some("") => Ok(match super::uring::setup::probe() {
+        None | Some("") => Ok(match probe_uring() {
             Ok(()) => Backend {
                 kind: BackendKind::Uring,
                 reason: "io_uring works and has every opcode needed".into(),
@@ -101,7 +118,7 @@ fn choose() -> Result<Backend, Refusal> {
                 reason: why_not(&e),
             },
         }),
-        Some("uring") | Some("io_uring") => match super::uring::setup::probe() {
+        Some("uring") | Some("io_uring") => match probe_uring() {
             Ok(()) => Ok(Backend {
                 kind: BackendKind::Uring,
                 reason: format!("forced by {BACKEND_VAR}=uring"),
