@@ -77,6 +77,26 @@ pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
                     }
                 }
             },
+            Member::Writable => {
+                // (Planned after an `EAGAIN` from an `Out`; this backend's
+                // `Out` waits itself, but the member means the same here.)
+                let mut p = libc::pollfd {
+                    fd: socket,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                };
+                // SAFETY: one live pollfd; no timeout.
+                match unsafe { libc::poll(&mut p, 1, 0) } {
+                    0 => {
+                        return Try::Wait {
+                            fd: socket,
+                            events: OUT,
+                        }
+                    }
+                    n if n > 0 => i32::from(p.revents as u16),
+                    _ => errno(),
+                }
+            }
             Member::Shutdown => {
                 // SAFETY: no memory is involved.
                 if unsafe { libc::shutdown(socket, libc::SHUT_WR) } < 0 {
@@ -103,6 +123,7 @@ pub(super) fn feed<O: Op>(slot: &mut Slot<O>, res: i32) -> Option<i32> {
             res == len as i32
         }
         Member::Shutdown => res == 0,
+        Member::Writable => res >= 0,
         Member::Nop => true,
     };
     let mut res = res;
