@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 
-use overlapped::{sleep_ex, wait_for_multiple_events, Event, EventSet, WaitResult, WsaError};
+use overlapped::{sleep_ex, Event, EventSet, WaitResult, WsaError};
 
 use crate::handles::{self, Object};
 use crate::last_error::{self, fail_false};
@@ -139,9 +139,13 @@ unsafe fn wait_handles(count: u32, list: *const usize, all: i32, ms: u32, alerta
     let hs = unsafe { std::slice::from_raw_parts(list, count as usize) };
     let r = if let [h] = hs {
         // One handle (`WaitForSingleObject`, a poll of one event of the
-        // array): no set, and the thread's cached set stays.
+        // array): the library's single-event wait, and the thread's cached
+        // set stays. A non-alertable poll of an event that is not set
+        // times out at once (the WSAEventSelect servers probe every event
+        // of their array this way after each wait).
         match handles::waitable(*h) {
-            Ok(e) => wait_for_multiple_events(&[e], all != 0, timeout_ms(ms), alertable != 0),
+            Ok(e) if ms == 0 && alertable == 0 && !e.is_set() => Ok(WaitResult::Timeout),
+            Ok(e) => overlapped::wait_for_single_object_ex(&e, timeout_ms(ms), alertable != 0),
             Err(e) => Err(e),
         }
     } else {
