@@ -80,7 +80,8 @@ pub fn wait_for_multiple_events(
     for (i, e) in events.iter().enumerate() {
         e.watch(&ready, i);
     }
-    let result = wait_list(events, &ready, wait_all, timeout, alertable, false);
+    let local = thread::current()?;
+    let result = wait_list(&local, events, &ready, wait_all, timeout, alertable, false);
     for (i, e) in events.iter().enumerate() {
         e.unwatch(&ready, i);
     }
@@ -107,6 +108,7 @@ pub fn wait_for_single_object_ex(
         set
     });
     wait_list(
+        &local,
         std::slice::from_ref(event),
         &ready,
         false,
@@ -147,6 +149,7 @@ fn check(events: &[Event], wait_all: bool) -> WsaResult<()> {
 }
 
 pub(crate) fn wait_list(
+    local: &thread::Local,
     events: &[Event],
     ready: &Arc<ReadySet>,
     wait_all: bool,
@@ -154,7 +157,6 @@ pub(crate) fn wait_list(
     alertable: bool,
     persistent: bool,
 ) -> WsaResult<WaitResult> {
-    let local = thread::current()?;
     let _waiting = if persistent {
         ready.enter_persistent(&local.shared);
         None
@@ -341,7 +343,9 @@ impl EventSet {
         alertable: bool,
     ) -> WsaResult<WaitResult> {
         check(&self.events, wait_all)?;
+        let local = thread::current()?;
         wait_list(
+            &local,
             &self.events,
             &self.ready,
             wait_all,
