@@ -166,7 +166,7 @@ fn run_closer(rx: std::sync::mpsc::Receiver<Closing>) {
 
 /// The receive buffer of a change read: large enough for a burst of
 /// rtnetlink messages or inotify events.
-const READ_BUFFER: usize = 16 * 1024;
+pub(crate) const READ_BUFFER: usize = 16 * 1024;
 
 impl Mode<'_> {
     /// Turns the mode into the operation's notification. For a record:

@@ -347,7 +347,7 @@ impl Socket {
         Ok(self.local_addr()?.is_ipv6())
     }
 
-    fn change_request(&self, ioctl: &Ioctl) -> WsaResult<Result<notify::Change, ()>> {
+    pub(crate) fn change_request(&self, ioctl: &Ioctl) -> WsaResult<Result<notify::Change, ()>> {
         match ioctl {
             Ioctl::AddressListChange => change::address_list_change(self.is_ipv6()?),
             Ioctl::RoutingInterfaceChange(dest) => change::routing_interface_change(dest),
@@ -357,7 +357,7 @@ impl Socket {
 
     /// A query whose output must fit `out_len`; the too-small rules of
     /// facts [117](crate::semantics#fact-117) and [121](crate::semantics#fact-121) (count unchanged, or set to the size needed).
-    fn query_sized(
+    pub(crate) fn query_sized(
         &self,
         ioctl: &Ioctl,
         out_len: u32,
@@ -380,7 +380,7 @@ impl Socket {
     }
 
     /// Answers a query (or sets an option) now.
-    fn query(&self, ioctl: &Ioctl) -> WsaResult<IoctlOutput> {
+    pub(crate) fn query(&self, ioctl: &Ioctl) -> WsaResult<IoctlOutput> {
         let fd = self.as_raw_fd();
         let io = |e: std::io::Error| WsaError::from_io(&e);
         Ok(match ioctl {

@@ -160,6 +160,11 @@ impl LookupService {
         self.start(Mode::Routine(Box::new(routine)))
     }
 
+    /// A change request on the watched files (the instance stays with the handle).
+    pub(crate) fn change(&self) -> WsaResult<notify::Change> {
+        self.files.change()
+    }
+
     fn start(&self, mode: Mode<'_>) -> WsaResult<()> {
         let change = self.files.change()?;
         // The instance stays with the handle (`FileWatch`), which closes it.

@@ -91,6 +91,11 @@ impl ProviderChange {
         notify::wait(self.files.change()?, &drop, None)
     }
 
+    /// A change request on the provider files.
+    pub(crate) fn change(&self) -> WsaResult<notify::Change> {
+        self.files.change()
+    }
+
     fn start(&self, mode: Mode<'_>) -> WsaResult<()> {
         notify::start(self.files.change()?, mode, &drop).map(|_| ())
     }

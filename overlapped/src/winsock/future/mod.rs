@@ -17,6 +17,7 @@
 
 mod conn;
 mod executor;
+mod ioctl;
 mod ops;
 #[cfg(feature = "tokio")]
 pub mod tokio;
@@ -128,7 +129,9 @@ impl AsyncState {
 ///   made when the future is made, and their error is its output). The
 ///   connection and transmit calls (`accept_ex_async`, `connect_ex_async`,
 ///   `disconnect_ex_async`, `transmit_file_async`, `transmit_packets_async`)
-///   start at the call instead.
+///   and the control calls (`ioctl_async`, `notify_change_async`,
+///   `wait_change_async`) start at the call instead; a query answered at
+///   the call gives a future that is ready at once.
 /// * **Output**: the operation's result *and its buffers*, whatever happened.
 /// * **Drop** before completion cancels the operation (`CancelIoEx` on it).
 ///   The buffers stay with the operation until the kernel has let go of them
@@ -143,7 +146,12 @@ impl AsyncState {
 pub struct AsyncOp<T> {
     stage: Stage,
     map: fn(Completion) -> T,
+    /// The output of a call answered at once (the ioctl queries).
+    value: Option<T>,
 }
+
+// The output is only ever moved out whole, never pinned.
+impl<T> Unpin for AsyncOp<T> {}
 
 enum Stage {
     Start {
@@ -175,7 +183,20 @@ impl<T> AsyncOp<T> {
             },
             Err(e) => Stage::Failed(e, bufs),
         };
-        AsyncOp { stage, map }
+        AsyncOp {
+            stage,
+            map,
+            value: None,
+        }
+    }
+
+    /// A future ready at once with `value` (a call answered at the call).
+    pub(crate) fn ready(value: T, map: fn(Completion) -> T) -> AsyncOp<T> {
+        AsyncOp {
+            stage: Stage::Done,
+            map,
+            value: Some(value),
+        }
     }
 
     /// Starts the operation now, on the calling thread's ring (the
@@ -190,6 +211,7 @@ impl<T> AsyncOp<T> {
         let mut op = AsyncOp {
             stage: Stage::Done,
             map,
+            value: None,
         };
         let never = match op.start(Arc::clone(socket), kind, bufs) {
             Err(()) => None,
@@ -271,6 +293,9 @@ impl<T> Future for AsyncOp<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = self.get_mut();
         let map = this.map;
+        if let Some(value) = this.value.take() {
+            return Poll::Ready(value);
+        }
         loop {
             match std::mem::replace(&mut this.stage, Stage::Done) {
                 Stage::Start { socket, kind, bufs } => match this.start(socket, kind, bufs) {
