@@ -49,7 +49,17 @@ impl OpSlot {
     /// Called as a receive's next request is made: true if the step is to
     /// read the socket's unread bytes (`unread.rs`) rather than the kernel;
     /// the request is then a no-op, and the step's completion reads them.
+    #[inline]
     pub(crate) fn serves_unread(&mut self) -> bool {
+        // The usual case, one load: nothing was ever given back.
+        if !self.socket.unread.any() {
+            return false;
+        }
+        self.serves_unread_now()
+    }
+
+    #[cold]
+    fn serves_unread_now(&mut self) -> bool {
         let reads = match self.kind {
             OpKind::Recv { flags } => flags & libc::MSG_OOB == 0 && self.taken == 0,
             OpKind::PollIn => true,

@@ -24,7 +24,7 @@
 
 use std::collections::VecDeque;
 use std::io::IoSliceMut;
-use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Mutex;
 
 use crate::BufList;
@@ -43,8 +43,14 @@ impl Unread {
     }
 
     /// Whether bytes wait here (a hint: read it again under the lock).
+    /// Relaxed: bytes are put back before the receive lane moves on (its
+    /// lock orders them before the next receive's look), or by a drop that
+    /// happens before the caller's next receive; the look itself is one
+    /// plain load, the whole cost of the stash on a socket that never had
+    /// a future dropped.
+    #[inline]
     pub(crate) fn any(&self) -> bool {
-        self.any.load(SeqCst)
+        self.any.load(Relaxed)
     }
 
     /// How many bytes wait here.
