@@ -434,10 +434,20 @@ typedef struct _SECURITY_ATTRIBUTES {
 BOOL CloseHandle(HANDLE hObject);
 DWORD WaitForSingleObject(HANDLE hHandle, DWORD dwMilliseconds);
 DWORD WaitForSingleObjectEx(HANDLE hHandle, DWORD dwMilliseconds, BOOL bAlertable);
+/* Beyond Windows: WaitForMultipleObjects(Ex) takes up to 128 handles (Windows:
+ * MAXIMUM_WAIT_OBJECTS, 64, which stays 64). The limit is where answers would
+ * collide: WAIT_OBJECT_0 + 128 == WAIT_ABANDONED_0. More than 128 fails with
+ * WAIT_FAILED and GetLastError() == ERROR_INVALID_PARAMETER, as Windows fails
+ * more than 64. */
 DWORD WaitForMultipleObjects(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll, DWORD dwMilliseconds);
 DWORD WaitForMultipleObjectsEx(DWORD nCount, const HANDLE *lpHandles, BOOL bWaitAll, DWORD dwMilliseconds, BOOL bAlertable);
+/* Sleep, SleepEx and SwitchToThread also settle the calling thread's finished
+ * overlapped records (Internal, InternalHigh, the received bytes), so a loop
+ * `while (ov.Internal == STATUS_PENDING) Sleep(n);` ends. Without a call into
+ * the library a record does not change: do not spin on Internal alone. */
 void Sleep(DWORD dwMilliseconds);
 DWORD SleepEx(DWORD dwMilliseconds, BOOL bAlertable);
+BOOL SwitchToThread(void);
 HANDLE CreateEventA(LPSECURITY_ATTRIBUTES lpEventAttributes, BOOL bManualReset, BOOL bInitialState, LPCSTR lpName);
 #define CreateEvent CreateEventA
 BOOL SetEvent(HANDLE hEvent);
@@ -1169,6 +1179,12 @@ int WSAEnumNetworkEvents(SOCKET s, WSAEVENT hEventObject, LPWSANETWORKEVENTS lpN
 BOOL WSASetEvent(WSAEVENT hEvent);
 BOOL WSAResetEvent(WSAEVENT hEvent);
 BOOL WSACloseEvent(WSAEVENT hEvent);
+/* Beyond Windows: up to 192 events (Windows: WSA_MAXIMUM_WAIT_EVENTS, 64, which
+ * stays 64). The limit is where answers would collide: WSA_WAIT_EVENT_0 + 192 ==
+ * WSA_WAIT_IO_COMPLETION, + 258 == WSA_WAIT_TIMEOUT. More than 192 fails with
+ * WSA_WAIT_FAILED and WSAGetLastError() == WSA_INVALID_PARAMETER. For more
+ * sockets, wait on several arrays from several threads, or use a completion
+ * port (no limit). */
 DWORD WSAWaitForMultipleEvents(DWORD cEvents, const WSAEVENT *lphEvents, BOOL fWaitAll, DWORD dwTimeout, BOOL fAlertable);
 int WSAIoctl(SOCKET s, DWORD dwIoControlCode, LPVOID lpvInBuffer, DWORD cbInBuffer, LPVOID lpvOutBuffer, DWORD cbOutBuffer,
              LPDWORD lpcbBytesReturned, LPWSAOVERLAPPED lpOverlapped, LPWSAOVERLAPPED_COMPLETION_ROUTINE lpCompletionRoutine);

@@ -126,12 +126,33 @@ fn set_for(hs: &[usize]) -> Result<LastWait, WsaError> {
     })
 }
 
-/// Waits on `handles` as `WaitForMultipleObjectsEx` does and returns its code.
+/// The most handles `WSAWaitForMultipleEvents` takes: Windows' limit of 64
+/// (`WSA_MAXIMUM_WAIT_EVENTS`) is lifted as far as every answer stays
+/// unambiguous — `WSA_WAIT_EVENT_0 + 191` is the last index below
+/// `WSA_WAIT_IO_COMPLETION` (0xC0); index 192 would read as it, 258 as
+/// `WSA_WAIT_TIMEOUT`. More fails with `WSA_INVALID_PARAMETER`.
+pub const MAX_WSA_WAIT_EVENTS: u32 = 0xC0;
+/// The most handles `WaitForMultipleObjects(Ex)` takes: its codes
+/// `WAIT_ABANDONED_0 + n` start at 0x80, so 128 (indices 0..127). More
+/// fails with `ERROR_INVALID_PARAMETER`.
+pub const MAX_WAIT_OBJECTS: u32 = 0x80;
+
+/// Waits on `handles` as `WaitForMultipleObjectsEx` does and returns its
+/// code; more than `max` handles fail with `ERROR_INVALID_PARAMETER` (87,
+/// also `WSA_INVALID_PARAMETER`), so an index can never be mistaken for
+/// another answer.
 ///
 /// # Safety
 /// `list` points to `count` handles.
-unsafe fn wait_handles(count: u32, list: *const usize, all: i32, ms: u32, alertable: i32) -> u32 {
-    if count == 0 || list.is_null() {
+unsafe fn wait_handles(
+    count: u32,
+    list: *const usize,
+    all: i32,
+    ms: u32,
+    alertable: i32,
+    max: u32,
+) -> u32 {
+    if count == 0 || count > max || list.is_null() {
         last_error::set(WsaError::WSA_INVALID_PARAMETER.0 as u32);
         return WAIT_FAILED;
     }
@@ -183,7 +204,7 @@ unsafe extern "C" fn wsa_wait_for_multiple_events(
     alertable: i32,
 ) -> u32 {
     // SAFETY: Windows' contract.
-    unsafe { wait_handles(count, list, all, ms, alertable) }
+    unsafe { wait_handles(count, list, all, ms, alertable, MAX_WSA_WAIT_EVENTS) }
 }
 
 #[export_name = "WaitForMultipleObjectsEx"]
@@ -195,7 +216,7 @@ unsafe extern "C" fn wait_for_multiple_objects_ex(
     alertable: i32,
 ) -> u32 {
     // SAFETY: Windows' contract.
-    unsafe { wait_handles(count, list, all, ms, alertable) }
+    unsafe { wait_handles(count, list, all, ms, alertable, MAX_WAIT_OBJECTS) }
 }
 
 #[export_name = "WaitForMultipleObjects"]
@@ -206,13 +227,13 @@ unsafe extern "C" fn wait_for_multiple_objects(
     ms: u32,
 ) -> u32 {
     // SAFETY: Windows' contract.
-    unsafe { wait_handles(count, list, all, ms, FALSE) }
+    unsafe { wait_handles(count, list, all, ms, FALSE, MAX_WAIT_OBJECTS) }
 }
 
 #[export_name = "WaitForSingleObjectEx"]
 extern "C" fn wait_for_single_object_ex(h: usize, ms: u32, alertable: i32) -> u32 {
     // SAFETY: one handle on the stack.
-    unsafe { wait_handles(1, &h, FALSE, ms, alertable) }
+    unsafe { wait_handles(1, &h, FALSE, ms, alertable, 1) }
 }
 
 #[export_name = "WaitForSingleObject"]
@@ -222,7 +243,9 @@ extern "C" fn wait_for_single_object(h: usize, ms: u32) -> u32 {
 
 #[export_name = "SleepEx"]
 extern "C" fn sleep_ex_c(ms: u32, alertable: i32) -> u32 {
-    match sleep_ex(timeout_ms(ms), alertable != 0) {
+    let r = sleep_ex(timeout_ms(ms), alertable != 0);
+    records::settle_started_here();
+    match r {
         Ok(WaitResult::IoCompletion) => 0xC0,
         _ => 0,
     }
@@ -231,4 +254,15 @@ extern "C" fn sleep_ex_c(ms: u32, alertable: i32) -> u32 {
 #[export_name = "Sleep"]
 extern "C" fn sleep(ms: u32) {
     let _ = sleep_ex(timeout_ms(ms), false);
+    records::settle_started_here();
+}
+
+/// `SwitchToThread`: yields the processor, then settles the calling
+/// thread's finished records as `Sleep` does. Returns TRUE (Linux does not
+/// say whether another thread ran).
+#[export_name = "SwitchToThread"]
+extern "C" fn switch_to_thread() -> i32 {
+    std::thread::yield_now();
+    records::settle_started_here();
+    TRUE
 }

@@ -120,7 +120,7 @@ unsafe extern "C" fn get_queued_completion_status(
                 *ov = c as *mut CRecord;
             }
             if entry.error.is_ok() {
-                last_error::set(0);
+                // Success leaves the last error as it was (fact 138).
                 TRUE
             } else {
                 fail_false(entry.win32_error())

@@ -465,9 +465,37 @@ unsafe extern "C" fn get_overlapped_result(
     lp_bytes: *mut u32,
     wait: i32,
 ) -> i32 {
-    let mut flags = 0u32;
-    // SAFETY: as WSAGetOverlappedResult, with our own flags word.
-    unsafe { wsa_get_overlapped_result(h, c, lp_bytes, wait, &mut flags) }
+    if c.is_null() || lp_bytes.is_null() || records::entry(c as usize).is_none() {
+        let mut flags = 0u32;
+        // SAFETY: as WSAGetOverlappedResult, with our own flags word.
+        return unsafe { wsa_get_overlapped_result(h, c, lp_bytes, wait, &mut flags) };
+    }
+    // kernel32's GetOverlappedResult reads the record (`Internal`,
+    // `InternalHigh`): the handle need not be open any more (a socket
+    // closed under a pending receive), and a failure is reported in its
+    // Win32 form (WSAECONNABORTED → ERROR_CONNECTION_ABORTED, as
+    // GetQueuedCompletionStatus does, fact 138).
+    let done = if wait != 0 {
+        records::wait_and_settle(c as usize)
+    } else {
+        records::settle(c as usize)
+    };
+    let Some(done) = done else {
+        return fail_false(WsaError::WSA_IO_INCOMPLETE);
+    };
+    // SAFETY: non-null (checked), valid (Windows' contract).
+    unsafe { *lp_bytes = done.bytes };
+    if done.error.is_ok() {
+        crate::TRUE
+    } else {
+        let packet = overlapped::CompletionEntry {
+            key: 0,
+            overlapped: None,
+            bytes: done.bytes,
+            error: done.error,
+        };
+        fail_false(packet.win32_error())
+    }
 }
 
 #[export_name = "ovl_has_overlapped_io_completed"]

@@ -486,3 +486,27 @@ fn name_service_queries_and_nsp_ioctl_through_the_c_interface_in_c_and_cpp() {
         );
     }
 }
+
+/// The new user's report (D0–D3): waits beyond 64 handles answer without
+/// ambiguity, a close under a pending event-model receive, `Internal`
+/// polled with `Sleep`, and `GetQueuedCompletionStatus` keeping the last error.
+#[test]
+fn waits_beyond_64_close_under_receive_and_polled_records_in_c_and_cpp() {
+    for (name, flags, env) in [
+        ("waits_and_records_c", &[][..], &[][..]),
+        (
+            "waits_and_records_cpp",
+            &["-x", "c++"][..],
+            &[("OVERLAPPED_CXX", "1")][..],
+        ),
+    ] {
+        let exe = compile("overlapped-c/tests/c/waits_and_records.c", name, flags, env);
+        let out = run(&exe, &[]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.starts_with("ok "),
+            "{name}: {stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
