@@ -196,11 +196,14 @@ pub fn register(
         started: AtomicBool::new(false),
     });
     STARTED_HERE.with(|l| {
-        let mut l = l.borrow_mut();
-        if l.len() >= 64 && l.len().is_power_of_two() {
-            l.retain(|(_, w)| w.upgrade().is_some_and(|e| lock(&e.done).is_none()));
+        let (list, prune_at) = &mut *l.borrow_mut();
+        if list.len() >= *prune_at {
+            // Drop what was settled or forgotten since; the next pruning
+            // comes after as many pushes again as are left (amortised O(1)).
+            list.retain(|(_, w)| w.upgrade().is_some_and(|e| lock(&e.done).is_none()));
+            *prune_at = (list.len() * 2).max(64);
         }
-        l.push((c as usize, Arc::downgrade(&entry)));
+        list.push((c as usize, Arc::downgrade(&entry)));
     });
     let mut r = registry();
     let old = [
@@ -213,10 +216,14 @@ pub fn register(
     r.by_id.insert(id, c as usize);
 }
 
+/// A thread's started, not yet settled records (C record address, entry),
+/// and the length at which [`register`] prunes the list next.
+type StartedHere = (Vec<(usize, Weak<Entry>)>, usize);
+
 thread_local! {
     /// The C records this thread started operations on that were not
     /// settled yet when last looked at (for [`settle_started_here`]).
-    static STARTED_HERE: RefCell<Vec<(usize, Weak<Entry>)>> = const { RefCell::new(Vec::new()) };
+    static STARTED_HERE: RefCell<StartedHere> = const { RefCell::new((Vec::new(), 64)) };
 }
 
 /// Settles the finished operations the calling thread started (`Sleep`,
@@ -224,7 +231,7 @@ thread_local! {
 /// `Sleep` between the looks sees it change, as the kernel's write shows it
 /// on Windows (fact 55). Costs one look per record still unsettled.
 pub fn settle_started_here() {
-    let mut list = STARTED_HERE.with(|l| std::mem::take(&mut *l.borrow_mut()));
+    let mut list = STARTED_HERE.with(|l| std::mem::take(&mut l.borrow_mut().0));
     if list.is_empty() {
         return;
     }
@@ -234,8 +241,8 @@ pub fn settle_started_here() {
     });
     STARTED_HERE.with(|l| {
         let mut l = l.borrow_mut();
-        list.append(&mut l);
-        *l = list;
+        list.append(&mut l.0);
+        l.0 = list;
     });
 }
 
