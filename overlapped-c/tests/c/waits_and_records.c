@@ -12,11 +12,14 @@
  *       ERROR_CONNECTION_ABORTED), WSAGetOverlappedResult on the closed
  *       SOCKET gives WSAENOTSOCK (fact 48);
  *   D2  a loop polling ov.Internal with Sleep / SleepEx / SwitchToThread ends;
- *   D3  GetQueuedCompletionStatus success keeps the last error (fact 138).
+ *   D3  GetQueuedCompletionStatus success keeps the last error (fact 138);
+ *   and the headers found by upper-case names (<WINSOCK2.H>, <MSWSOCK.H>, <WINDOWS.H>).
  * Prints "ok N checks" or the first failed check.
  */
-#include <winsock2.h>
-#include <windows.h>
+/* Header names in any case, as Windows finds them (upper-case here). */
+#include <WINSOCK2.H>
+#include <MSWSOCK.H>
+#include <WINDOWS.H>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
