@@ -98,6 +98,16 @@ fn async_model_echo() {
 }
 
 #[test]
+fn async_model_echo_with_an_accepting_thread() {
+    echo("async --accept thread");
+}
+
+#[test]
+fn async_model_echo_with_first_data_and_few_posts() {
+    echo("async --first-data --backlog-posts 2");
+}
+
+#[test]
 fn async_model_is_tcp_only() {
     let out = Command::new(EXE)
         .args(["serve", "--model", "async", "--proto", "udp", "--port", "0"])

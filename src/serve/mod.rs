@@ -9,8 +9,9 @@
 //! `--model port` is the I/O completion port server: `--threads` workers on
 //! one port, any of them serving any client (and taking the accepts'
 //! packets, which carry the listener's key). `--model async` is the same
-//! echo written as `async` code on the library's executor (`block_on`), fed
-//! by an accepting thread.
+//! echo written as `async` code on the library's executor (`block_on`),
+//! taking connections with `accept_ex_async` (or, with `--accept thread`,
+//! fed by an accepting thread).
 
 pub(crate) mod acceptor;
 mod event;
@@ -127,10 +128,6 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     }
     let accept = match (args.model, args.proto, args.accept) {
         (_, Proto::Udp, Some(_)) => usage_error("--accept applies to TCP only"),
-        (Model::Async, _, Some(AcceptMode::Ex)) => usage_error(
-            "--accept ex serves --model event, routine or port (the async server accepts with a thread)",
-        ),
-        (Model::Async, _, _) => AcceptMode::Thread,
         (_, _, mode) => mode.unwrap_or(AcceptMode::Ex),
     };
     if accept != AcceptMode::Ex && (args.backlog_posts.is_some() || args.first_data) {
@@ -165,7 +162,8 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
         return port::serve(listener, threads, buffer, accept);
     }
     if args.model == Model::Async {
-        return futures::serve(listener, buffer);
+        let posts = args.backlog_posts.unwrap_or(64);
+        return futures::serve(listener, buffer, accept, posts, args.first_data);
     }
     let (shared, acceptor) = match accept {
         AcceptMode::Thread => (shared::Shared::start(listener)?, None),
