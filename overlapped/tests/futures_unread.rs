@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use common::{send_all, tcp_pair, LONG};
 use overlapped::{
     block_on, get_overlapped_result, sleep_ex, wait_for_multiple_events, BufList, Event, Ioctl,
-    IoctlOutput, MsgFlags, Overlapped, Socket, WaitResult, WsaError,
+    IoctlOutput, MsgFlags, Overlapped, Socket, WaitResult, WsaError, ACCEPT_EX_ADDRESS_LEN,
 };
 
 /// Runs `f` on its own thread; fails the test if it takes over `secs`.
@@ -246,5 +246,36 @@ fn many_receives_dropped_at_random_points_lose_nothing() {
         assert_eq!(got.len(), TOTAL, "seed {seed}: more bytes than were sent");
         eprintln!("{dropped} futures dropped, {dropped_done} after their receive completed");
         drop(sender.join().unwrap());
+    });
+}
+
+#[test]
+fn an_accept_dropped_after_it_completed_gives_its_first_data_to_the_connection() {
+    bounded(60, || {
+        let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accept = Socket::tcp_for(&addr).unwrap();
+        let n = ACCEPT_EX_ADDRESS_LEN;
+        let flag = Arc::new(Flag::default());
+        let waker = Waker::from(flag.clone());
+        let mut fut = listener.accept_ex_async(&accept, vec![0u8; 16 + 2 * n as usize], 16, n, n);
+        assert!(poll_with(&mut fut, &waker).is_pending());
+        let client = Socket::tcp_for(&addr).unwrap();
+        client.connect(&addr).unwrap();
+        send_all(&client, b"first data");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !flag.0.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the accept never completed");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        drop(fut); // accepted, first data received, never handed over
+        accept.update_accept_context(&listener).unwrap();
+        send_all(&client, b", then more");
+        let mut got = Vec::new();
+        while got.len() < 21 {
+            let (n, bufs) = block_on(accept.recv_async(BufList::zeroed(64), MsgFlags::empty()));
+            got.extend(bufs.gather(n.unwrap() as usize));
+        }
+        assert_eq!(got, b"first data, then more");
     });
 }

@@ -23,7 +23,10 @@ impl Socket {
     /// **Cancel safety**: dropping the future cancels the accept. A
     /// connection not yet taken stays in the listener's backlog for the next
     /// accept; one already accepted into `accept_socket` (the accept raced
-    /// the cancel) stays on that socket.
+    /// the cancel) stays on that socket, and the first data it had received
+    /// goes back to it: the accepted socket's next receive reads it first
+    /// (as for a dropped `recv_async`; not for an accept that completed
+    /// during the call and is dropped without being polled).
     ///
     /// ```
     /// use overlapped::{block_on, Socket, ACCEPT_EX_ADDRESS_LEN as N};

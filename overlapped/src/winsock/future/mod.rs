@@ -60,6 +60,10 @@ impl AsyncState {
             OpKind::Recv { flags } if socket.is_stream() && consumes(*flags) => {
                 Some(Arc::clone(socket))
             }
+            // AcceptEx's first data belongs to the accepted connection.
+            OpKind::Accept(spec) if spec.receive_len > 0 && !spec.plain => {
+                Some(Arc::clone(&spec.target))
+            }
             _ => None,
         };
         AsyncState {
