@@ -175,7 +175,6 @@ fn watch_count_exits_after_that_many_notifications() {
 }
 
 #[test]
-#[ignore = "known bug (session 3 closing note): after the resolver directory is removed and re-created, the watch sometimes hears no further change (2 runs in 5 on a quiet machine); run with --ignored"]
 fn watch_survives_the_resolver_directory_being_removed_and_recreated() {
     if let Some(why) = netns_util::unavailable(&["unshare", "nsenter", "ip"]) {
         eprintln!("SKIPPED watch_survives_the_resolver_directory_being_removed_and_recreated: no network namespace here ({why})");

@@ -14,11 +14,13 @@
 //! every later request re-arms its instance: a directory that is back is
 //! watched again (its new inode), one still missing is watched for through
 //! its nearest existing ancestor (`IN_CREATE`/`IN_MOVED_TO` of the missing
-//! name), so the watch never goes silently deaf.
+//! name), so the watch never goes silently deaf. The look at the
+//! directories is made again once the watches are in place, until it holds
+//! ([`FileWatch::arm`]): a directory may come or go between the two.
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -26,6 +28,10 @@ use crate::model::notify::Change;
 use crate::model::op::ChangeFilter;
 use crate::sys::notify as sys;
 use crate::{Socket, WsaError, WsaResult};
+
+/// What an inotify instance watches: directory, event mask, the names in
+/// it that matter.
+type Plan = Vec<(PathBuf, u32, Vec<OsString>)>;
 
 /// A set of files whose change means "look again".
 #[derive(Clone, Debug)]
@@ -83,7 +89,7 @@ impl FileSet {
     /// What to watch now: each existing directory for its files; for a
     /// missing one, its nearest existing ancestor for the appearance of the
     /// next name on the way down. Directory → (mask, names).
-    fn plan(&self) -> Vec<(PathBuf, u32, Vec<OsString>)> {
+    fn plan(&self) -> Plan {
         let mut plan: BTreeMap<PathBuf, (u32, Vec<OsString>)> = BTreeMap::new();
         let mut add = |dir: &Path, mask: u32, names: &[OsString]| {
             let entry = plan.entry(dir.to_path_buf()).or_default();
@@ -121,19 +127,22 @@ impl FileSet {
     }
 
     /// The directories and masks of a plan, for the kernel.
-    fn targets(plan: &[(PathBuf, u32, Vec<OsString>)]) -> Vec<(&Path, u32)> {
+    fn targets(plan: &Plan) -> Vec<(&Path, u32)> {
         plan.iter().map(|(d, m, _)| (d.as_path(), *m)).collect()
     }
 
     /// A filter for events of an inotify instance armed with `plan`, whose
     /// directories got watch descriptors `wds`.
-    fn filter(plan: Vec<(PathBuf, u32, Vec<OsString>)>, wds: &[Option<i32>]) -> FileFilter {
+    fn filter(plan: Plan, wds: &[Option<i32>]) -> FileFilter {
         let watches = plan
             .into_iter()
             .zip(wds)
             .filter_map(|((_, _, names), wd)| wd.map(|wd| (wd, names)))
             .collect();
-        FileFilter { watches }
+        FileFilter {
+            watches,
+            any: false,
+        }
     }
 
     /// What the watched files are now: each one's identity (device,
@@ -208,40 +217,74 @@ impl FileWatch {
         let idle = sources
             .iter_mut()
             .find(|(s, _)| std::sync::Arc::strong_count(&s.inner) == 1);
-        let plan = self.files.plan();
-        let (source, wds) = match idle {
+        let (source, filter) = match idle {
             Some((s, wds)) => {
                 sys::drain(s.as_raw_fd());
                 // Re-arm: a directory recreated since the last request has
                 // a new inode (its old watch is gone), a missing one is
-                // watched for through an ancestor; watches no longer
-                // planned are removed.
-                let fresh = sys::add_watches(s.as_raw_fd(), &FileSet::targets(&plan))
-                    .map_err(|e| WsaError::from_io(&e))?;
-                for old in wds.iter().flatten() {
-                    if !fresh.contains(&Some(*old)) {
-                        sys::remove_watch(s.as_raw_fd(), *old);
-                    }
-                }
-                *wds = fresh.clone();
-                (s.clone(), fresh)
+                // watched for through an ancestor.
+                let (filter, fresh) = self.arm(s.as_raw_fd(), wds, self.files.plan())?;
+                *wds = fresh;
+                (s.clone(), filter)
             }
             None => {
                 // The kernel allows few instances (128 per user by default):
                 // if it says no while the closer still holds some, wait for it.
-                let targets = FileSet::targets(&plan);
-                let (fd, wds) =
-                    crate::model::notify::retry_while_closing(|| sys::inotify_watching(&targets))
+                let (fd, _) =
+                    crate::model::notify::retry_while_closing(|| sys::inotify_watching(&[]))
                         .map_err(|e| WsaError::from_io(&e))?;
                 let source = Socket::from_source(fd);
-                sources.push((source.clone(), wds.clone()));
-                (source, wds)
+                let (filter, wds) = self.arm(source.as_raw_fd(), &[], self.files.plan())?;
+                sources.push((source.clone(), wds));
+                (source, filter)
             }
         };
         Ok(Change {
             source,
-            filter: Box::new(FileSet::filter(plan, &wds)),
+            filter: Box::new(filter),
         })
+    }
+
+    /// Arms the instance `fd` (whose watches were `old`) for the files as
+    /// they are now, starting from `plan` (just made): the filter for its events, and the watch descriptors
+    /// it holds (watches no longer planned are removed).
+    ///
+    /// The plan is made again after the watches are added, until it is the
+    /// same: a directory that appears between the look and the watch on its
+    /// ancestor (its `IN_CREATE` already past), or goes before its own watch
+    /// is added (`ENOENT`), would otherwise leave the request deaf for good.
+    /// Once the plan holds, every later change is an event of some watch.
+    /// Directories that keep coming and going are given up on after a few
+    /// rounds: then every watch made stays and any event of theirs completes
+    /// the request (the files did change after it was posted).
+    fn arm(
+        &self,
+        fd: RawFd,
+        old: &[Option<i32>],
+        mut plan: Plan,
+    ) -> WsaResult<(FileFilter, Vec<Option<i32>>)> {
+        const ROUNDS: usize = 16;
+        let mut made: Vec<Option<i32>> = old.iter().filter(|w| w.is_some()).copied().collect();
+        for _ in 0..ROUNDS {
+            let wds = sys::add_watches(fd, &FileSet::targets(&plan))
+                .map_err(|e| WsaError::from_io(&e))?;
+            for wd in &wds {
+                if wd.is_some() && !made.contains(wd) {
+                    made.push(*wd);
+                }
+            }
+            let now = self.files.plan();
+            if now == plan && wds.iter().all(Option::is_some) {
+                for wd in made.iter().flatten() {
+                    if !wds.contains(&Some(*wd)) {
+                        sys::remove_watch(fd, *wd);
+                    }
+                }
+                return Ok((FileSet::filter(plan, &wds), wds));
+            }
+            plan = now;
+        }
+        Ok((FileFilter::any(), made))
     }
 }
 
@@ -260,11 +303,21 @@ impl Drop for FileWatch {
 struct FileFilter {
     /// Watch descriptor → the names watched in that directory.
     watches: Vec<(i32, Vec<OsString>)>,
+    /// Every event is a change (see [`FileWatch::arm`]).
+    any: bool,
 }
 
 impl FileFilter {
+    /// A filter for which every event is a change.
+    fn any() -> FileFilter {
+        FileFilter {
+            watches: Vec::new(),
+            any: true,
+        }
+    }
+
     fn matches(&self, wd: i32, mask: u32, name: &std::ffi::OsStr) -> bool {
-        if mask & sys::IN_Q_OVERFLOW != 0 {
+        if self.any || mask & sys::IN_Q_OVERFLOW != 0 {
             return true;
         }
         let Some((_, names)) = self.watches.iter().find(|(w, _)| *w == wd) else {
@@ -306,3 +359,7 @@ impl PollWatch {
         self.changed
     }
 }
+
+#[cfg(test)]
+#[path = "filewatch_tests.rs"]
+mod tests;

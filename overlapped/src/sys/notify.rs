@@ -139,6 +139,25 @@ pub(crate) fn drain(fd: RawFd) {
     }
 }
 
+/// Reads what the inotify instance `fd` has within `ms` milliseconds into
+/// `buf`: the byte count, 0 if nothing came (for tests).
+#[cfg(test)]
+pub(crate) fn read_within(fd: RawFd, buf: &mut [u8], ms: i32) -> usize {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one live pollfd; the wait is bounded by `ms`.
+    if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 || pfd.revents & libc::POLLIN == 0 {
+        return 0;
+    }
+    // SAFETY: reads at most `buf.len()` bytes into a live buffer; it does
+    // not block, the descriptor was just reported readable.
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    n.max(0) as usize
+}
+
 /// `IN_Q_OVERFLOW`: events were lost.
 pub(crate) const IN_Q_OVERFLOW: u32 = 0x4000;
 /// `IN_IGNORED`: the watch was removed (its directory is gone).
