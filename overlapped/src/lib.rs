@@ -187,8 +187,11 @@ pub use socket2::{Domain, Protocol, Type};
 /// waits for them) — one system call for a whole batch. Use it on a thread
 /// that always comes back to a wait of the library, as the book's servers
 /// do. Operations started by completion routines are batched either way:
-/// without this mode they are submitted when the delivery ends; with it, by
-/// the next wait.
+/// without this mode they are submitted when the delivery ends at the
+/// latest (the service thread, serving the ring meanwhile, may submit them
+/// sooner: then a routine they complete may run in the same alertable wait,
+/// after the routine that started it returned, as on Windows, where a wait
+/// runs every APC queued before it returns); with it, by the next wait.
 pub fn set_batching(enabled: bool) -> WsaResult<()> {
     model::thread::current()?.shared.ring.set_batching(enabled);
     Ok(())
