@@ -8,30 +8,38 @@
 # climbs out of sys/ with `super::`. Doc comments count too. And the
 # io_uring crate is named only under sys/uring/. (`unsafe` outside sys/ is
 # refused by the compiler: `#![forbid(unsafe_code)]` in winsock/ and model/.)
-# Also reports (without failing) how many model files still name the
-# surface: the model → surface direction is not clean yet (DESIGN.md).
+# The same rule one layer up: nothing under the model (overlapped/src/model/)
+# names the surface — only `crate::model`, `crate::sys`, `crate::semantics`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=overlapped/src
 [ -d "$src/sys" ] || { echo "layers: $src/sys not found" >&2; exit 1; }
 
-# Each `crate::NAME` (or `crate::{`) under sys/ whose NAME is not allowed.
-bad=$(grep -rnoE --include='*.rs' 'crate::(\{|[A-Za-z_][A-Za-z0-9_]*)' "$src/sys" \
-  | grep -vE ':crate::(sys|semantics)$' || true)
+# Each `crate::NAME` (or `crate::{`) under $1 whose NAME is not one of the
+# allowed layers ($2, a regex alternation).
+names() {
+  grep -rnoE --include='*.rs' 'crate::(\{|[A-Za-z_][A-Za-z0-9_]*)' "$1" \
+    | grep -vE ":crate::($2)\$" || true
+}
 
-# `super::` chains that reach the crate root: a file's module sits at depth
-# d below sys/ (sys/x.rs and sys/x/mod.rs: 1; sys/x/y.rs: 2); d + 1 supers
-# (d for sys/mod.rs itself, which is depth 0) leave sys/.
-escape=""
-while IFS= read -r f; do
-  rel=${f#"$src/sys/"}
-  slashes=${rel//[^\/]/}
-  depth=$(( ${#slashes} + 1 ))
-  case $rel in mod.rs) depth=0 ;; */mod.rs) depth=$((depth - 1)) ;; esac
-  pat=$(printf 'super::%.0s' $(seq $((depth + 1))))
-  hits=$(grep -nF "$pat" "$f" || true)
-  [ -n "$hits" ] && escape+="$f: $hits"$'\n'
-done < <(find "$src/sys" -name '*.rs')
+# `super::` chains that climb out of $1: a file's module sits at depth d
+# below it ($1/x.rs and $1/x/mod.rs: 1; $1/x/y.rs: 2); d + 1 supers (d for
+# $1/mod.rs itself, which is depth 0) leave the layer.
+escapes() {
+  local f rel slashes depth pat hits
+  while IFS= read -r f; do
+    rel=${f#"$1/"}
+    slashes=${rel//[^\/]/}
+    depth=$(( ${#slashes} + 1 ))
+    case $rel in mod.rs) depth=0 ;; */mod.rs) depth=$((depth - 1)) ;; esac
+    pat=$(printf 'super::%.0s' $(seq $((depth + 1))))
+    hits=$(grep -nF "$pat" "$f" || true)
+    if [ -n "$hits" ]; then printf "%s: %s\n" "$f" "$hits"; fi
+  done < <(find "$1" -name '*.rs')
+}
+
+bad=$(names "$src/sys" 'sys|semantics')
+escape=$(escapes "$src/sys")
 
 # The io_uring crate belongs to its backend: nothing outside sys/uring/ names it.
 uring=$(grep -rnE --include='*.rs' '\bio_uring::' "$src" | grep -v "^$src/sys/uring/" || true)
@@ -44,11 +52,20 @@ fi
 if [ -n "$bad$escape" ]; then
   echo "layers: files under $src/sys name a layer above it (only crate::sys and crate::semantics are allowed):" >&2
   [ -n "$bad" ] && echo "$bad" >&2
-  [ -n "$escape" ] && printf '%s' "$escape" >&2
+  [ -n "$escape" ] && echo "$escape" >&2
   exit 1
 fi
 echo "layers: $src/sys ($(find "$src/sys" -name '*.rs' | wc -l) files) names no layer above it"
-# The surface: `crate::winsock::…` and the crate root's re-exports of it
-# (`crate::WsaError`, `crate::{Event, ..}`).
-up=$(grep -rlE --include='*.rs' 'crate::(winsock\b|[A-Z{])' "$src/model" | wc -l)
-echo "layers (information, not enforced): $up of $(find "$src/model" -name '*.rs' | wc -l) model files name the surface (crate::winsock or a crate-root type)"
+
+# The model (overlapped/src/model/) names only itself, the kernel layer and
+# the facts: not `crate::winsock`, nor a crate-root item (`crate::Socket`,
+# `crate::{..}`, `crate::startup`: the root re-exports the surface).
+mbad=$(names "$src/model" 'model|sys|semantics')
+mescape=$(escapes "$src/model")
+if [ -n "$mbad$mescape" ]; then
+  echo "layers: files under $src/model name the surface above it (only crate::model, crate::sys and crate::semantics are allowed):" >&2
+  [ -n "$mbad" ] && echo "$mbad" >&2
+  [ -n "$mescape" ] && echo "$mescape" >&2
+  exit 1
+fi
+echo "layers: $src/model ($(find "$src/model" -name '*.rs' | wc -l) files) names no layer above it"

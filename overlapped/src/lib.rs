@@ -132,7 +132,11 @@ mod model;
 mod sys;
 mod winsock;
 
-pub use model::notify::notification_result;
+pub use model::cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
+pub use model::completion::Completion;
+pub use model::error::{WsaError, WsaResult};
+pub use model::event::Event;
+pub use model::flags::MsgFlags;
 pub use sys::buf::BufList;
 pub use sys::choice::{Backend, BackendKind, BACKEND_VAR};
 pub use sys::SetupError;
@@ -142,12 +146,8 @@ pub use winsock::accept_addrs::{
 };
 pub use winsock::apc::{queue_user_apc, ThreadHandle};
 pub use winsock::cancel::{cancel_io, cancel_io_ex};
-pub use winsock::cmsg::{Control, ControlBuilder, ControlIter, ControlMessage, ReceiveControl};
 pub use winsock::connect::CONNECT_TIME_NOT_CONNECTED;
 pub use winsock::dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
-pub use winsock::error::{WsaError, WsaResult};
-pub use winsock::event::Event;
-pub use winsock::flags::MsgFlags;
 #[cfg(feature = "tokio")]
 pub use winsock::future::tokio;
 pub use winsock::future::{block_on, spawn_local, AsyncOp, JoinHandle};
@@ -161,12 +161,12 @@ pub use winsock::ioctl::extension::ExtensionFunction;
 pub use winsock::ioctl::{
     InterfaceFlags, InterfaceInfo, Ioctl, IoctlOutput, KeepaliveVals, INTERFACE_INFO_LEN,
 };
+pub use winsock::notify::notification_result;
 pub use winsock::nsp::{LookupService, RESOLVER_FILES};
 pub use winsock::overlapped::{get_overlapped_result, Overlapped};
 pub use winsock::port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
 pub use winsock::provider::{ProviderChange, PROVIDER_FILES};
 pub use winsock::socket::Socket;
-pub use winsock::socket_io::Completion;
 pub use winsock::transmit::{
     TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE,
     TP_ELEMENT_MEMORY,

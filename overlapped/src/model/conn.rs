@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::{WsaError, WsaResult};
+use crate::model::error::WsaError;
+
+use crate::model::error::WsaResult;
 
 /// What is in progress on the socket.
 pub(crate) const IDLE: u8 = 0;

@@ -12,10 +12,11 @@ use std::sync::Arc;
 use socket2::{Protocol, Type};
 
 use crate::model::conn::{self, Origin};
+use crate::model::error::WsaError;
+use crate::model::flags::MsgFlags;
 use crate::model::op::{OpKind, OpSlot, Step};
+use crate::model::socket::SocketInner;
 use crate::sys::OpMem;
-use crate::winsock::socket::SocketInner;
-use crate::{MsgFlags, WsaError};
 
 /// Where an `AcceptEx` is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,7 +132,7 @@ impl OpSlot {
                 if !spec.plain {
                     let (r, l, rl) = (spec.receive_len, spec.local_len, spec.remote_len);
                     if let Some(out) = mem.bufs.buffers_mut().first_mut() {
-                        crate::winsock::accept_addrs::write_areas(out, &target, r, l, rl);
+                        crate::model::accept_areas::write_areas(out, &target, r, l, rl);
                     }
                 }
                 if spec.receive_len > 0 {

@@ -9,16 +9,23 @@
 // `unsafe` lives under `sys/` only (the guide): the compiler enforces it here.
 #![forbid(unsafe_code)]
 
+pub(crate) mod accept_areas;
+pub(crate) mod async_state;
+pub(crate) mod cmsg;
+pub(crate) mod completion;
 pub(crate) mod conn;
 pub(crate) mod conn_ops;
-pub(crate) mod filewatch;
+pub(crate) mod error;
+pub(crate) mod event;
+pub(crate) mod flags;
 pub(crate) mod lane;
-pub(crate) mod notify;
 pub(crate) mod op;
 mod op_record;
 mod op_step;
+pub(crate) mod ov_state;
 pub(crate) mod port_queue;
 pub(crate) mod ready;
+pub(crate) mod socket;
 pub(crate) mod thread;
 pub(crate) mod transmit_op;
 pub(crate) mod unread;

@@ -14,9 +14,12 @@ use crate::model::lane::Direction;
 use crate::model::thread::ThreadShared;
 use crate::model::transmit_op::TransmitOp;
 
-use crate::winsock::overlapped::OvState;
-use crate::winsock::socket::SocketInner;
-use crate::{BufList, Control, MsgFlags, WsaError};
+use crate::model::cmsg::Control;
+use crate::model::error::WsaError;
+use crate::model::flags::MsgFlags;
+use crate::model::ov_state::OvState;
+use crate::model::socket::SocketInner;
+use crate::sys::buf::BufList;
 
 /// A thread's driver (its backend instance), as the model uses it.
 pub(crate) type Ring = crate::sys::Driver<OpSlot>;
@@ -113,7 +116,7 @@ pub(crate) enum Notify {
         key: usize,
     },
     /// A future (`recv_async`, ...): the outcome is stored and its task woken.
-    Waker(Arc<crate::winsock::future::AsyncState>),
+    Waker(Arc<crate::model::async_state::AsyncState>),
 }
 
 impl Notify {
@@ -139,7 +142,7 @@ impl Notify {
     /// anything else (a record, a routine, a future still awaited): the
     /// outcome is delivered as usual. One discriminant test and a count load.
     #[inline]
-    pub(crate) fn abandoned(&self) -> Option<&Arc<crate::winsock::future::AsyncState>> {
+    pub(crate) fn abandoned(&self) -> Option<&Arc<crate::model::async_state::AsyncState>> {
         match self {
             Notify::Waker(st) if Arc::strong_count(st) == 1 => Some(st),
             _ => None,

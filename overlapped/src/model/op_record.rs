@@ -4,12 +4,14 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::model::cmsg::Control;
 use crate::model::conn_ops::{AcceptPhase, ConnectPhase};
+use crate::model::error::WsaError;
+use crate::model::flags::MsgFlags;
 use crate::model::op::{deliver, DgramOut, Notify, OpKind, OpSlot, Outcome, Ring, Step};
+use crate::model::socket::SocketInner;
 use crate::sys::op::{self, Finished, Op, Request};
 use crate::sys::OpMem;
-use crate::winsock::socket::SocketInner;
-use crate::{Control, MsgFlags, WsaError};
 
 impl Op for OpSlot {
     type Socket = SocketInner;

@@ -2,10 +2,12 @@
 //! result (`bytes` or `-errno`, from either backend) as Winsock reports it,
 //! or asks for another request (`Step::Resubmit`).
 
+use crate::model::error::WsaError;
+use crate::model::flags::MsgFlags;
 use crate::model::op::{OpKind, OpSlot};
 use crate::model::transmit_op::Conclusion;
+use crate::sys::buf::BufList;
 use crate::sys::OpMem;
-use crate::{BufList, MsgFlags, WsaError};
 
 /// What a completion means for its operation.
 pub(crate) enum Step {

@@ -14,9 +14,9 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::model::error::WsaError;
+use crate::model::ov_state::OvState;
 use crate::model::thread::ThreadShared;
-use crate::winsock::overlapped::OvState;
-use crate::WsaError;
 
 /// One completion packet (`OVERLAPPED_ENTRY`).
 pub(crate) struct Packet {

@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use slab::Slab;
 
+use crate::model::error::WsaError;
 use crate::model::op::Outcome;
 use crate::model::op::Ring;
 use crate::model::port_queue::PortQueue;
 use crate::sys::SetupError;
-use crate::WsaError;
 
 /// An APC that may be queued from another thread.
 pub(crate) enum RemoteApc {
@@ -74,7 +74,7 @@ impl ThreadShared {
     }
 }
 
-type Routine = Box<dyn FnOnce(crate::Completion)>;
+type Routine = Box<dyn FnOnce(crate::model::completion::Completion)>;
 
 /// The thread-local side: never shared, so completion routines need not be `Send`.
 pub(crate) struct Local {
@@ -83,7 +83,12 @@ pub(crate) struct Local {
     routines: RefCell<Slab<Routine>>,
     delivering: Cell<bool>,
     /// The last single-event wait's registration, reused while the event is the same.
-    single: RefCell<Option<(crate::Event, Arc<crate::model::ready::ReadySet>)>>,
+    single: RefCell<
+        Option<(
+            crate::model::event::Event,
+            Arc<crate::model::ready::ReadySet>,
+        )>,
+    >,
     /// The completion port this thread last waited on ([fact 139](crate::semantics#fact-139)), if any.
     port: RefCell<Option<Arc<PortQueue>>>,
     /// Whether this thread counts as running for that port.
@@ -201,9 +206,12 @@ impl Local {
     /// (which is handed the old registration to undo).
     pub(crate) fn single_wait_set(
         &self,
-        event: &crate::Event,
+        event: &crate::model::event::Event,
         make: impl FnOnce(
-            Option<&(crate::Event, Arc<crate::model::ready::ReadySet>)>,
+            Option<&(
+                crate::model::event::Event,
+                Arc<crate::model::ready::ReadySet>,
+            )>,
         ) -> Arc<crate::model::ready::ReadySet>,
     ) -> Arc<crate::model::ready::ReadySet> {
         let mut single = self.single.borrow_mut();

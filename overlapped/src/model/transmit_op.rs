@@ -14,9 +14,9 @@
 
 use std::os::fd::{OwnedFd, RawFd};
 
+use crate::model::error::WsaError;
 use crate::sys::op::Request;
 use crate::sys::{page_size, Pipe};
-use crate::WsaError;
 
 /// Members per chain at most (the submission queue has 256 entries).
 pub(crate) const MAX_MEMBERS: usize = 32;

@@ -27,7 +27,7 @@ use std::io::IoSliceMut;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::Mutex;
 
-use crate::BufList;
+use crate::sys::buf::BufList;
 
 /// The unread bytes of one stream socket, oldest first.
 #[derive(Default)]

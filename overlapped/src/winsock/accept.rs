@@ -9,11 +9,11 @@
 
 use std::net::SocketAddr;
 
+use crate::model::completion::Completion;
 use crate::model::conn::{self, ACCEPTING};
 use crate::model::conn_ops::{AcceptPhase, AcceptSpec};
 use crate::model::op::OpKind;
 use crate::winsock::accept_addrs::area_len;
-use crate::winsock::socket_io::Completion;
 use crate::{BufList, Overlapped, Socket, WsaError, WsaResult};
 
 impl Socket {

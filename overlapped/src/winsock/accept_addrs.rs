@@ -11,18 +11,12 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
 
-use crate::winsock::socket::SocketInner;
+pub use crate::model::accept_areas::{SOCKADDR_IN6_LEN, SOCKADDR_IN_LEN};
+use crate::model::accept_areas::{WS_AF_INET, WS_AF_INET6};
 
-/// `sizeof(SOCKADDR_IN)`.
-pub const SOCKADDR_IN_LEN: u32 = 16;
-/// `sizeof(SOCKADDR_IN6)`.
-pub const SOCKADDR_IN6_LEN: u32 = 28;
 /// An address area that fits either family: `sizeof(SOCKADDR_IN6) + 16` (44).
 /// Pass it as both `local_len` and `remote_len` to [`crate::Socket::accept_ex`].
 pub const ACCEPT_EX_ADDRESS_LEN: u32 = SOCKADDR_IN6_LEN + 16;
-
-const WS_AF_INET: u16 = 2;
-const WS_AF_INET6: u16 = 23;
 
 /// The area an address of `addr`'s family needs (its size plus 16 bytes).
 pub(crate) fn area_len(v6: bool) -> u32 {
@@ -31,28 +25,6 @@ pub(crate) fn area_len(v6: bool) -> u32 {
     } else {
         SOCKADDR_IN_LEN + 16
     }
-}
-
-fn encode(addr: &SocketAddr) -> Vec<u8> {
-    let mut out = Vec::with_capacity(32);
-    match addr {
-        SocketAddr::V4(a) => {
-            out.extend_from_slice(&SOCKADDR_IN_LEN.to_le_bytes());
-            out.extend_from_slice(&WS_AF_INET.to_le_bytes());
-            out.extend_from_slice(&a.port().to_be_bytes());
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&[0; 8]);
-        }
-        SocketAddr::V6(a) => {
-            out.extend_from_slice(&SOCKADDR_IN6_LEN.to_le_bytes());
-            out.extend_from_slice(&WS_AF_INET6.to_le_bytes());
-            out.extend_from_slice(&a.port().to_be_bytes());
-            out.extend_from_slice(&a.flowinfo().to_be_bytes());
-            out.extend_from_slice(&a.ip().octets());
-            out.extend_from_slice(&a.scope_id().to_le_bytes());
-        }
-    }
-    out
 }
 
 fn decode(area: &[u8]) -> Option<SocketAddr> {
@@ -77,35 +49,6 @@ fn decode(area: &[u8]) -> Option<SocketAddr> {
             )))
         }
         _ => None,
-    }
-}
-
-/// At accept: writes the accepted connection's local and remote addresses
-/// into their areas of `out` (a local area of length 0 is left alone, [fact 87](crate::semantics#fact-87)).
-pub(crate) fn write_areas(
-    out: &mut [u8],
-    accepted: &SocketInner,
-    receive_len: u32,
-    local_len: u32,
-    remote_len: u32,
-) {
-    let sock = accepted.sock();
-    let local = sock.local_addr().ok().and_then(|a| a.as_socket());
-    let remote = sock.peer_addr().ok().and_then(|a| a.as_socket());
-    let start = receive_len as usize;
-    for (addr, at, len) in [
-        (local, start, local_len as usize),
-        (remote, start + local_len as usize, remote_len as usize),
-    ] {
-        let (Some(addr), true) = (addr, len > 0) else {
-            continue;
-        };
-        let bytes = encode(&addr);
-        if let Some(area) = out.get_mut(at..at + len.min(bytes.len())) {
-            if area.len() == bytes.len() {
-                area.copy_from_slice(&bytes);
-            }
-        }
     }
 }
 
@@ -167,6 +110,7 @@ pub fn get_accept_ex_sockaddrs(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::accept_areas::encode;
 
     #[test]
     fn areas_round_trip_both_families() {

@@ -4,10 +4,10 @@
 
 use std::net::SocketAddr;
 
+use crate::model::completion::Completion;
 use crate::model::conn::{self, CONNECTING, CONNECTING_NB};
 use crate::model::conn_ops::{ConnectPhase, ConnectSpec};
 use crate::model::op::OpKind;
-use crate::winsock::socket_io::Completion;
 use crate::{BufList, Overlapped, Socket, WsaError, WsaResult};
 
 /// What [`Socket::connect_time`] returns for a socket that is not connected

@@ -9,13 +9,13 @@
 
 use std::mem::size_of;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 
+use crate::model::cmsg::ReceiveControl;
+use crate::model::flags::{FlagCall, FlagMode};
 use crate::model::lane::Direction;
 use crate::model::op::{OpKind, SendSpec};
 use crate::sys::cmsg as raw;
-use crate::winsock::cmsg::ReceiveControl;
-use crate::winsock::flags::{FlagCall, FlagMode};
 use crate::{BufList, Completion, Control, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
 
 mod sync;
@@ -27,16 +27,6 @@ pub const MAX_DATAGRAM_V4: usize = 65_507;
 pub const MAX_DATAGRAM_V6: usize = 65_527;
 
 const NAME_MAX: usize = size_of::<libc::sockaddr_storage>();
-
-/// Facts about a socket that never change once known, cached so that the
-/// datagram checks cost no system call after the first: its family, and
-/// that it is bound.
-#[derive(Default)]
-pub(crate) struct Learned {
-    /// 0: not yet known; 4 or 6.
-    family: AtomicU8,
-    bound: AtomicBool,
-}
 
 /// The space a `recv_msg` reserves besides the data buffers (`WSAMSG.namelen`
 /// and `WSAMSG.Control.len`).

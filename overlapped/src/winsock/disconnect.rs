@@ -8,8 +8,8 @@
 //! recycles sockets never creates or closes one in steady state (see
 //! DESIGN.md, "Connections").
 
+use crate::model::completion::Completion;
 use crate::model::op::OpKind;
-use crate::winsock::socket_io::Completion;
 use crate::{BufList, Overlapped, Socket, TransmitFlags, WsaError, WsaResult};
 
 impl Socket {

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, RawFd};
 use std::time::Duration;
 
-use crate::model::notify::{self, Mode};
+use crate::winsock::notify::{self, Mode};
 use crate::{BufList, Completion, Guid, Overlapped, Socket, WsaError, WsaResult};
 use extension::ExtensionFunction;
 

@@ -37,11 +37,9 @@ pub(crate) mod accept_addrs;
 pub(crate) mod apc;
 
 pub(crate) mod cancel;
-pub(crate) mod cmsg;
-pub(crate) mod error;
-pub(crate) mod event;
-pub(crate) mod flags;
+pub(crate) mod filewatch;
 pub mod guid;
+pub(crate) mod notify;
 pub(crate) mod nsp;
 pub(crate) mod overlapped;
 pub(crate) mod provider;

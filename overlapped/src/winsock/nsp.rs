@@ -12,9 +12,9 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::model::filewatch::{FileSet, FileWatch, PollWatch};
-use crate::model::notify::{self, Mode};
 use crate::sys::resolve::{resolve, ResolveError};
+use crate::winsock::filewatch::{FileSet, FileWatch, PollWatch};
+use crate::winsock::notify::{self, Mode};
 use crate::{Completion, Overlapped, WsaError, WsaResult};
 
 /// The files whose change may change what the system resolver answers.

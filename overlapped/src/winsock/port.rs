@@ -18,8 +18,8 @@ use std::time::Duration;
 use bitflags::bitflags;
 
 use crate::model::port_queue::{Packet, PortQueue, Taken};
+use crate::model::socket::{PortBinding, SKIP_PORT_ON_SUCCESS, SKIP_SET_EVENT};
 use crate::model::thread::{self, Wake};
-use crate::winsock::socket::{PortBinding, SKIP_PORT_ON_SUCCESS, SKIP_SET_EVENT};
 use crate::{Overlapped, Socket, WsaError, WsaResult};
 
 /// Packets a batching thread may take without waiting before what it

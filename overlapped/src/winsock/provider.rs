@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::model::filewatch::{FileSet, FileWatch};
-use crate::model::notify::{self, Mode};
+use crate::winsock::filewatch::{FileSet, FileWatch};
+use crate::winsock::notify::{self, Mode};
 use crate::{Completion, Overlapped, WsaResult};
 
 /// The files whose change changes the protocols and services on offer.

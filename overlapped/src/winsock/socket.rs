@@ -8,16 +8,13 @@
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsRawFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU8, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
 
 use socket2::{Domain, Protocol, SockAddr, Type};
 
-use crate::model::conn::{self, ConnState};
-use crate::model::lane::{Direction, Lanes};
-use crate::model::port_queue::PortQueue;
-use crate::{Event, WsaError, WsaResult};
+use crate::model::socket::{SocketInner, SHUT_RECEIVE, SHUT_SEND};
+use crate::{WsaError, WsaResult};
 
 /// A socket (`SOCKET`), TCP or UDP, IPv4 or IPv6, able to carry overlapped
 /// operations.
@@ -54,174 +51,6 @@ use crate::{Event, WsaError, WsaResult};
 pub struct Socket {
     pub(crate) inner: Arc<SocketInner>,
 }
-
-pub(crate) struct SocketInner {
-    pub(crate) sock: socket2::Socket,
-    /// How many [`Socket`] handles name this socket (operations hold the
-    /// `Arc` too, but are not handles): the last one to go closes it.
-    handles: AtomicUsize,
-    stream: bool,
-    closed: AtomicBool,
-    /// Directions shut down by [`Socket::shutdown`] (`SHUT_RECEIVE`, `SHUT_SEND`).
-    pub(crate) shut: AtomicU8,
-    /// Whether it was a connected stream when it was closed (for [fact 127](crate::semantics#fact-127)).
-    connected_at_close: AtomicBool,
-    /// The process generation that last used it (see `sys::fork`): a
-    /// socket inherited across `fork` forgets the parent's operations.
-    born: AtomicU32,
-    /// Known to have been connected (by `connect`, `accept`, or a
-    /// `getpeername` that succeeded): sends need not ask again (facts [15](crate::semantics#fact-15), [76](crate::semantics#fact-76)).
-    connected: AtomicBool,
-    pub(crate) event: Event,
-    pub(crate) lanes: Lanes,
-    /// Bytes a dropped receive future took from the kernel but never
-    /// handed over: the next receive reads them first (`unread.rs`).
-    pub(crate) unread: crate::model::unread::Unread,
-    /// Connection calls in progress, update-context, connect time (`conn.rs`).
-    pub(crate) conn: ConnState,
-    /// What datagram calls learn once (family, bound): see `dgram.rs`.
-    pub(crate) dgram: crate::winsock::dgram::Learned,
-    /// The completion port and key, once associated (for the socket's life).
-    port: OnceLock<PortBinding>,
-    /// `SetFileCompletionNotificationModes` flags (only ever added).
-    modes: AtomicU8,
-    /// Change sources (rtnetlink sockets) whose pending notification belongs
-    /// to this socket (`SIO_ADDRESS_LIST_CHANGE`, ...): closed with it, so
-    /// that closing the socket aborts them ([fact 119](crate::semantics#fact-119)).
-    pub(crate) attached: crate::model::notify::Sources,
-}
-
-/// A socket's completion port and the key its packets carry ([fact 135](crate::semantics#fact-135)).
-pub(crate) struct PortBinding {
-    pub(crate) queue: Arc<PortQueue>,
-    pub(crate) key: usize,
-}
-
-/// `FILE_SKIP_COMPLETION_PORT_ON_SUCCESS`.
-pub(crate) const SKIP_PORT_ON_SUCCESS: u8 = 1;
-/// `FILE_SKIP_SET_EVENT_ON_HANDLE`.
-pub(crate) const SKIP_SET_EVENT: u8 = 2;
-
-impl SocketInner {
-    pub(crate) fn fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-
-    pub(crate) fn is_stream(&self) -> bool {
-        self.stream
-    }
-
-    /// The socket2 socket underneath.
-    pub(crate) fn sock(&self) -> &socket2::Socket {
-        &self.sock
-    }
-
-    /// Records whether the socket is connected (a connection call finished,
-    /// or `TF_REUSE_SOCKET` gave it a fresh endpoint).
-    pub(crate) fn set_connected(&self, connected: bool) {
-        self.connected.store(connected, SeqCst);
-    }
-
-    /// Whether a connection is being made (`ConnectEx`, or a non-blocking
-    /// `connect` not yet seen to finish): then sends and receives fail with
-    /// `WSAENOTCONN` ([fact 101](crate::semantics#fact-101)).
-    pub(crate) fn connecting(&self) -> bool {
-        match self.conn.state() {
-            conn::CONNECTING => true,
-            conn::CONNECTING_NB => {
-                if crate::sys::fd::tcp_state(self.fd()) == Some(crate::sys::fd::TCP_SYN_SENT) {
-                    return true;
-                }
-                self.conn.end(conn::CONNECTING_NB);
-                false
-            }
-            _ => false,
-        }
-    }
-
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(SeqCst)
-    }
-
-    /// The completion port the socket is associated with, if any.
-    pub(crate) fn port(&self) -> Option<&PortBinding> {
-        self.port.get()
-    }
-
-    /// Associates the socket with a port for good; false if it already is.
-    pub(crate) fn bind_port(&self, binding: PortBinding) -> bool {
-        self.port.set(binding).is_ok()
-    }
-
-    /// Adds notification modes (they cannot be removed, [fact 140](crate::semantics#fact-140)).
-    pub(crate) fn add_modes(&self, modes: u8) {
-        self.modes.fetch_or(modes, SeqCst);
-    }
-
-    pub(crate) fn skips_port_on_success(&self) -> bool {
-        self.modes.load(SeqCst) & SKIP_PORT_ON_SUCCESS != 0
-    }
-
-    pub(crate) fn skips_set_event(&self) -> bool {
-        self.modes.load(SeqCst) & SKIP_SET_EVENT != 0
-    }
-
-    /// Whether a new operation may start in direction `d`: not on a closed
-    /// socket (`WSAENOTSOCK`), nor in a direction shut down (`WSAESHUTDOWN`,
-    /// facts [67](crate::semantics#fact-67) and [69](crate::semantics#fact-69)).
-    pub(crate) fn usable(&self, d: Direction) -> WsaResult<()> {
-        if self.is_closed() {
-            return Err(WsaError::WSAENOTSOCK);
-        }
-        self.adopt_after_fork();
-        if self.stream && self.conn.state() != conn::IDLE && self.connecting() {
-            return Err(WsaError::WSAENOTCONN);
-        }
-        let bit = match d {
-            Direction::Receive => SHUT_RECEIVE,
-            Direction::Send => SHUT_SEND,
-            Direction::Unordered => 0,
-        };
-        if self.shut.load(SeqCst) & bit != 0 {
-            return Err(WsaError::WSAESHUTDOWN);
-        }
-        Ok(())
-    }
-
-    /// The sending side was shut down by an operation (`TF_DISCONNECT`):
-    /// later sends fail with `WSAESHUTDOWN`, as after `shutdown(SD_SEND)`.
-    pub(crate) fn mark_send_shut(&self) {
-        self.shut.fetch_or(SHUT_SEND, SeqCst);
-    }
-
-    /// Whether the socket was inherited from the parent across `fork` and
-    /// not used in this process since.
-    fn inherited(&self) -> bool {
-        self.born.load(SeqCst) != crate::sys::fork::generation()
-    }
-
-    /// First use in a child process after `fork`: the operations in its
-    /// lanes are the parent's (they complete there, never here), so a new
-    /// one must not queue behind them.
-    fn adopt_after_fork(&self) {
-        if self.inherited() {
-            self.lanes.forget_all();
-            self.born.store(crate::sys::fork::generation(), SeqCst);
-        }
-    }
-
-    /// Whether this is a connected stream socket (for [fact 127](crate::semantics#fact-127)); once
-    /// closed, whether it was one at the close.
-    pub(crate) fn is_stream_connected(&self) -> bool {
-        if self.is_closed() {
-            return self.connected_at_close.load(SeqCst);
-        }
-        self.stream && self.sock.peer_addr().is_ok()
-    }
-}
-
-const SHUT_RECEIVE: u8 = 1;
-const SHUT_SEND: u8 = 2;
 
 fn wsa(err: io::Error) -> WsaError {
     WsaError::from_io(&err)
@@ -306,24 +135,7 @@ impl Socket {
 
     pub(crate) fn from_socket2(sock: socket2::Socket, stream: bool) -> Socket {
         Socket {
-            inner: Arc::new(SocketInner {
-                sock,
-                handles: AtomicUsize::new(1),
-                stream,
-                closed: AtomicBool::new(false),
-                shut: AtomicU8::new(0),
-                connected_at_close: AtomicBool::new(false),
-                connected: AtomicBool::new(false),
-                born: AtomicU32::new(crate::sys::fork::generation()),
-                event: Event::with_reset(true, false),
-                lanes: Lanes::default(),
-                unread: Default::default(),
-                conn: ConnState::default(),
-                dgram: Default::default(),
-                port: OnceLock::new(),
-                modes: AtomicU8::new(0),
-                attached: Default::default(),
-            }),
+            inner: Arc::new(SocketInner::new(sock, stream)),
         }
     }
 
@@ -337,7 +149,14 @@ impl Socket {
     /// Keeps `source` until this socket closes, which closes it too (and so
     /// aborts its pending notification).
     pub(crate) fn attach(&self, source: Socket) {
-        self.inner.attached.keep(source);
+        self.inner.attached.keep(source.into_kept());
+    }
+
+    /// This handle as the socket's state, still counted as a handle: whoever
+    /// keeps it lets go with [`SocketInner::release_handle`].
+    pub(crate) fn into_kept(self) -> Arc<SocketInner> {
+        self.inner.handles.fetch_add(1, SeqCst);
+        Arc::clone(&self.inner)
     }
 
     /// The socket and the change sources it keeps, those of them with an
@@ -432,8 +251,8 @@ impl Socket {
 
     /// The mode of a synchronous call for the flag table: non-blocking
     /// matters only to `MSG_WAITALL` ([fact 61](crate::semantics#fact-61)), so the socket is asked only then.
-    pub(crate) fn sync_mode(&self, flags: crate::MsgFlags) -> crate::winsock::flags::FlagMode {
-        use crate::winsock::flags::FlagMode;
+    pub(crate) fn sync_mode(&self, flags: crate::MsgFlags) -> crate::model::flags::FlagMode {
+        use crate::model::flags::FlagMode;
         if flags.contains(crate::MsgFlags::WAITALL)
             && self.inner.sock.nonblocking().unwrap_or(false)
         {
@@ -470,61 +289,7 @@ impl Socket {
     /// Closes the socket for every handle (once): no new operation starts,
     /// pending ones are cancelled.
     pub(crate) fn close_now(&self) {
-        let connected = self.inner.is_stream_connected();
-        if self.inner.is_closed() {
-            return;
-        }
-        self.inner.connected_at_close.store(connected, SeqCst);
-        if self.inner.closed.swap(true, SeqCst) {
-            return;
-        }
-        // Change notifications of this socket end with it (fact 119).
-        self.inner.attached.close_all();
-        if self.inner.inherited() {
-            // Inherited across `fork` and unused here: closing this
-            // process's descriptor is all; the parent's operations and
-            // connection are the parent's (no shutdown, no cancel).
-            return;
-        }
-        // Pitfall 1: closing the descriptor would not stop the kernel's
-        // operations on it. Cancel them on every ring that may hold one; the
-        // descriptor itself closes when the last operation (and handle) lets
-        // go of it.
-        if Arc::strong_count(&self.inner) > 1 {
-            if self.inner.stream && (self.inner.lanes.pending() > 0 || !connected) {
-                // A listener: another handle may be blocked on it in
-                // `accept`, and the kernel's shutdown wakes it (nothing else
-                // would: the descriptor stays open while that handle lives).
-                //
-                // The cancels below are asynchronous (a ring reads its mail
-                // when it can). So end stream operations now, the way close
-                // would: `SHUT_RD`
-                // wakes receives with 0 bytes (reported `WSAECONNABORTED`),
-                // puts nothing on the wire, and keeps later data out of them;
-                // `SHUT_WR` wakes blocked sends (`WSA_OPERATION_ABORTED`) and
-                // sends the FIN that close would send after the buffered
-                // data. Not for an abortive close (`SO_LINGER` 0): that must
-                // send a reset, not a FIN (fact 131).
-                let abortive = self.inner.sock.linger().ok().flatten() == Some(Duration::ZERO);
-                let how = if abortive {
-                    Shutdown::Read
-                } else {
-                    Shutdown::Both
-                };
-                let _ = self.inner.sock.shutdown(how);
-            }
-            for ring in crate::sys::registry::with_ops::<crate::model::op::OpSlot>() {
-                ring.close_socket(&self.inner);
-            }
-            // Windows releases the socket at `closesocket` (its port, an
-            // abortive close's reset: facts 128, 131), not when the last
-            // operation has been reaped. So let go of the socket now; the
-            // number stays taken by a placeholder until the last operation
-            // naming it lets go (pitfall 1).
-            if Arc::strong_count(&self.inner) > 1 {
-                let _ = crate::sys::blocking::release_keeping_number(self.inner.fd());
-            }
-        }
+        self.inner.close();
     }
 }
 
@@ -547,9 +312,7 @@ impl AsRawFd for Socket {
 
 impl Drop for Socket {
     fn drop(&mut self) {
-        if self.inner.handles.fetch_sub(1, SeqCst) == 1 {
-            self.close_now();
-        }
+        self.inner.release_handle();
     }
 }
 

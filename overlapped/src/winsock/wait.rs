@@ -88,6 +88,14 @@ pub fn wait_for_multiple_events(
     result
 }
 
+impl Event {
+    /// Waits until the event is signalled (`WaitForSingleObject`); `None` waits forever.
+    #[doc(alias = "WaitForSingleObject")]
+    pub fn wait(&self, timeout: Option<Duration>) -> WsaResult<WaitResult> {
+        wait_for_single_object_ex(self, timeout, false)
+    }
+}
+
 /// Waits on one event (`WaitForSingleObjectEx`): `Signaled(0)`, `Timeout`,
 /// or `IoCompletion` if alertable and routines ran.
 #[doc(alias = "WaitForSingleObjectEx")]

@@ -5,10 +5,10 @@ use std::io::{IoSlice, IoSliceMut};
 use std::net::SocketAddr;
 
 use super::{MsgSpace, NAME_MAX};
+use crate::model::flags::FlagCall;
 use crate::model::lane::Direction;
 use crate::sys::cmsg as raw;
 use crate::sys::iov;
-use crate::winsock::flags::FlagCall;
 use crate::{Control, MsgFlags, Socket, WsaError, WsaResult};
 
 /// What a synchronous [`Socket::recv_msg_sync`] received, filled in also

@@ -7,9 +7,9 @@
 //! answer at once (the queries) give a future that is ready at once.
 
 use super::AsyncOp;
-use crate::model::notify::{self, Change};
 use crate::model::op::OpKind;
 use crate::winsock::ioctl::{Ioctl, IoctlOutput};
+use crate::winsock::notify::{self, Change};
 use crate::{BufList, Completion, LookupService, ProviderChange, Socket, WsaError, WsaResult};
 
 impl Socket {

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 
 use super::{bytes_and_buffers, whole, AsyncOp};
-use crate::winsock::flags::FlagCall;
+use crate::model::flags::FlagCall;
 use crate::{BufList, Completion, Control, MsgFlags, MsgSpace, Socket, WsaResult};
 
 impl Socket {

@@ -14,9 +14,9 @@ use netlink_packet_core::{NetlinkMessage, NetlinkPayload};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 
 use super::netinfo;
-use crate::model::notify::Change;
 use crate::model::op::ChangeFilter;
 use crate::sys::notify as sys;
+use crate::winsock::notify::Change;
 use crate::{Socket, WsaError, WsaResult};
 
 /// What one rtnetlink message is about, as far as the filters care.

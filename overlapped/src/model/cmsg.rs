@@ -122,8 +122,8 @@ impl ControlMessage {
     }
 }
 
-/// A control buffer (`WSAMSG.Control`): received by [`crate::Socket::recv_msg`]
-/// and friends, or built with [`Control::builder`] for [`crate::Socket::send_msg`].
+/// A control buffer (`WSAMSG.Control`): received by `Socket::recv_msg`
+/// and friends, or built with [`Control::builder`] for `Socket::send_msg`.
 /// Always well-formed: it can only be made by the kernel or by the builder.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[doc(alias = "WSAMSG")]
@@ -226,7 +226,7 @@ impl ControlBuilder {
 }
 
 /// Control data a socket can be asked to report with each datagram
-/// ([`crate::Socket::set_receive_control`]).
+/// (`Socket::set_receive_control`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[doc(alias = "IP_PKTINFO")]
 #[doc(alias = "IPV6_PKTINFO")]

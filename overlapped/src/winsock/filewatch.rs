@@ -24,9 +24,9 @@ use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::model::notify::Change;
 use crate::model::op::ChangeFilter;
 use crate::sys::notify as sys;
+use crate::winsock::notify::Change;
 use crate::{Socket, WsaError, WsaResult};
 
 /// What an inotify instance watches: directory, event mask, the names in
@@ -174,7 +174,7 @@ impl FileSet {
 /// serving one request at a time and reused by the next: closing an
 /// instance costs the kernel a grace period (about 10 ms measured, see
 /// `examples/change_cost.rs`), so instances are closed only when the handle
-/// goes, and then by the background closer ([`crate::model::notify::close_later`]).
+/// goes, and then by the background closer ([`crate::winsock::notify::close_later`]).
 pub(crate) struct FileWatch {
     files: FileSet,
     /// Each instance with its directories' watch descriptors.
@@ -231,7 +231,7 @@ impl FileWatch {
                 // The kernel allows few instances (128 per user by default):
                 // if it says no while the closer still holds some, wait for it.
                 let (fd, _) =
-                    crate::model::notify::retry_while_closing(|| sys::inotify_watching(&[]))
+                    crate::winsock::notify::retry_while_closing(|| sys::inotify_watching(&[]))
                         .map_err(|e| WsaError::from_io(&e))?;
                 let source = Socket::from_source(fd);
                 let (filter, wds) = self.arm(source.as_raw_fd(), &[], self.files.plan())?;
@@ -294,7 +294,7 @@ impl Drop for FileWatch {
         // slow part of the close happens on the closer thread.
         let sources = std::mem::take(&mut *self.sources.lock().unwrap_or_else(|e| e.into_inner()));
         for (source, _) in sources {
-            crate::model::notify::close_later(source);
+            crate::winsock::notify::close_later(source);
         }
     }
 }

@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::model::op::{ChangeFilter, Notify, OpKind, Outcome};
 use crate::model::op::{OpSlot, Started};
+use crate::model::socket::SocketInner;
 use crate::model::thread::{self, Wake};
-use crate::winsock::socket::SocketInner;
 use crate::{BufList, Completion, Event, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
 
 /// How a caller wants to hear of a completion.
@@ -36,41 +36,6 @@ pub(crate) enum Mode<'a> {
 pub(crate) struct Change {
     pub(crate) source: Socket,
     pub(crate) filter: Box<dyn ChangeFilter>,
-}
-
-/// The change sources an owner keeps (a socket's, a lookup handle's, a
-/// provider handle's): closing them (dropping this, or [`Sources::close_all`])
-/// aborts their pending requests.
-#[derive(Default)]
-pub(crate) struct Sources(Mutex<Vec<Socket>>);
-
-impl Sources {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Socket>> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Keeps `source`; lets go of those whose request has completed.
-    pub(crate) fn keep(&self, source: Socket) {
-        let mut all = self.lock();
-        all.retain(|s| s.is_pending());
-        all.push(source);
-    }
-
-    /// The sources with a request still pending (for `CancelIo`/`CancelIoEx`).
-    pub(crate) fn pending(&self) -> Vec<Arc<SocketInner>> {
-        self.lock()
-            .iter()
-            .filter(|s| s.is_pending())
-            .map(|s| s.inner.clone())
-            .collect()
-    }
-
-    /// Closes every source: their pending requests end with
-    /// `WSA_OPERATION_ABORTED`.
-    pub(crate) fn close_all(&self) {
-        let all = std::mem::take(&mut *self.lock());
-        drop(all);
-    }
 }
 
 /// Closes `source` (its pending request ends with `WSA_OPERATION_ABORTED`)
@@ -174,7 +139,7 @@ impl Mode<'_> {
     fn notify(
         self,
         source: Option<&Socket>,
-    ) -> WsaResult<(Notify, Option<Arc<crate::winsock::overlapped::OvState>>)> {
+    ) -> WsaResult<(Notify, Option<Arc<crate::model::ov_state::OvState>>)> {
         match self {
             Mode::Record { ov, signal } => {
                 // The record completes "on" the socket the call was made on

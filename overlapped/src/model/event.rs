@@ -2,11 +2,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
 
+use crate::model::error::WsaResult;
 use crate::model::ready::ReadySet;
-use crate::winsock::wait::WaitResult;
-use crate::WsaResult;
 
 /// An event object: signalled or not; manual-reset (stays signalled until
 /// reset) or auto-reset (a satisfied wait resets it).
@@ -109,12 +107,6 @@ impl Event {
     #[doc(alias = "CloseHandle")]
     pub fn close(self) -> WsaResult<()> {
         Ok(())
-    }
-
-    /// Waits until the event is signalled (`WaitForSingleObject`); `None` waits forever.
-    #[doc(alias = "WaitForSingleObject")]
-    pub fn wait(&self, timeout: Option<Duration>) -> WsaResult<WaitResult> {
-        crate::winsock::wait::wait_for_single_object_ex(self, timeout, false)
     }
 
     /// Whether two handles name the same event.

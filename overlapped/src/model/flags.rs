@@ -117,12 +117,12 @@ impl MsgFlags {
         call: FlagCall,
         stream: bool,
         mode: FlagMode,
-    ) -> Result<i32, crate::WsaError> {
+    ) -> Result<i32, crate::model::error::WsaError> {
         if self.is_empty() {
             // No flags: allowed in every call (the usual case: no table walk).
             return Ok(0);
         }
-        let refuse = Err(crate::WsaError::WSAEOPNOTSUPP);
+        let refuse = Err(crate::model::error::WsaError::WSAEOPNOTSUPP);
         let mut allowed = MsgFlags::empty();
         for (flag, cells) in TABLE {
             if cells[call as usize][usize::from(!stream)] {
@@ -189,7 +189,7 @@ impl MsgFlags {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::WsaError;
+    use crate::model::error::WsaError;
     use FlagCall::*;
     use FlagMode::*;
 

@@ -145,7 +145,7 @@ codes! {
     WSAEHOSTDOWN = 10064, "The host is down.";
     /// No route to host (10065).
     WSAEHOSTUNREACH = 10065, "There is no route to the host.";
-    /// The network subsystem is not ready (10091): here, the io_uring driver could not start (see [`crate::startup`]).
+    /// The network subsystem is not ready (10091): here, the io_uring driver could not start (see `startup`).
     WSASYSNOTREADY = 10091, "The network subsystem is not ready: the io_uring driver could not start (see `startup`).";
     /// Graceful shutdown in progress (10101).
     WSAEDISCON = 10101, "The peer is closing the connection gracefully.";
