@@ -1,10 +1,16 @@
 //! The model machinery: what makes Winsock's overlapped model out of a
 //! backend's completions — per-thread state and the one wait loop
 //! (`thread`), the ready bitmap behind waits (`ready`), per-socket order
-//! (`lane`), backend-neutral operation records (`op`), a completion port's
-//! queue (`port_queue`), change requests (`notify`, `filewatch`) and the
-//! connection phases (`conn`, `conn_ops`, `transmit_op`), and the bytes a
-//! dropped receive future gives back to its socket (`unread`).
+//! (`lane`), the state behind a socket's handles (`socket`), an overlapped
+//! record's state (`ov_state`), a future's (`async_state`), event objects
+//! (`event`), backend-neutral operation records (`op`), a completion port's
+//! queue (`port_queue`), the connection phases (`conn`, `conn_ops`,
+//! `accept_areas`, `transmit_op`), the bytes a dropped receive future gives
+//! back to its socket (`unread`), and the vocabulary operations complete
+//! with (`error`, `flags`, `cmsg`, `completion`).
+//!
+//! Nothing here names the surface (`crate::winsock`, or the crate root's
+//! re-exports of it): `.ci/layers.sh` fails if anything does.
 
 // `unsafe` lives under `sys/` only (the guide): the compiler enforces it here.
 #![forbid(unsafe_code)]

@@ -1,7 +1,9 @@
 //! The Winsock surface: one file per call family (sockets, AcceptEx,
 //! ConnectEx, DisconnectEx, WSARecv/WSASend, datagrams, completion ports,
-//! WSAIoctl, TransmitFile/TransmitPackets, events and waits, the overlapped
-//! record, flags, errors) and the futures over them (`future/`).
+//! WSAIoctl and change notifications, TransmitFile/TransmitPackets, waits,
+//! the overlapped record's handle) and the futures over them (`future/`).
+//! The state behind the handles and the types operations complete with
+//! (errors, flags, control data, events) are the model's (`crate::model`).
 
 // `unsafe` lives under `sys/` only (the guide): the compiler enforces it here.
 #![forbid(unsafe_code)]
