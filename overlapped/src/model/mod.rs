@@ -9,7 +9,7 @@
 //! back to its socket (`unread`), and the vocabulary operations complete
 //! with (`error`, `flags`, `cmsg`, `completion`).
 //!
-//! Nothing here names the surface (`crate::winsock`, or the crate root's
+//! Nothing here names the surface (the `winsock` module, or the crate root's
 //! re-exports of it): `.ci/layers.sh` fails if anything does.
 
 // `unsafe` lives under `sys/` only (the guide): the compiler enforces it here.
