@@ -11,7 +11,7 @@ mod common;
 
 use common::*;
 use overlapped::*;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -424,4 +424,48 @@ fn an_abortive_close_resets_the_peer_at_once() {
 #[test]
 fn an_abortive_close_from_another_thread_resets_the_peer_while_the_issuer_is_away() {
     abortive_close_resets(true);
+}
+
+/// A thread that was busy in the library (its ring left with notifications
+/// off between its calls) and then goes away: its event receive still
+/// completes while it is away, round after round, each round starting from
+/// a busy spell (the service's look at an owner that stopped coming back).
+#[test]
+fn an_event_receive_completes_while_its_issuer_is_away_after_a_busy_spell() {
+    let (client, server) = tcp_pair();
+    let event = Event::new();
+    let theirs = event.clone();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (ready_tx, ready_rx) = mpsc::channel::<()>();
+    const ROUNDS: usize = 30;
+    let issuer = std::thread::spawn(move || {
+        let mut got = Vec::new();
+        for _ in 0..ROUNDS {
+            // Busy: many short calls, each taking and leaving the ring.
+            for _ in 0..50 {
+                let _ = sleep_ex(Some(Duration::ZERO), true);
+            }
+            let mut ov = Overlapped::new(&theirs);
+            pending(server.recv(&mut ov, BufList::zeroed(16), MsgFlags::empty()));
+            ready_tx.send(()).unwrap();
+            // Away until the other thread saw the event.
+            go_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+            got.push(get_overlapped_result(&server, &ov, false).map(|(n, _)| n));
+        }
+        got
+    });
+    for round in 0..ROUNDS {
+        ready_rx.recv_timeout(Duration::from_secs(20)).unwrap();
+        client.as_socket2().write_all(&[round as u8]).unwrap();
+        let woke =
+            wait_for_multiple_events(std::slice::from_ref(&event), false, Some(BOUND), false);
+        assert_eq!(
+            woke,
+            Ok(WaitResult::Signaled(0)),
+            "round {round}: never completed"
+        );
+        event.reset();
+        go_tx.send(()).unwrap();
+    }
+    assert_eq!(issuer.join().unwrap(), vec![Ok(1); ROUNDS]);
 }

@@ -94,6 +94,15 @@ pub(crate) struct Ring<O: Op> {
     /// The service found the ring taken: its holder serves it again after
     /// letting go (see [`Ring::serve`]).
     wanted: AtomicBool,
+    /// The owner let go of the ring with notifications left off (see
+    /// [`Ring::unlock`]): the service looks at it on its ticks instead.
+    grace: AtomicBool,
+    /// How often the owner took or let go of the ring: odd while it holds
+    /// it. Written only by the owner (under the lock), read by the service
+    /// to tell an owner that comes back from one that went away.
+    turns: AtomicU64,
+    /// `turns` as the service saw it at its last look (only it writes this).
+    seen: AtomicU64,
     /// Entries were left in the submission queue at the last unlock. Every
     /// push happens under the lock and every lock ends in `unlock`, so while
     /// nobody holds the ring this says whether [`Ring::flush`] has anything
@@ -150,6 +159,9 @@ impl<O: Op> Ring<O> {
                 batching: AtomicBool::new(false),
                 wanted: AtomicBool::new(false),
                 queued: AtomicBool::new(false),
+                grace: AtomicBool::new(false),
+                turns: AtomicU64::new(0),
+                seen: AtomicU64::new(0),
             })
         });
         registry::add(&driver);
@@ -196,7 +208,16 @@ impl<O: Op> Ring<O> {
     fn lock(&self) -> MutexGuard<'_, Core<O>> {
         let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
         core.uring.completion().disable_eventfd();
+        self.count_turn();
         core
+    }
+
+    /// The owner took or lets go of the ring (called under the lock).
+    fn count_turn(&self) {
+        if self.is_owner() {
+            self.turns
+                .store(self.turns.load(Relaxed).wrapping_add(1), Relaxed);
+        }
     }
 
     fn try_lock(&self) -> Option<MutexGuard<'_, Core<O>>> {
@@ -206,6 +227,7 @@ impl<O: Op> Ring<O> {
             Err(TryLockError::WouldBlock) => return None,
         };
         core.uring.completion().disable_eventfd();
+        self.count_turn();
         Some(core)
     }
 
@@ -223,16 +245,35 @@ impl<O: Op> Ring<O> {
     }
 
     /// [`Ring::release`] without the follow-up; true if one is needed.
+    ///
+    /// The owner (not exiting) leaves notifications **off** instead (the
+    /// ring is in *grace*): it reaps what is there now, and what comes
+    /// later it reaps at its next turn, which for a busy owner is soon.
+    /// Completions that arrive while it is between turns therefore wake
+    /// nobody (every system call the owner makes between turns runs the
+    /// kernel's pending completion work, which would otherwise wake the
+    /// service about once per request of a server). The service looks at
+    /// rings in grace on a tick instead, and serves one whose owner has not
+    /// come back for a whole tick (see `service.rs`): an operation whose
+    /// owner went away still completes, a tick or two later.
     fn unlock(&self, mut core: MutexGuard<'_, Core<O>>) -> bool {
-        loop {
-            core.uring.completion().enable_eventfd();
-            store_load_fence();
-            if core.uring.completion().is_empty() {
-                break;
+        let grace = self.is_owner() && !core.retiring;
+        if grace {
+            if !core.uring.completion().is_empty() {
+                self.reap(&mut core, None);
             }
-            core.uring.completion().disable_eventfd();
-            self.reap(&mut core, None);
+        } else {
+            loop {
+                core.uring.completion().enable_eventfd();
+                store_load_fence();
+                if core.uring.completion().is_empty() {
+                    break;
+                }
+                core.uring.completion().disable_eventfd();
+                self.reap(&mut core, None);
+            }
         }
+        self.grace.store(grace, Relaxed);
         // The owner submits where it chooses (at once, or with its next
         // wait when batching); the service leaves nothing queued; any other
         // thread (the tokio driver) never submits: it hands that to the service.
@@ -243,7 +284,11 @@ impl<O: Op> Ring<O> {
         }
         self.queued
             .store(!core.uring.submission().is_empty(), Relaxed);
+        self.count_turn();
         drop(core);
+        if grace && self.ops() > 0 {
+            service::watch::<O>();
+        }
         if leftover {
             self.wanted.store(true, SeqCst);
         }

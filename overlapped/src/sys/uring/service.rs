@@ -12,6 +12,18 @@
 //! reads the ring's mail (cancels). A completion posted while the owner holds
 //! its ring costs nothing here: the owner reaps it itself.
 //!
+//! The owner itself leaves its ring with notifications off (*grace*, see
+//! `Ring::unlock`): a busy owner is back in its ring soon, and waking this
+//! thread for each completion that arrives between two of its turns would
+//! cost a wake-up (and, on the owner's CPU, a preemption) per request of a
+//! server. Instead, while some ring is in grace with operations in flight,
+//! this thread wakes every [`TICK`] and serves a ring in grace whose owner
+//! has neither come back nor been in it since the last look: an owner that
+//! went away (blocked outside the library, busy elsewhere) delays others'
+//! completions by a tick or two, never for good. The ticks stop after
+//! [`LINGER`] of them found nothing to watch; the owner's next let-go starts
+//! them again with one wake-up.
+//!
 //! The service is also the only thread other than a ring's owner that ever
 //! submits to it, so every request in the kernel belongs to a thread that
 //! lives as long as the ring needs it (the kernel ends a thread's requests
@@ -21,8 +33,11 @@
 use std::any::Any;
 use std::cell::Cell;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::SeqCst};
+use std::sync::atomic::{
+    fence, AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed, Ordering::SeqCst,
+};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use super::{fork, registry, Ring};
 use crate::sys::op::Op;
@@ -38,6 +53,14 @@ static KICK_START: Mutex<()> = Mutex::new(());
 /// Rings whose owner exited with operations in flight (their drivers, as
 /// `Any`: a static cannot name the record type); `bool`: resumed.
 static ORPHANS: Mutex<Vec<(Arc<dyn Any + Send + Sync>, bool)>> = Mutex::new(Vec::new());
+
+/// How often the service looks at rings in grace.
+pub(super) const TICK: Duration = Duration::from_millis(10);
+/// Ticks that found no ring to watch before the service stops ticking.
+const LINGER: u32 = 100;
+/// The service is ticking (or about to): an owner letting go of its ring
+/// in grace need not wake it.
+static TICKING: AtomicBool = AtomicBool::new(true);
 
 thread_local! {
     static ON_SERVICE: Cell<bool> = const { Cell::new(false) };
@@ -88,6 +111,17 @@ pub(super) fn kick<O: Op>() {
     }
 }
 
+/// An owner let go of its ring in grace with operations in flight: makes
+/// sure the service ticks (waking it only if it had stopped).
+pub(super) fn watch<O: Op>() {
+    // Pairs with the fence in `service` between clearing `TICKING` and the
+    // look at the rings: one of the two sees the other.
+    fence(SeqCst);
+    if !TICKING.load(Relaxed) && !TICKING.swap(true, SeqCst) {
+        kick::<O>();
+    }
+}
+
 /// Takes over a ring whose owner is exiting (see `Ring::retire`).
 pub(crate) fn adopt<O: Op>(driver: Arc<Driver<O>>) {
     if driver.ops() == 0 || driver.foreign() {
@@ -112,24 +146,90 @@ fn ring<O: Op>(driver: &Driver<O>) -> Option<&Ring<O>> {
 
 fn service<O: Op>(kick: RawFd) {
     ON_SERVICE.with(|s| s.set(true));
+    TICKING.store(true, SeqCst);
+    let mut idle_ticks = 0u32;
     loop {
-        let mut count: u64 = 0;
-        // SAFETY: reads 8 bytes into a live u64 from the service's eventfd,
-        // which lives as long as the process (a static).
-        let n = unsafe { libc::read(kick, (&mut count as *mut u64).cast(), 8) };
-        if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-            // Not expected on an eventfd; avoid a busy loop if it happens.
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
+        wait_for_kick(kick, TICKING.load(SeqCst).then_some(TICK));
         resume_orphans::<O>();
-        // Rings with operations in flight or mail to read.
+        let mut watching = false;
         for driver in registry::all::<O>() {
             if let Some(ring) = ring(&driver) {
-                if ring.ops() > 0 || ring.has_mail.load(SeqCst) {
-                    ring.serve();
-                }
+                watching |= look_at(ring);
             }
         }
+        if !TICKING.load(SeqCst) {
+            continue;
+        }
+        idle_ticks = if watching { 0 } else { idle_ticks + 1 };
+        if idle_ticks >= LINGER {
+            TICKING.store(false, SeqCst);
+            // Pairs with the fence in `watch`.
+            fence(SeqCst);
+            let watch = registry::all::<O>()
+                .iter()
+                .filter_map(|d| ring(d))
+                .any(|r| in_grace_outside(r));
+            if watch {
+                TICKING.store(true, SeqCst);
+            }
+            idle_ticks = 0;
+        }
+    }
+}
+
+/// Whether `ring` is in grace with operations in flight and its owner out
+/// of it (then only the ticks would notice the owner staying away).
+fn in_grace_outside<O: Op>(ring: &Ring<O>) -> bool {
+    !ring.foreign()
+        && ring.grace.load(Relaxed)
+        && ring.ops() > 0
+        && ring.turns.load(Relaxed) & 1 == 0
+}
+
+/// Serves `ring` if it needs the service; returns whether it is a ring in
+/// grace to keep watching on the ticks.
+fn look_at<O: Op>(ring: &Ring<O>) -> bool {
+    let has_mail = ring.has_mail.load(SeqCst);
+    if !in_grace_outside(ring) {
+        // Notifications on (or the owner in its ring, which reaps): serve
+        // what has operations in flight or mail to read.
+        if has_mail || (ring.ops() > 0 && !ring.grace.load(Relaxed)) {
+            ring.serve();
+        }
+        return false;
+    }
+    let turns = ring.turns.load(Relaxed);
+    if ring.seen.swap(turns, Relaxed) != turns && !has_mail {
+        // The owner has been back since the last look: it reaps.
+        return true;
+    }
+    // Away for a whole tick (or mail to read): serve it; letting go of it
+    // from here turns its notifications back on (grace ends).
+    ring.serve();
+    false
+}
+
+/// Blocks until the service is kicked, or `tick` passes.
+fn wait_for_kick(kick: RawFd, tick: Option<Duration>) {
+    let mut pfd = libc::pollfd {
+        fd: kick,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = tick.map_or(-1, |t| t.as_millis() as libc::c_int);
+    // SAFETY: one live pollfd for the length we pass.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if n <= 0 {
+        // Timeout, or EINTR: go and look.
+        return;
+    }
+    let mut count: u64 = 0;
+    // SAFETY: reads 8 bytes into a live u64 from the service's eventfd,
+    // which lives as long as the process (a static); it is readable (polled).
+    let n = unsafe { libc::read(kick, (&mut count as *mut u64).cast(), 8) };
+    if n < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+        // Not expected on an eventfd; avoid a busy loop if it happens.
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
