@@ -43,9 +43,8 @@ impl Socket {
         if TransmitFlags::from_bits(flags.bits()).is_none() {
             return Err(WsaError::WSAEINVAL);
         }
-        if self.as_socket2().peer_addr().is_err() {
-            return Err(WsaError::WSAENOTCONN);
-        }
+        // `getpeername` only until the socket is known to be connected.
+        self.require_connected()?;
         if flags.contains(TransmitFlags::REUSE_SOCKET) && !flags.contains(TransmitFlags::DISCONNECT)
         {
             return Err(WsaError::WSAEINVAL);
