@@ -8,7 +8,22 @@ use overlapped::*;
 use std::io::IoSliceMut;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// The thread's result, waited for at most 20 s: a blocked call that never
+/// sees the APC queued to it (a lost wake-up) fails the test instead of
+/// hanging the suite.
+fn joined<T>(t: std::thread::JoinHandle<T>, what: &str) -> T {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !t.is_finished() {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the blocked call never returned (an APC queued to it was not seen?)"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t.join().unwrap()
+}
 
 #[test]
 fn a_blocking_receive_runs_apcs_and_goes_on_waiting() {
@@ -32,7 +47,7 @@ fn a_blocking_receive_runs_apcs_and_goes_on_waiting() {
         send_all(&client, b"test");
         drop(client);
     }));
-    let (n, data, receiver_id) = receiver.join().unwrap();
+    let (n, data, receiver_id) = joined(receiver, "the blocking receive");
     assert_eq!((n, data.as_slice()), (4, &b"test"[..]));
     assert_eq!(
         *ran_on.lock().unwrap(),
@@ -131,7 +146,7 @@ fn a_blocking_send_waits_alertably_for_room_and_sends_everything() {
     }));
     std::thread::sleep(Duration::from_millis(50));
     let received = recv_exact(&server, data.len());
-    let (n, sender_id) = sender.join().unwrap();
+    let (n, sender_id) = joined(sender, "the blocking send");
     assert_eq!(n, data.len());
     assert_eq!(received, data);
     assert_eq!(*ran_on.lock().unwrap(), Some(sender_id), "fact 7 for sends");
@@ -180,7 +195,7 @@ fn a_blocking_datagram_receive_runs_apcs_too() {
         s.send_to_sync(&[std::io::IoSlice::new(b"dgram")], &to, MsgFlags::empty())
             .unwrap();
     }));
-    let (data, has_from) = receiver.join().unwrap();
+    let (data, has_from) = joined(receiver, "the blocking datagram receive");
     assert_eq!(data, b"dgram");
     assert!(has_from);
 }
