@@ -5,6 +5,8 @@
  * key, per-I/O data that starts with its OVERLAPPED. Ctrl+C or SIGTERM
  * (SetConsoleCtrlHandler) posts one empty packet per worker, waits for
  * them to end (WaitForMultipleObjects on the thread handles) and exits 0.
+ * A close event (SIGTERM) ends the process once its handler returns, so
+ * that handler waits for the clean-up to be done (the Stopped event).
  *
  *   iocp_server [PORT]
  */
@@ -38,6 +40,7 @@ static HANDLE Workers[MAX_WORKERS];
 static DWORD WorkerCount;
 static SOCKET Listen;
 static volatile LONG Stopping = 0;
+static HANDLE Stopped; /* set by main once everything is cleaned up */
 
 static BOOL WINAPI CtrlHandler(DWORD CtrlType)
 {
@@ -48,6 +51,10 @@ static BOOL WINAPI CtrlHandler(DWORD CtrlType)
     for (i = 0; i < WorkerCount; i++)
         PostQueuedCompletionStatus(CompletionPort, 0, 0, NULL);
     closesocket(Listen); /* ends the accept loop */
+    /* The process ends when a close event's handler returns: let main
+       finish first (Ctrl+C leaves the process running: main ends it). */
+    if (CtrlType == CTRL_CLOSE_EVENT)
+        WaitForSingleObject(Stopped, INFINITE);
     return TRUE;
 }
 
@@ -97,6 +104,10 @@ int main(int argc, char **argv)
         printf("listen() failed with error %d\n", WSAGetLastError());
         return 1;
     }
+    if ((Stopped = CreateEvent(NULL, TRUE, FALSE, NULL)) == NULL) {
+        printf("CreateEvent failed with error %d\n", GetLastError());
+        return 1;
+    }
     if (!SetConsoleCtrlHandler(CtrlHandler, TRUE)) {
         printf("SetConsoleCtrlHandler failed with error %d\n", GetLastError());
         return 1;
@@ -138,8 +149,8 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (WaitForMultipleObjects(WorkerCount, Workers, TRUE, 10000) == WAIT_FAILED) {
-        printf("WaitForMultipleObjects failed with error %d\n", GetLastError());
+    if ((Ret = WaitForMultipleObjects(WorkerCount, Workers, TRUE, 60000)) != WAIT_OBJECT_0) {
+        printf("the workers did not stop (WaitForMultipleObjects: %d, error %d)\n", Ret, GetLastError());
         return 1;
     }
     for (i = 0; i < WorkerCount; i++)
@@ -147,6 +158,8 @@ int main(int argc, char **argv)
     CloseHandle(CompletionPort);
     WSACleanup();
     printf("stopped\n");
+    fflush(stdout);
+    SetEvent(Stopped);
     return 0;
 }
 
