@@ -148,7 +148,7 @@ impl<O: Op> Ring<O> {
             let (_, slot) = &core.slots[key];
             if slot.op.withdraw_lane(&self.me, ud) {
                 if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                    O::deliver(done);
+                    self.deliver(done);
                 }
             }
         }
@@ -166,7 +166,7 @@ impl<O: Op> Ring<O> {
                     // the kernel: it never goes there, whenever the cancel
                     // mail is read (and the next in the lane moves up).
                     if let Some(done) = self.complete(core, ud, -libc::ECANCELED) {
-                        O::deliver(done);
+                        self.deliver(done);
                     }
                     return;
                 }

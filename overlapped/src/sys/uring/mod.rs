@@ -11,6 +11,7 @@ mod core;
 mod exit;
 mod mail;
 mod ops;
+mod peek;
 mod prep;
 mod service;
 pub(crate) mod setup;
@@ -103,6 +104,9 @@ pub(crate) struct Ring<O: Op> {
     turns: AtomicU64,
     /// `turns` as the service saw it at its last look (only it writes this).
     seen: AtomicU64,
+    /// A lock-free look at the completion queue (`None`: the kernel refused
+    /// the mapping; then every non-blocking turn takes the ring).
+    peek: Option<peek::CqPeek>,
     /// Entries were left in the submission queue at the last unlock. Every
     /// push happens under the lock and every lock ends in `unlock`, so while
     /// nobody holds the ring this says whether [`Ring::flush`] has anything
@@ -116,6 +120,7 @@ impl<O: Op> Ring<O> {
     /// Makes the calling thread's ring, as its driver.
     pub(crate) fn new_driver() -> Result<Arc<Driver<O>>, SetupError> {
         let uring = setup::build()?;
+        let peek = peek::CqPeek::new(&uring, uring.as_raw_fd());
         // Completions posted while nobody holds the ring wake the service.
         let kick = service::kick_fd::<O>().ok_or_else(|| {
             SetupError::Other(io::Error::other("could not start the service thread"))
@@ -162,6 +167,7 @@ impl<O: Op> Ring<O> {
                 grace: AtomicBool::new(false),
                 turns: AtomicU64::new(0),
                 seen: AtomicU64::new(0),
+                peek,
             })
         });
         registry::add(&driver);
@@ -344,6 +350,11 @@ impl<O: Op> Ring<O> {
     /// completion or a wake-up (up to `timeout`; `None` blocks, zero only
     /// polls), then reap and deliver every ready completion.
     pub(crate) fn turn(&self, timeout: Option<Duration>) {
+        if timeout == Some(Duration::ZERO) && self.nothing_ready() {
+            // What the turn would do — reap, read mail, serve the service's
+            // note — there is none of: skip taking the ring.
+            return;
+        }
         let mut core = self.lock();
         self.drain_mail(&mut core);
         let block = timeout != Some(Duration::ZERO);
@@ -363,6 +374,15 @@ impl<O: Op> Ring<O> {
         // when it returns, or submits with the wait that sleeps.
         self.reap(&mut core, None);
         self.release(core);
+    }
+
+    /// No completion waits to be reaped, no mail, no note from the service,
+    /// no wake-up to consume: a non-blocking turn would find nothing to do.
+    fn nothing_ready(&self) -> bool {
+        self.peek.as_ref().is_some_and(peek::CqPeek::is_empty)
+            && !self.has_mail.load(SeqCst)
+            && !self.wanted.load(SeqCst)
+            && !self.woken.load(SeqCst)
     }
 
     /// Marks the owner as (about to be) blocked in this ring, so that wakers

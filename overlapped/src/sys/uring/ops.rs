@@ -2,7 +2,7 @@
 //! with the owner's next wait), its completions reaped and interpreted by
 //! the record (`Op::step`), resubmitted or finished, then delivered.
 
-use std::sync::atomic::Ordering::SeqCst;
+use std::sync::atomic::{fence, Ordering::SeqCst};
 
 use super::core::Core;
 use super::{prep, Ring, Slot, TAG, WAKER};
@@ -71,7 +71,7 @@ impl<O: Op> Ring<O> {
                         if Some(ud) == hold {
                             held = Some(done);
                         } else {
-                            O::deliver(done);
+                            self.deliver(done);
                         }
                     }
                 }
@@ -81,6 +81,22 @@ impl<O: Op> Ring<O> {
             if !self.batching() && !core.uring.submission().is_empty() && self.may_submit_here() {
                 core.submit();
             }
+        }
+    }
+
+    /// Delivers a finished operation. On a thread other than the owner (the
+    /// service thread, the tokio driver), the owner is then woken if it
+    /// sleeps in its ring: it may be waiting for exactly this operation with
+    /// a condition that no event marks (a synchronous call's alertable wait,
+    /// `run_alertable`, looks at the record's state), and it may have looked
+    /// just before this delivery. The owner says it sleeps (`sleeping`,
+    /// SeqCst) before its last look; the fence orders our delivery before
+    /// our look at `sleeping`, so one of the two sees the other.
+    pub(super) fn deliver(&self, done: O::Done) {
+        O::deliver(done);
+        if !self.is_owner() {
+            fence(SeqCst);
+            self.wake();
         }
     }
 
