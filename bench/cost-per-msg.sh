@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Load-independent cost per echoed message: user-space instructions (callgrind Ir) and
-# system calls (perf stat -e raw_syscalls:sys_enter, all threads), as the difference between a short and a long paced run,
+# system calls and context switches (perf stat -e raw_syscalls:sys_enter,context-switches, all threads), as the difference between a short and a long paced run,
 # so start-up and connection set-up cancel out.
 #   bench/cost-per-msg.sh NAME CMD...   (CMD takes the port as its last argument, after --port)
 # e.g. bench/cost-per-msg.sh routine target/release/overlapped serve --model routine --port
@@ -21,7 +21,7 @@ run() { # tool secs -> prints "msgs"; tool output in $OUT/$NAME.$tool.$secs
   esac
   local pid=$!; waitport "$p"; sleep 0.5
   if [ $tool = syscalls ]; then # a tracepoint count over the whole bench (no hardware counters needed)
-    perf stat -x, -e raw_syscalls:sys_enter -p $pid -- sleep $((secs + 3)) 2>"$OUT/$NAME.syscalls.$secs" &
+    perf stat -x, -e raw_syscalls:sys_enter,context-switches -p $pid -- sleep $((secs + 3)) 2>"$OUT/$NAME.syscalls.$secs" &
     local perf=$!; sleep 0.3
   fi
   local j; j=$($B bench --addr 127.0.0.1:$p --conns $CONNS --size $SIZE --rate $RATE --secs $secs --warmup 0 --json)
@@ -44,5 +44,7 @@ for tool in ${TOOLS:-callgrind syscalls}; do
   else
     c1=$(grep sys_enter "$OUT/$NAME.syscalls.$SHORT" | cut -d, -f1); c2=$(grep sys_enter "$OUT/$NAME.syscalls.$LONG" | cut -d, -f1)
     echo "$NAME syscalls/msg: ($c2 - $c1) / ($m2 - $m1) = $(python3 -c "print(round(($c2-$c1)/($m2-$m1),3))")"
+    s1=$(grep context-switches "$OUT/$NAME.syscalls.$SHORT" | cut -d, -f1); s2=$(grep context-switches "$OUT/$NAME.syscalls.$LONG" | cut -d, -f1)
+    echo "$NAME context switches/msg: ($s2 - $s1) / ($m2 - $m1) = $(python3 -c "print(round(($s2-$s1)/($m2-$m1),3))")"
   fi
 done

@@ -186,12 +186,15 @@ pub use socket2::{Domain, Protocol, Type};
 /// at the thread's next wait (or poll of a record, or when another thread
 /// waits for them) — one system call for a whole batch. Use it on a thread
 /// that always comes back to a wait of the library, as the book's servers
-/// do. Operations started by completion routines are batched either way:
-/// without this mode they are submitted when the delivery ends at the
-/// latest (the service thread, serving the ring meanwhile, may submit them
-/// sooner: then a routine they complete may run in the same alertable wait,
-/// after the routine that started it returned, as on Windows, where a wait
-/// runs every APC queued before it returns); with it, by the next wait.
+/// do. Operations started by completion routines are batched either way,
+/// in both modes submitted together when the routines of an alertable wait
+/// have run, before the wait returns (the service thread, serving the ring
+/// meanwhile, may submit them sooner). The wait then reaps once more: a
+/// routine whose operation completed at that submission runs in the same
+/// wait, after the routine that started it returned, as on Windows, where a
+/// wait runs every APC queued before it returns (what those second routines
+/// start is submitted by the next wait in this mode, when their delivery
+/// ends without it).
 pub fn set_batching(enabled: bool) -> WsaResult<()> {
     model::thread::current()?.shared.ring.set_batching(enabled);
     Ok(())

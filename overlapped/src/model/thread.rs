@@ -304,6 +304,7 @@ impl Local {
             if alertable && self.has_apcs() {
                 ring.flush();
                 self.run_apcs();
+                self.drain_started();
                 return Wake::Apc;
             }
             if cond() {
@@ -336,6 +337,24 @@ impl Local {
             ring.turn(timeout);
             ring.set_sleeping(false);
             reaped = true;
+        }
+    }
+
+    /// After an alertable wait ran its APCs: what those routines started is
+    /// submitted now, and what the kernel finished at submission (a send on
+    /// a connected stream usually is) is reaped and its routines run before
+    /// the wait returns — Windows queues such a completion's APC at once,
+    /// and a wait drains every APC queued before it returns (facts 34, 36:
+    /// never inside the routine that started it). One round more only, so
+    /// that a stream of immediate completions cannot keep the wait from
+    /// returning; the rest runs in the next wait. An echo server saves a
+    /// whole wait per message (receive routine → send → send routine in one).
+    fn drain_started(&self) {
+        let ring = &self.shared.ring;
+        ring.flush();
+        ring.turn(Some(Duration::ZERO));
+        if self.has_apcs() {
+            self.run_apcs();
         }
     }
 
