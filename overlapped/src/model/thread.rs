@@ -344,8 +344,9 @@ impl Local {
     /// submitted now, and what the kernel finished at submission (a send on
     /// a connected stream usually is) is reaped and its routines run before
     /// the wait returns — Windows queues such a completion's APC at once,
-    /// and a wait drains every APC queued before it returns (facts 34, 36:
-    /// never inside the routine that started it). One round more only, so
+    /// and a wait drains every APC queued before it returns
+    /// ([fact 34](crate::semantics#fact-34); never inside the routine that
+    /// started it, [fact 36](crate::semantics#fact-36)). One round more only, so
     /// that a stream of immediate completions cannot keep the wait from
     /// returning; the rest runs in the next wait. An echo server saves a
     /// whole wait per message (receive routine → send → send routine in one).
