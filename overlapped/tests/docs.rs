@@ -219,8 +219,9 @@ fn files_named_in_design_exist() {
 }
 
 /// The layers' import rule (DESIGN.md, "Layers"): `.ci/layers.sh` finds no
-/// file under `overlapped/src/sys/` that names a layer above it. Run here
-/// too so that `cargo test` alone enforces it.
+/// file under `overlapped/src/sys/` that names a layer above it, and none
+/// under `overlapped/src/model/` that names the surface. Run here too so
+/// that `cargo test` alone enforces it.
 #[test]
 fn layers_rule_holds() {
     let out = std::process::Command::new("bash")
