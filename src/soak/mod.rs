@@ -100,7 +100,7 @@ pub fn run(args: SoakArgs) -> std::io::Result<()> {
 
 fn soak_one(model: &str, args: &SoakArgs) -> Result<(), String> {
     let launcher = Launcher::new().map_err(|e| e.to_string())?;
-    let mut server = Server::start(&launcher, model, Duration::from_secs(5))
+    let mut server = Server::start(&launcher, model, Duration::from_secs(30))
         .map_err(|e| format!("the {model} server: {e}"))?;
     let pid = server.pid();
     let warmup = (args.secs / 4.0).max(0.5);
@@ -172,9 +172,10 @@ fn sample(pid: u32) -> Result<(u64, usize), String> {
 
 /// Waits until the server has let go of the churn's connections: its
 /// descriptor count back to `target` (or, without one, steady for 300 ms),
-/// at most 5 s. Returns the sample then.
+/// at most 30 s (a loaded machine may take seconds; a leak waits it out and
+/// is then reported). Returns the sample then.
 fn settle(pid: u32, target: Option<usize>) -> Result<(u64, usize), String> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + Duration::from_secs(30);
     let mut last = sample(pid)?;
     let mut steady_since = Instant::now();
     loop {
@@ -195,7 +196,9 @@ fn settle(pid: u32, target: Option<usize>) -> Result<(u64, usize), String> {
 }
 
 /// `workers` threads open connections and misbehave in turn for `secs`,
-/// while `bar` shows the time and the connections so far.
+/// while `bar` shows the time and the connections so far. Each thread first
+/// makes one connection of every kind, however long that takes (so a
+/// starved machine still exercises them all), then random ones.
 fn churn(
     addr: SocketAddr,
     workers: usize,
@@ -212,8 +215,20 @@ fn churn(
                 .name(format!("churn-{w}"))
                 .spawn(move || {
                     let mut rng = Rng(seed * 7919 + w as u64 * 104_729 + 1);
+                    for kind in Kind::ALL {
+                        // A server that refuses every connection for this
+                        // long is down: that is an error, not a hang.
+                        let give_up = Instant::now() + Duration::from_secs(30);
+                        while !client(addr, kind, &mut rng, &tally) {
+                            if Instant::now() > give_up {
+                                tally.errors.fetch_add(1, Relaxed);
+                                break;
+                            }
+                        }
+                    }
                     while Instant::now() < end {
-                        client(addr, &mut rng, &tally);
+                        let kind = Kind::pick(&mut rng);
+                        client(addr, kind, &mut rng, &tally);
                     }
                 })
                 .map_err(|e| format!("cannot start churn thread {w}: {e}"))
@@ -231,12 +246,48 @@ fn churn(
     Ok(tally)
 }
 
-/// One connection, doing one of the things clients do.
-fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
+/// The things a churning client does with its connection.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// A message echoed, every byte checked.
+    Echo,
+    /// Part of a message, then a reset.
+    Reset,
+    /// A message, the send side shut down, the echo read to the end.
+    HalfClose,
+    /// Sends until the echo backs up, then goes.
+    StopReading,
+    /// Connects and goes.
+    Vanish,
+}
+
+impl Kind {
+    const ALL: [Kind; 5] = [
+        Kind::Echo,
+        Kind::Reset,
+        Kind::HalfClose,
+        Kind::StopReading,
+        Kind::Vanish,
+    ];
+
+    /// Half the connections echo; the rest misbehave.
+    fn pick(rng: &mut Rng) -> Kind {
+        match rng.next() % 10 {
+            0..=4 => Kind::Echo,
+            5 => Kind::Reset,
+            6 | 7 => Kind::HalfClose,
+            8 => Kind::StopReading,
+            _ => Kind::Vanish,
+        }
+    }
+}
+
+/// One connection, doing `kind`; false if it could not connect.
+fn client(addr: SocketAddr, kind: Kind, rng: &mut Rng, tally: &Tally) -> bool {
     let Ok(mut s) = TcpStream::connect(addr) else {
         // The listen queue overflowed for a moment: not the server's fault.
         std::thread::sleep(Duration::from_millis(5));
-        return;
+        return false;
     };
     tally.conns.fetch_add(1, Relaxed);
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
@@ -250,21 +301,21 @@ fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
         _ => 1 + rng.below(256 * 1024),
     };
     let data: Vec<u8> = (0..size).map(|_| rng.next() as u8).collect();
-    match rng.next() % 10 {
-        0..=4 => {
+    match kind {
+        Kind::Echo => {
             let ok = echo(&mut s, &data, tally);
             tally.echoed.fetch_add(u64::from(ok), Relaxed);
             if rng.coin() {
                 abort(s); // no TIME_WAIT pile-up on the client side
             }
         }
-        5 => {
+        Kind::Reset => {
             // Reset mid-message: part of a message, then RST.
             let _ = s.write_all(&data[..data.len() / 2 + 1]);
             abort(s);
             tally.resets.fetch_add(1, Relaxed);
         }
-        6 | 7 => {
+        Kind::HalfClose => {
             // Half-close: send, shut down sending, read the echo to the end.
             let ok = s.write_all(&data).is_ok() && s.shutdown(Shutdown::Write).is_ok();
             let mut back = Vec::new();
@@ -278,7 +329,7 @@ fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
                 tally.half_closes.fetch_add(1, Relaxed);
             }
         }
-        8 => {
+        Kind::StopReading => {
             // Stop reading: send until the server's echo backs up, then go.
             let _ = s.set_write_timeout(Some(Duration::from_millis(100)));
             let chunk = vec![0x5a; 64 * 1024];
@@ -292,7 +343,7 @@ fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
                 abort(s);
             }
         }
-        _ => {
+        Kind::Vanish => {
             // Connect and vanish.
             tally.vanished.fetch_add(1, Relaxed);
             if rng.coin() {
@@ -300,6 +351,7 @@ fn client(addr: SocketAddr, rng: &mut Rng, tally: &Tally) {
             }
         }
     }
+    true
 }
 
 /// Sends `data` (from a second thread) while reading it all back; counts what it saw.
