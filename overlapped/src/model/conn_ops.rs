@@ -5,7 +5,7 @@
 //! fresh endpoint.
 
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::Ordering::SeqCst;
 use std::sync::Arc;
 
@@ -239,7 +239,7 @@ pub(crate) fn fresh_endpoint(socket: &SocketInner) -> std::io::Result<()> {
     let old = socket.sock();
     let domain = old.domain()?;
     let fresh = socket2::Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
-    fresh.set_nonblocking(old.nonblocking().unwrap_or(false))?;
+    fresh.set_nonblocking(crate::sys::nonblock::nonblocking(old.as_raw_fd())?)?;
     if old.tcp_nodelay().unwrap_or(false) {
         let _ = fresh.set_tcp_nodelay(true);
     }

@@ -18,6 +18,7 @@ pub(crate) mod fork;
 pub(crate) mod ioctl;
 pub(crate) mod iov;
 pub(crate) mod mem;
+pub(crate) mod nonblock;
 pub(crate) mod notify;
 pub(crate) mod op;
 pub(crate) mod pipe;

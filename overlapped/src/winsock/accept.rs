@@ -148,7 +148,7 @@ impl Socket {
             return Err(WsaError::WSAENOTSOCK);
         }
         let sock = self.as_socket2();
-        if sock.nonblocking().unwrap_or(false) {
+        if self.is_nonblocking() {
             let (s, addr) = sock.accept().map_err(|e| WsaError::from_io(&e))?;
             let addr = addr.as_socket().ok_or(WsaError::WSAEAFNOSUPPORT)?;
             let s = Socket::from_socket2(s, true);

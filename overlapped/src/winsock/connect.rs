@@ -153,7 +153,7 @@ impl Socket {
             return Err(WsaError::WSAEINVAL);
         }
         let sock = self.as_socket2();
-        if !self.is_stream() || sock.nonblocking().unwrap_or(false) {
+        if !self.is_stream() || self.is_nonblocking() {
             return match sock.connect(&(*addr).into()) {
                 Ok(()) => {
                     self.mark_connected_by_connect();

@@ -193,7 +193,7 @@ impl Socket {
                 Err(WsaError::WSAEOPNOTSUPP)
             }
             Ioctl::AddressListChange | Ioctl::RoutingInterfaceChange(_) => {
-                if self.as_socket2().nonblocking().unwrap_or(false) {
+                if self.is_nonblocking() {
                     return Err(WsaError::WSAEWOULDBLOCK);
                 }
                 // Err(()): it changed while the request was being set up.

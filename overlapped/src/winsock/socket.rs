@@ -253,9 +253,7 @@ impl Socket {
     /// matters only to `MSG_WAITALL` ([fact 61](crate::semantics#fact-61)), so the socket is asked only then.
     pub(crate) fn sync_mode(&self, flags: crate::MsgFlags) -> crate::model::flags::FlagMode {
         use crate::model::flags::FlagMode;
-        if flags.contains(crate::MsgFlags::WAITALL)
-            && self.inner.sock.nonblocking().unwrap_or(false)
-        {
+        if flags.contains(crate::MsgFlags::WAITALL) && self.is_nonblocking() {
             FlagMode::NonBlocking
         } else {
             FlagMode::Blocking

@@ -192,7 +192,7 @@ impl Socket {
             | libc::MSG_NOSIGNAL;
         self.require_connected()?;
         let total: usize = buffers.iter().map(|b| b.len()).sum();
-        let nonblocking = self.as_socket2().nonblocking().unwrap_or(false);
+        let nonblocking = self.is_nonblocking();
         let fd = self.inner.fd();
         let mut sent = iov::send_sync(buffers, |buffers| {
             self.sync_call(Direction::Send, flags, WsaError::from_io, |f| {

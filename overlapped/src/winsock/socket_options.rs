@@ -41,7 +41,13 @@ impl Socket {
     #[doc(alias = "FIONBIO")]
     #[doc(alias = "ioctlsocket")]
     pub fn set_nonblocking(&self, nonblocking: bool) -> WsaResult<()> {
-        self.as_socket2().set_nonblocking(nonblocking).map_err(wsa)
+        crate::sys::nonblock::set_nonblocking(self.inner.fd(), nonblocking).map_err(wsa)
+    }
+
+    /// The caller's blocking mode (what [`Socket::set_nonblocking`] set):
+    /// never the epoll backend's one-call switch of it (`sys::nonblock`).
+    pub(crate) fn is_nonblocking(&self) -> bool {
+        crate::sys::nonblock::nonblocking(self.inner.fd()).unwrap_or(false)
     }
 
     /// The socket2 view, for options (`setsockopt` / `getsockopt`):

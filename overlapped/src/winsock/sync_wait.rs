@@ -22,8 +22,7 @@ impl Socket {
         wsa: fn(&io::Error) -> WsaError,
         mut call: impl FnMut(i32) -> io::Result<T>,
     ) -> WsaResult<T> {
-        let alertable =
-            flags & libc::MSG_WAITALL == 0 && !self.as_socket2().nonblocking().unwrap_or(false);
+        let alertable = flags & libc::MSG_WAITALL == 0 && !self.is_nonblocking();
         let flags = if alertable {
             flags | libc::MSG_DONTWAIT
         } else {

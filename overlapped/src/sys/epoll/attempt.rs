@@ -7,15 +7,16 @@
 //! Sockets keep their own blocking mode (the caller's `FIONBIO`): calls
 //! that have a per-call flag use `MSG_DONTWAIT`; `accept` and `connect`,
 //! which have none, switch the socket to non-blocking for the one call
-//! (under one process-wide lock, so two rings never interleave the switch).
+//! (`sys::nonblock`: under the process-wide lock every reader and writer
+//! of the mode takes, so nobody sees the switched state).
 
 use std::net::SocketAddr;
 use std::os::fd::RawFd;
-use std::sync::Mutex;
 
 use super::core::{Slot, IN, OUT};
 use super::worker::Job;
 use crate::sys::mem::Way;
+use crate::sys::nonblock::nonblocking_once;
 use crate::sys::op::{Op, Request};
 use crate::sys::OpMem;
 
@@ -278,22 +279,4 @@ fn connect(mem: &mut OpMem, connecting: &mut bool, fd: RawFd, addr: SocketAddr) 
         e if e == -libc::EISCONN && started => Try::Res(0),
         res => Try::Res(res),
     }
-}
-
-/// Runs `call` with `fd` switched to non-blocking (if it was not), and
-/// switched back after; `call` returns its result with the errno in it.
-fn nonblocking_once(fd: RawFd, call: impl FnOnce() -> i32) -> i32 {
-    static SWITCH: Mutex<()> = Mutex::new(());
-    // SAFETY: F_GETFL on a descriptor the operation keeps open.
-    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-    if fl < 0 || fl & libc::O_NONBLOCK != 0 {
-        return call();
-    }
-    let _one = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
-    // SAFETY: F_SETFL on a descriptor the operation keeps open; no memory.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, fl | libc::O_NONBLOCK) };
-    let res = call();
-    // SAFETY: as above: back to the caller's blocking mode.
-    unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
-    res
 }
