@@ -68,17 +68,6 @@ fn keep_changing(change: impl Fn(u32) + Send + 'static) -> Arc<AtomicBool> {
     stop
 }
 
-/// Known bug (issue 15, README "Known bug"): on the epoll backend a change-notification
-/// future sometimes never completes (the test's 120 s bound fires). Skipped there, loudly,
-/// until it is fixed; io_uring runs it.
-fn skipped_on_epoll(name: &str) -> bool {
-    let epoll = matches!(overlapped::backend(), Ok(b) if b.kind == overlapped::BackendKind::Epoll);
-    if epoll {
-        eprintln!("SKIPPED on epoll (known bug, issue 15): {name}");
-    }
-    epoll
-}
-
 #[test]
 fn ioctl_futures_answer_queries_at_once() {
     bounded(60, || {
@@ -146,9 +135,6 @@ fn ioctl_futures_answer_queries_at_once() {
 
 #[test]
 fn address_list_change_future_completes_on_a_change_and_drop_cancels() {
-    if skipped_on_epoll("address_list_change_future_completes_on_a_change_and_drop_cancels") {
-        return;
-    }
     let _serial = serial();
     run(
         "address_list_change_future_completes_on_a_change_and_drop_cancels",
@@ -208,9 +194,6 @@ impl Drop for TempDir {
 
 #[test]
 fn nsp_notify_change_future_completes_on_change_and_end_aborts() {
-    if skipped_on_epoll("nsp_notify_change_future_completes_on_change_and_end_aborts") {
-        return;
-    }
     let _serial = serial();
     bounded(120, || {
         let dir = TempDir::new("nsp");
@@ -238,10 +221,6 @@ fn nsp_notify_change_future_completes_on_change_and_end_aborts() {
 
 #[test]
 fn provider_change_future_completes_on_change_and_drop_of_the_handle_aborts() {
-    if skipped_on_epoll("provider_change_future_completes_on_change_and_drop_of_the_handle_aborts")
-    {
-        return;
-    }
     let _serial = serial();
     bounded(120, || {
         let dir = TempDir::new("provider");

@@ -157,9 +157,22 @@ fn serve(service: &Service) {
     let mut seen: HashMap<u64, (u64, Instant)> = HashMap::new();
     let mut events: Vec<libc::epoll_event> = Vec::with_capacity(64);
     loop {
-        let watching =
+        let mut watching =
             !seen.is_empty() || !ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
-        IDLE.store(!watching, SeqCst);
+        if !watching {
+            // Say so first, then look again: a ring whose first operation
+            // started after the last look, while `IDLE` was still false,
+            // did not kick (`watch`), so it must be seen here. (`ops` is
+            // raised before `IDLE` is read, `IDLE` set before `ops` is
+            // read: one of the two sides sees the other.)
+            IDLE.store(true, SeqCst);
+            if rings().iter().any(|r| r.in_flight() > 0 || r.has_mail()) {
+                IDLE.store(false, SeqCst);
+                watching = true;
+            }
+        } else {
+            IDLE.store(false, SeqCst);
+        }
         let timeout = if watching {
             TICK.as_millis() as i32
         } else {
