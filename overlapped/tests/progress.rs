@@ -137,6 +137,7 @@ fn a_routine_send_queued_behind_another_leaves_while_the_issuer_is_away() {
     let (client, server) = tcp_pair();
     let big = 16 * 1024 * 1024;
     let (done_tx, done_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
     let issuer = std::thread::spawn(move || {
         let results = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
         let (r1, r2) = (results.clone(), results.clone());
@@ -150,6 +151,7 @@ fn a_routine_send_queued_behind_another_leaves_while_the_issuer_is_away() {
                 r2.borrow_mut().push((c.error, c.bytes))
             }),
         );
+        started_tx.send(()).unwrap();
         // Away: not in the library until the reader is done.
         let _ = done_rx.recv_timeout(Duration::from_secs(20));
         let deadline = Instant::now() + BOUND;
@@ -159,6 +161,13 @@ fn a_routine_send_queued_behind_another_leaves_while_the_issuer_is_away() {
         let r = results.borrow().clone();
         (r, server)
     });
+    // The reader starts once both sends are pending (the first one, with
+    // nobody reading, cannot finish inside its call: the second is queued
+    // behind it).
+    if started_rx.recv_timeout(Duration::from_secs(20)).is_err() {
+        let _ = issuer.join().unwrap(); // its panic, if it had one
+        panic!("the sends were not started within 20 s");
+    }
     let got = plain_read(&client, big + 100);
     done_tx.send(()).unwrap();
     let (routines, _server) = issuer.join().unwrap();
