@@ -293,6 +293,9 @@ impl<O: Op> Ring<O> {
         self.count_turn();
         drop(core);
         if grace && self.ops() > 0 {
+            // Pairs with the service's fence between clearing `TICKING` and
+            // its look at the rings (free on x86 after the unlock's `xchg`).
+            store_load_fence();
             service::watch::<O>();
         }
         if leftover {

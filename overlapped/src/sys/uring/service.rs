@@ -118,10 +118,10 @@ pub(super) fn kick<O: Op>() {
 
 /// An owner let go of its ring in grace with operations in flight: makes
 /// sure the service ticks (waking it only if it had stopped).
+/// The caller has fenced after its stores to the ring (`grace`, `turns`):
+/// that fence pairs with the one in `service` between clearing `TICKING`
+/// and the look at the rings, so one of the two sees the other.
 pub(super) fn watch<O: Op>() {
-    // Pairs with the fence in `service` between clearing `TICKING` and the
-    // look at the rings: one of the two sees the other.
-    fence(SeqCst);
     if !TICKING.load(Relaxed) && !TICKING.swap(true, SeqCst) {
         kick::<O>();
     }
