@@ -249,7 +249,9 @@ pub(crate) fn wait(
     }
     let local = thread::current()?;
     loop {
-        match local.park(&mut || ov.state.done(), None, true) {
+        // Waits for its own operation only.
+        let woke = crate::sys::uring::own_wait(|| local.park(&mut || ov.state.done(), None, true));
+        match woke {
             Wake::Satisfied => break,
             Wake::Apc | Wake::Timeout => continue,
         }

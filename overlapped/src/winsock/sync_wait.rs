@@ -87,7 +87,10 @@ impl Socket {
         // Completed during the call (a failure the connection calls report
         // through the record): no wait, so no APC runs.
         while !ov.state.done() {
-            match local.park(&mut || ov.state.done(), deadline, true) {
+            // Waits for its own operation only.
+            let woke =
+                crate::sys::uring::own_wait(|| local.park(&mut || ov.state.done(), deadline, true));
+            match woke {
                 Wake::Satisfied => break,
                 // APCs ran inside the call: keep waiting (fact 7).
                 Wake::Apc => continue,

@@ -133,7 +133,9 @@ pub fn wait_for_single_object_ex(
 pub fn sleep_ex(timeout: Option<Duration>, alertable: bool) -> WsaResult<WaitResult> {
     let local = thread::current()?;
     let deadline = thread::deadline_after(timeout);
-    Ok(match local.park(&mut || false, deadline, alertable) {
+    // Waits for this thread's own routines and APCs only.
+    let woke = crate::sys::uring::own_wait(|| local.park(&mut || false, deadline, alertable));
+    Ok(match woke {
         Wake::Apc => WaitResult::IoCompletion,
         _ => WaitResult::Timeout,
     })

@@ -107,6 +107,8 @@ pub(crate) struct Ring<O: Op> {
     /// A lock-free look at the completion queue (`None`: the kernel refused
     /// the mapping; then every non-blocking turn takes the ring).
     peek: Option<peek::CqPeek>,
+    /// The owner counts in the service's sleepers (see [`Ring::set_sleeping`]).
+    counted: AtomicBool,
     /// Entries were left in the submission queue at the last unlock. Every
     /// push happens under the lock and every lock ends in `unlock`, so while
     /// nobody holds the ring this says whether [`Ring::flush`] has anything
@@ -168,6 +170,7 @@ impl<O: Op> Ring<O> {
                 turns: AtomicU64::new(0),
                 seen: AtomicU64::new(0),
                 peek,
+                counted: AtomicBool::new(false),
             })
         });
         registry::add(&driver);
@@ -296,7 +299,7 @@ impl<O: Op> Ring<O> {
             // Pairs with the service's fence between clearing `TICKING` and
             // its look at the rings (free on x86 after the unlock's `xchg`).
             store_load_fence();
-            service::watch::<O>();
+            service::watch::<O>(self);
         }
         if leftover {
             self.wanted.store(true, SeqCst);
@@ -390,8 +393,16 @@ impl<O: Op> Ring<O> {
 
     /// Marks the owner as (about to be) blocked in this ring, so that wakers
     /// write to its eventfd; the owner re-checks its conditions after setting it.
+    ///
+    /// A thread about to sleep may be waiting for another thread's
+    /// operation: while it sleeps, the service looks at rings in grace on
+    /// its short tick (see `service.rs`).
     pub(crate) fn set_sleeping(&self, sleeping: bool) {
         self.sleeping.store(sleeping, SeqCst);
+        let count = sleeping && !service::in_own_wait();
+        if self.counted.swap(count, Relaxed) != count {
+            service::sleeper::<O>(self, count);
+        }
     }
 
     /// Submits whatever is queued (the operations routines started).
@@ -462,4 +473,4 @@ impl<O: Op> Drop for Ring<O> {
     }
 }
 
-pub(crate) use service::{adopt, lock_for_fork};
+pub(crate) use service::{adopt, lock_for_fork, own_wait};

@@ -19,14 +19,18 @@
 //! server. Instead, while some ring is in grace with operations in flight,
 //! this thread wakes on a tick and serves a ring in grace whose owner
 //! has neither come back nor been in it since the last look: an owner that
-//! went away (blocked outside the library, busy elsewhere) delays others'
-//! completions by a tick or two, never for good. A timed wake-up is dear
-//! (about 14 µs of CPU on a virtual machine, against under 2 µs for an
-//! eventfd write), so the tick starts at [`TICK_MIN`] and doubles up to
-//! [`TICK_MAX`] while owners keep coming back, and starts again from the
-//! shortest after the service found an owner that stayed away. The ticks
-//! stop after [`LINGER`] of them found nothing to watch; the owner's next
-//! let-go starts them again with one eventfd write.
+//! went away (blocked outside the library, busy elsewhere) delays its
+//! completions by one or two ticks, never for good. While some thread
+//! sleeps in a library wait (it may be waiting for another thread's
+//! operation) the tick is [`TICK_SHORT`]: such a waiter gets a completion
+//! at most ~20 ms after the issuer's last call of the library. Otherwise
+//! (a thread that waits only for its own operations, or nobody waiting:
+//! what is left is progress the peer sees, the next operation of a socket
+//! lane, the rest of a send) it is [`TICK_LONG`]: a timed wake-up is dear
+//! on a virtual machine (measured here: ~14 µs of CPU, against under 2 µs
+//! for an eventfd wake-up). The ticks stop after [`LINGER`] of them found
+//! nothing to watch; the owner's next let-go, or a thread going to sleep,
+//! starts them again with one eventfd write.
 //!
 //! The service is also the only thread other than a ring's owner that ever
 //! submits to it, so every request in the kernel belongs to a thread that
@@ -38,7 +42,7 @@ use std::any::Any;
 use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::sync::atomic::{
-    fence, AtomicBool, AtomicI32, AtomicU32, Ordering::Relaxed, Ordering::SeqCst,
+    fence, AtomicI32, AtomicU32, AtomicU8, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,17 +62,43 @@ static KICK_START: Mutex<()> = Mutex::new(());
 /// `Any`: a static cannot name the record type); `bool`: resumed.
 static ORPHANS: Mutex<Vec<(Arc<dyn Any + Send + Sync>, bool)>> = Mutex::new(Vec::new());
 
-/// The shortest and the longest time between two looks at rings in grace.
-const TICK_MIN: Duration = Duration::from_millis(10);
-const TICK_MAX: Duration = Duration::from_millis(100);
+/// The time between two looks at rings in grace (an owner that stays away
+/// is found within two of them): while a thread sleeps in the library, and
+/// otherwise.
+const TICK_SHORT: Duration = Duration::from_millis(10);
+const TICK_LONG: Duration = Duration::from_millis(100);
 /// Ticks that found no ring to watch before the service stops ticking.
-const LINGER: u32 = 10;
-/// The service is ticking (or about to): an owner letting go of its ring
-/// in grace need not wake it.
-static TICKING: AtomicBool = AtomicBool::new(true);
+const LINGER: u32 = 20;
+/// Short ticks that found no sleeper to serve before the tick goes long.
+const LINGER_SHORT: u32 = 20;
+/// How the service ticks: not at all, on the long tick, on the short one.
+/// Raised by owners and sleepers (with a kick), lowered only by the service.
+static MODE: AtomicU8 = AtomicU8::new(LONG);
+const STOPPED: u8 = 0;
+const LONG: u8 = 1;
+const SHORT: u8 = 2;
+/// Threads sleeping in a library wait (see `Ring::set_sleeping`).
+static SLEEPERS: AtomicUsize = AtomicUsize::new(0);
 
 thread_local! {
     static ON_SERVICE: Cell<bool> = const { Cell::new(false) };
+    /// The calling thread waits only for its own operation (see [`own_wait`]).
+    static OWN_WAIT: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `wait`, a wait for an operation the calling thread itself issued
+/// (a synchronous call, `SleepEx`): such a sleeper waits for no other
+/// thread, so it does not shorten the service's tick.
+pub(crate) fn own_wait<R>(wait: impl FnOnce() -> R) -> R {
+    let was = OWN_WAIT.with(|w| w.replace(true));
+    let r = wait();
+    OWN_WAIT.with(|w| w.set(was));
+    r
+}
+
+/// Whether the calling thread is in an [`own_wait`].
+pub(super) fn in_own_wait() -> bool {
+    OWN_WAIT.with(Cell::get)
 }
 
 /// Whether the calling thread is the service thread.
@@ -116,15 +146,51 @@ pub(super) fn kick<O: Op>() {
     }
 }
 
-/// An owner let go of its ring in grace with operations in flight: makes
-/// sure the service ticks (waking it only if it had stopped).
+/// The owner of `ring` let go of it in grace with operations in flight:
+/// makes sure the service ticks, on the short tick if another thread
+/// sleeps in the library (waking it only if it ticked slower).
 /// The caller has fenced after its stores to the ring (`grace`, `turns`):
-/// that fence pairs with the one in `service` between clearing `TICKING`
-/// and the look at the rings, so one of the two sees the other.
-pub(super) fn watch<O: Op>() {
-    if !TICKING.load(Relaxed) && !TICKING.swap(true, SeqCst) {
+/// that fence pairs with the one in `service` between lowering `MODE` and
+/// the look at the rings, and with the sleepers' count's: one of each pair
+/// sees the other.
+pub(super) fn watch<O: Op>(ring: &Ring<O>) {
+    let others = SLEEPERS.load(SeqCst) - usize::from(ring.counted.load(Relaxed));
+    raise::<O>(if others > 0 { SHORT } else { LONG });
+}
+
+/// The owner of `ring` is about to sleep in it (`true`) or awake again.
+pub(super) fn sleeper<O: Op>(ring: &Ring<O>, sleeping: bool) {
+    if !sleeping {
+        SLEEPERS.fetch_sub(1, SeqCst);
+        return;
+    }
+    // A read-modify-write: a full barrier before the looks below.
+    SLEEPERS.fetch_add(1, SeqCst);
+    if MODE.load(SeqCst) < SHORT
+        && registry::all::<O>()
+            .iter()
+            .filter_map(|d| self::ring(d))
+            .any(|r| r.id != ring.id && in_grace_outside(r))
+    {
+        raise::<O>(SHORT);
+    }
+}
+
+/// Makes the service tick at least as `mode` says, waking it if it did not.
+fn raise<O: Op>(mode: u8) {
+    if MODE.load(SeqCst) < mode && MODE.fetch_max(mode, SeqCst) < mode {
         kick::<O>();
     }
+}
+
+/// Whether some ring in grace with operations in flight and its owner out
+/// of it has a thread sleeping in the library other than its owner (then
+/// the short tick).
+fn needs_short<O: Op>(rings: &[&Ring<O>]) -> bool {
+    let sleepers = rings.iter().filter(|r| r.counted.load(Relaxed)).count();
+    rings
+        .iter()
+        .any(|r| in_grace_outside(r) && sleepers > usize::from(r.counted.load(Relaxed)))
 }
 
 /// Takes over a ring whose owner is exiting (see `Ring::retire`).
@@ -151,41 +217,51 @@ fn ring<O: Op>(driver: &Driver<O>) -> Option<&Ring<O>> {
 
 fn service<O: Op>(kick: RawFd) {
     ON_SERVICE.with(|s| s.set(true));
-    TICKING.store(true, SeqCst);
-    let mut idle_ticks = 0u32;
-    let mut tick = TICK_MIN;
+    let (mut idle_ticks, mut short_ticks) = (0u32, 0u32);
     loop {
-        let ticked = wait_for_kick(kick, TICKING.load(SeqCst).then_some(tick));
+        let tick = match MODE.load(SeqCst) {
+            SHORT => Some(TICK_SHORT),
+            LONG => Some(TICK_LONG),
+            _ => None,
+        };
+        let ticked = wait_for_kick(kick, tick);
         resume_orphans::<O>();
-        let (mut watching, mut away) = (false, false);
+        let mut watching = false;
         for driver in registry::all::<O>() {
             if let Some(ring) = ring(&driver) {
-                let look = look_at(ring, ticked);
-                watching |= look == Look::Watch;
-                away |= look == Look::Away;
+                watching |= look_at(ring, ticked) == Look::Watch;
             }
         }
         // A kick is not a tick: only the ticks measure an owner's absence.
-        if !ticked || !TICKING.load(SeqCst) {
+        if !ticked {
             continue;
         }
-        tick = if away {
-            TICK_MIN
-        } else {
-            (tick * 2).min(TICK_MAX)
-        };
         idle_ticks = if watching { 0 } else { idle_ticks + 1 };
-        if idle_ticks >= LINGER {
-            TICKING.store(false, SeqCst);
-            // Pairs with the fence in `watch`.
+        let lower = if idle_ticks >= LINGER { STOPPED } else { LONG };
+        let drivers = registry::all::<O>();
+        let rings: Vec<&Ring<O>> = drivers.iter().filter_map(|d| ring(d)).collect();
+        short_ticks = if needs_short(&rings) {
+            0
+        } else {
+            short_ticks + 1
+        };
+        // The short tick lasts a while after it was last needed: raising it
+        // again costs an eventfd write per let-go of a busy owner.
+        if MODE.load(SeqCst) == SHORT && short_ticks < LINGER_SHORT {
+            idle_ticks = 0;
+            continue;
+        }
+        if MODE.load(SeqCst) > lower {
+            MODE.store(lower, SeqCst);
+            // Pairs with the fence before `watch` and the sleepers' count's.
             fence(SeqCst);
-            let watch = registry::all::<O>()
-                .iter()
-                .filter_map(|d| ring(d))
-                .any(|r| in_grace_outside(r));
-            if watch {
-                TICKING.store(true, SeqCst);
+            if needs_short(&rings) {
+                MODE.store(SHORT, SeqCst);
+            } else if lower == STOPPED && rings.iter().any(|r| in_grace_outside(r)) {
+                MODE.store(LONG, SeqCst);
             }
+        }
+        if MODE.load(SeqCst) != LONG || idle_ticks >= LINGER {
             idle_ticks = 0;
         }
     }

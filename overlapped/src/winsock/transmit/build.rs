@@ -147,7 +147,10 @@ impl Socket {
             Err(e) => return Err(e),
         }
         let local = thread::current()?;
-        while local.park(&mut || ov.state.done(), None, true) != Wake::Satisfied {}
+        // Waits for its own operation only.
+        let own =
+            || crate::sys::uring::own_wait(|| local.park(&mut || ov.state.done(), None, true));
+        while own() != Wake::Satisfied {}
         crate::get_overlapped_result(self, &ov, false).map(|(n, _)| n)
     }
 }
