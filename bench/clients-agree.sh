@@ -68,6 +68,8 @@ try:
 except ValueError:
     print(f"{r}\t{conns}\t{s}\t{client}\tFAIL\t-\t-\t-\t-"); sys.exit()
 msgs = d["msgs"]; rate = d.get("msgs_per_s", d.get("msgs_per_sec"))
+if not msgs:  # nothing echoed (the client could not connect, or the server failed): a failed run
+    print(f"{r}\t{conns}\t{s}\t{client}\tFAIL\terrors={d.get('errors')}\t-\t-\t-"); sys.exit()
 per = lambda a, b: (b - a) * 1e6 / tck / msgs if msgs else float("nan")
 busy = 100 - (i1 - i0) / tck / (t1 - t0) * 100
 # The client's CPU: the busy time of CPU 1 (the client and the softirq work of what it sends).
