@@ -4,10 +4,11 @@
 //! `WSANSPIoctl(SIO_NSP_NOTIFY_CHANGE)`, `WSAProviderConfigChange`) whose
 //! completion routines run in one alertable loop (`SleepEx(INFINITE, TRUE)`).
 //!
-//! Each routine queues what fired; the loop prints one line per
-//! notification (text, or one JSON object with `--json`) with the new
-//! state, and posts that request again. The first line says what is
-//! watched, once every request is posted.
+//! Each routine queues what fired; the loop posts that request again, then
+//! prints one line (text, or one JSON object with `--json`) with the state
+//! as it is now. In that order nothing is missed: a change after the new
+//! request is posted completes it, one before is in the state printed. The
+//! first line says what is watched, once every request is posted.
 
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -265,12 +266,16 @@ impl Watch {
                 if !error.is_ok() {
                     return Err(error);
                 }
-                self.report(request)?;
                 seen += 1;
-                if self.args.count.is_some_and(|n| seen >= n) {
+                let last = self.args.count.is_some_and(|n| seen >= n);
+                // Posted again before the state is read (see the module docs).
+                if !last {
+                    self.post(request)?;
+                }
+                self.report(request)?;
+                if last {
                     return Ok(());
                 }
-                self.post(request)?;
             }
         }
     }

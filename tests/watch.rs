@@ -191,9 +191,9 @@ fn watch_survives_the_resolver_directory_being_removed_and_recreated() {
     w.expect("the removal", |v| v["kind"] == "resolver");
     std::fs::create_dir_all(&rf).unwrap();
     // (The directory's return may be a line of its own, or come before the
-    // next request, which then watches the new directory.) Changes between a notification and the next request are not
-    // reported (the request is posted after the line is printed): write
-    // until one is heard, twice (the watch did not go deaf).
+    // next request, which then watches the new directory; a write then may
+    // be seen in the state the line shows rather than as a line of its
+    // own.) Write until a line comes, twice: the watch did not go deaf.
     for round in 0..2 {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -207,6 +207,34 @@ fn watch_survives_the_resolver_directory_being_removed_and_recreated() {
     }
     drop(w);
     let _ = std::fs::remove_dir_all(&top);
+}
+
+#[test]
+fn a_burst_of_changes_ends_with_a_line_that_shows_them_all() {
+    if let Some(why) = netns_util::unavailable(&["unshare", "nsenter", "ip"]) {
+        eprintln!("SKIPPED a_burst_of_changes_ends_with_a_line_that_shows_them_all: no network namespace here ({why})");
+        return;
+    }
+    let w = Watcher::start(&["--json", "--what", "addresses"]);
+    // Thirty addresses from one ip(8) process, as fast as it goes: changes
+    // land while a notification is being handled. The request is posted
+    // again before the state is read, so the last line has every address.
+    let dir = temp_dir("burst");
+    let batch = dir.join("batch");
+    let lines: String = (1..=30)
+        .map(|i| format!("addr add 10.9.0.{i}/32 dev lo\n"))
+        .collect();
+    std::fs::write(&batch, lines).unwrap();
+    w.ip(&["-batch", &batch.to_string_lossy()]);
+    w.expect("every address of the burst", |v| {
+        v["kind"] == "addresses"
+            && v["family"] == "ipv4"
+            && v["addresses"].as_array().is_some_and(|a| {
+                (1..=30).all(|i| a.iter().any(|x| *x == format!("10.9.0.{i}").as_str()))
+            })
+    });
+    drop(w);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
