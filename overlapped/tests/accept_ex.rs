@@ -474,3 +474,22 @@ fn a_non_blocking_listener_says_would_block() {
     l.set_nonblocking(true).unwrap();
     assert_eq!(l.accept().err(), Some(WsaError::WSAEWOULDBLOCK));
 }
+
+/// A connection the peer resets before the blocking `accept` takes it is
+/// `WSAECONNRESET` (Microsoft's `accept` page), not `WSAENOTCONN`; the
+/// next connection is accepted normally, with its address.
+#[test]
+fn a_blocking_accept_of_a_connection_reset_before_it_is_wsaeconnreset() {
+    let (l, addr) = listener();
+    let gone = TcpStream::connect(addr).unwrap();
+    socket2::SockRef::from(&gone)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(gone); // an RST: loopback delivers it before connect's peer is accepted
+    std::thread::sleep(Duration::from_millis(30));
+    assert_eq!(l.accept().map(|(_, a)| a), Err(WsaError::WSAECONNRESET));
+    let client = TcpStream::connect(addr).unwrap();
+    let (accepted, peer) = l.accept().unwrap();
+    assert_eq!(peer, client.local_addr().unwrap());
+    drop(accepted);
+}

@@ -141,7 +141,10 @@ impl Socket {
     /// then goes on waiting ([fact 7](crate::semantics#fact-7)); none run if a connection was already
     /// queued. On a non-blocking listener it fails with `WSAEWOULDBLOCK`
     /// when none is queued. Closing or shutting down the listener (from
-    /// another thread holding it) ends the wait with an error.
+    /// another thread holding it) ends the wait with an error. A connection
+    /// the peer reset after it arrived but before this call took it fails
+    /// with `WSAECONNRESET` (the connection is gone; call again for the
+    /// next), as Microsoft's `accept` page says.
     #[doc(alias = "WSAAccept")]
     pub fn accept(&self) -> WsaResult<(Socket, SocketAddr)> {
         if self.is_closed() {
@@ -176,7 +179,12 @@ impl Socket {
             r => r,
         };
         started(&target, r)?;
-        let addr = target.peer_addr()?;
+        // A connection reset between its arrival and the accept has no peer
+        // any more: Windows' accept says WSAECONNRESET for it.
+        let addr = target.peer_addr().map_err(|e| match e {
+            WsaError::WSAENOTCONN => WsaError::WSAECONNRESET,
+            e => e,
+        })?;
         Ok((target, addr))
     }
 
