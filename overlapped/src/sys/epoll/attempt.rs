@@ -56,7 +56,19 @@ pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
             flags,
             at,
             stream,
-        } => recv(mem, &mut slot.got, fd, flags, at, stream),
+        } => {
+            let tried = recv(mem, &mut slot.got, fd, flags, at, stream);
+            // A plain stream receive that found nothing, or read less than
+            // asked (it took all there was), leaves the socket empty.
+            let plain = stream && flags & (libc::MSG_PEEK | libc::MSG_OOB) == 0;
+            let empty = match tried {
+                Try::Wait { .. } => true,
+                Try::Res(n) => n > 0 && (n as usize) < mem.capacity() - at,
+                Try::Worker(_) => false,
+            };
+            slot.drained = (plain && empty).then_some(fd);
+            tried
+        }
         Request::RecvMsg {
             fd,
             flags,

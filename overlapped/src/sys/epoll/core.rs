@@ -46,6 +46,9 @@ pub(super) struct Slot<O> {
     pub(super) wait: Wait,
     /// A stream `MSG_WAITALL` receive: bytes received by earlier tries.
     pub(super) got: usize,
+    /// The descriptor a stream receive's last try found empty (`EAGAIN`,
+    /// or a read shorter than asked): see `Core::drained`.
+    pub(super) drained: Option<RawFd>,
     /// A connect: the first `connect` call was made.
     pub(super) connecting: bool,
     /// A transmit: the next member of the chain to run (see `transmit.rs`).
@@ -77,6 +80,7 @@ impl<O> Slot<O> {
             cancelled: false,
             wait: Wait::Idle,
             got: 0,
+            drained: None,
             connecting: false,
             member: 0,
             staged: Vec::new(),
@@ -96,6 +100,11 @@ pub(super) struct Reg<S> {
     epoch: u32,
     /// Operations waiting on it (`user_data`).
     pub(super) waiters: Vec<u64>,
+    /// Data may be there to read: no receive found the socket empty since
+    /// the last readable edge this ring collected for it (or since it was
+    /// registered). While false, a new stream receive waits for the next
+    /// edge without a try that could only say `EAGAIN` (`Core::quiet`).
+    readable: bool,
 }
 
 pub(super) struct Core<O: Op> {
@@ -115,6 +124,9 @@ pub(super) struct Core<O: Op> {
     pub(super) fresh_spare: Vec<u64>,
     pub(super) woken: Vec<(u64, RawFd, u32)>,
     pub(super) blocked: Vec<(RawFd, u32)>,
+    /// Completions delivered so far (a drive that delivered some wakes an
+    /// owner that may be waiting for one: `Ring::wake_owner`).
+    pub(super) delivered: u64,
     /// Size of `regs` after its last sweep of dead sockets.
     swept: usize,
 }
@@ -132,8 +144,15 @@ impl<O: Op> Core<O> {
             fresh_spare: Vec::new(),
             woken: Vec::new(),
             blocked: Vec::new(),
+            delivered: 0,
             swept: 64,
         }
+    }
+
+    /// Delivers an operation's outcome (on this thread), counted.
+    pub(super) fn deliver(&mut self, done: O::Done) {
+        self.delivered = self.delivered.wrapping_add(1);
+        O::deliver(done);
     }
 
     /// Makes operation `ud` wait for `events` on `fd` (the descriptor of a
@@ -163,6 +182,7 @@ impl<O: Op> Core<O> {
                     socket,
                     epoch,
                     waiters,
+                    readable: true,
                 },
             );
             self.sweep();
@@ -176,6 +196,29 @@ impl<O: Op> Core<O> {
             }
         }
         Ok(())
+    }
+
+    /// Whether `fd` (of `socket`) is registered here, under the same socket
+    /// and open file, and no data can have come since a receive last found
+    /// it empty: every byte that arrives after that makes an edge, which
+    /// this ring collects (setting `readable`) or a waiter gets.
+    pub(super) fn quiet(&self, fd: RawFd, socket: *const O::Socket) -> bool {
+        match self.regs.get(&fd) {
+            Some(reg) => {
+                !reg.readable
+                    && reg.epoch == crate::sys::fd::epoch(fd)
+                    && std::ptr::eq(reg.socket.as_ptr(), socket)
+            }
+            None => false,
+        }
+    }
+
+    /// A receive found `fd` empty (`EAGAIN`, or a stream read shorter than
+    /// asked): its next edge says when data comes.
+    pub(super) fn drained(&mut self, fd: RawFd) {
+        if let Some(reg) = self.regs.get_mut(&fd) {
+            reg.readable = false;
+        }
     }
 
     /// Forgets registrations of sockets that are gone (the kernel dropped
@@ -232,6 +275,9 @@ impl<O: Op> Core<O> {
         let Some(reg) = self.regs.get_mut(&fd) else {
             return;
         };
+        if events & (IN | ALWAYS) != 0 {
+            reg.readable = true;
+        }
         let slots = &mut self.slots;
         reg.waiters.retain(|&ud| {
             let key = (ud & 0xffff_ffff) as usize;

@@ -140,7 +140,7 @@ impl<O: Op> Ring<O> {
         core.unwait(ud);
         core.fresh.retain(|&f| f != ud);
         if let Some(done) = self.end(core, ud, res) {
-            O::deliver(done);
+            core.deliver(done);
         }
     }
 
@@ -194,7 +194,7 @@ impl<O: Op> Ring<O> {
             let key = (ud & 0xffff_ffff) as usize;
             if core.slots[key].1.op.withdraw_lane(&self.me, ud) {
                 if let Some(done) = self.end(core, ud, -libc::ECANCELED) {
-                    O::deliver(done);
+                    core.deliver(done);
                 }
             }
         }
@@ -238,7 +238,7 @@ impl<O: Op> Ring<O> {
             None => self.advance(core, ud),
         };
         if let Some(done) = done {
-            O::deliver(done);
+            core.deliver(done);
         }
     }
 

@@ -211,13 +211,18 @@ impl<O: Op> Ring<O> {
             };
             self.wanted.store(false, SeqCst);
             let mut core = core;
+            let before = core.delivered;
             self.drain_mail(&mut core);
             self.try_fresh(&mut core);
             core.wait(Some(Duration::ZERO));
             self.dispatch(&mut core);
             self.try_fresh(&mut core);
+            let delivered = core.delivered != before;
             drop(core);
             fence(SeqCst);
+            if delivered {
+                self.wake_owner();
+            }
             if !self.wanted.load(SeqCst) && !self.has_mail.load(SeqCst) {
                 return;
             }
@@ -307,12 +312,17 @@ impl<O: Op> Ring<O> {
         let Some(mut core) = self.try_lock() else {
             return false;
         };
+        let before = core.delivered;
         self.drain_mail(&mut core);
         self.try_fresh(&mut core);
         core.wait(Some(Duration::ZERO));
         self.dispatch(&mut core);
         self.try_fresh(&mut core);
+        let delivered = core.delivered != before;
         self.release(core);
+        if delivered {
+            self.wake_owner();
+        }
         true
     }
 
@@ -320,6 +330,18 @@ impl<O: Op> Ring<O> {
     /// epoll ring).
     pub(crate) fn poll_owned(&self) {
         self.serve();
+    }
+
+    /// After a drive by any thread that delivered completions: the owner
+    /// may be about to block for one of them (it checked its condition, said
+    /// it sleeps, and waits for the ring's lock): wake it. The owner says
+    /// it sleeps before its last look at its condition and the delivery is
+    /// made before this look at `sleeping` (fenced), so either it sees the
+    /// completion or this sees it asleep. (The owner's own turn counts what
+    /// it delivers before it blocks, and then does not block.)
+    fn wake_owner(&self) {
+        fence(SeqCst);
+        self.wake();
     }
 
     /// Wakes the owner if it is blocked in this ring.
@@ -351,10 +373,10 @@ impl<O: Op> Ring<O> {
                 let done = if ended {
                     self.end(core, ud, -libc::ECANCELED)
                 } else {
-                    self.advance(core, ud)
+                    self.advance_pending(core, ud)
                 };
                 if let Some(done) = done {
-                    O::deliver(done);
+                    core.deliver(done);
                 }
             }
             core.fresh_spare = batch;
@@ -391,8 +413,8 @@ impl<O: Op> Ring<O> {
                 self.rewait(core, ud, fd, events);
                 continue;
             }
-            if let Some(done) = self.advance_noting(core, ud, true) {
-                O::deliver(done);
+            if let Some(done) = self.advance_noting(core, ud, true, false) {
+                core.deliver(done);
             }
         }
         core.woken = woken;
@@ -405,18 +427,34 @@ impl<O: Op> Ring<O> {
         }
         if let Err(e) = core.wait_on(ud, fd, events) {
             if let Some(done) = self.fail(core, ud, &e) {
-                O::deliver(done);
+                core.deliver(done);
             }
         }
     }
 
     /// Runs operation `ud` as far as it goes now; its outcome if it ended.
     fn advance(&self, core: &mut Core<O>, ud: u64) -> Option<O::Done> {
-        self.advance_noting(core, ud, false)
+        self.advance_noting(core, ud, false, false)
     }
 
-    fn advance_noting(&self, core: &mut Core<O>, ud: u64, note: bool) -> Option<O::Done> {
+    /// As `advance`, for an operation whose caller was already told it is
+    /// pending (a batched start, the next of a lane): a receive on a socket
+    /// found empty since its last edge waits for the next one untried. (Not
+    /// for an eager start: data whose edge is not collected yet must still
+    /// complete it at once, as Winsock does when data is there.)
+    fn advance_pending(&self, core: &mut Core<O>, ud: u64) -> Option<O::Done> {
+        self.advance_noting(core, ud, false, true)
+    }
+
+    fn advance_noting(
+        &self,
+        core: &mut Core<O>,
+        ud: u64,
+        note: bool,
+        pending: bool,
+    ) -> Option<O::Done> {
         let key = (ud & 0xffff_ffff) as usize;
+        let mut first = pending;
         loop {
             let slot = match core.slots.get_mut(key) {
                 Some((stored, slot)) if *stored == ud => slot,
@@ -425,11 +463,37 @@ impl<O: Op> Ring<O> {
             if slot.wait != Wait::Idle {
                 return None;
             }
+            if std::mem::take(&mut first) && !slot.planned {
+                // A new receive on a socket found empty since its last
+                // edge: wait for the next one (a try could only fail).
+                if let Some(fd) = plain_stream_recv(&mut slot.op) {
+                    let socket = Arc::as_ptr(slot.op.socket_of(fd));
+                    if core.quiet(fd, socket) {
+                        if let Err(e) = core.wait_on(ud, fd, core::IN) {
+                            return self.fail(core, ud, &e);
+                        }
+                        return None;
+                    }
+                }
+            }
+            let slot = match core.slots.get_mut(key) {
+                Some((_, slot)) => slot,
+                None => return None,
+            };
             let tried = if slot.planned || matches!(slot.op.request(), Request::Chain { .. }) {
                 transmit::run(slot)
             } else {
                 attempt::try_step(slot)
             };
+            if let Try::Worker(job) = tried {
+                slot.wait = Wait::Worker;
+                let me: Weak<dyn Watched> = self.me.clone();
+                worker::run(job, me, ud);
+                return None;
+            }
+            if let Some(fd) = slot.drained.take() {
+                core.drained(fd);
+            }
             match tried {
                 Try::Res(res) => match self.complete(core, ud, res) {
                     Some(done) => return done,
@@ -444,12 +508,7 @@ impl<O: Op> Ring<O> {
                     }
                     return None;
                 }
-                Try::Worker(job) => {
-                    slot.wait = Wait::Worker;
-                    let me: Weak<dyn Watched> = self.me.clone();
-                    worker::run(job, me, ud);
-                    return None;
-                }
+                Try::Worker(_) => unreachable!("handled above"),
             }
         }
     }
@@ -496,6 +555,21 @@ impl<O: Op> Ring<O> {
                 Some(finished.done)
             }
         }
+    }
+}
+
+/// The descriptor of `op`'s step if it is a stream receive that takes what
+/// it reads (not `MSG_PEEK`, not urgent data): the kind whose tries keep
+/// `Core::quiet` true to its word.
+fn plain_stream_recv<O: Op>(op: &mut O) -> Option<RawFd> {
+    match op.request() {
+        Request::Recv {
+            fd,
+            flags,
+            stream: true,
+            ..
+        } if flags & (libc::MSG_PEEK | libc::MSG_OOB) == 0 => Some(fd),
+        _ => None,
     }
 }
 
