@@ -170,6 +170,15 @@ impl<O: Op> Driver<O> {
         backend!(self, r => r.set_batching(on))
     }
 
+    /// Whether a look at what is ready (`turn` with a zero timeout) costs
+    /// no system call (io_uring reads its completion queue in memory; epoll
+    /// must call `epoll_wait`): the wait loop skips a costly look before a
+    /// turn that may block anyway.
+    #[inline]
+    pub(crate) fn looks_for_free(&self) -> bool {
+        matches!(self, Driver::Uring(_))
+    }
+
     /// A driver inherited across `fork`: never touched again in the child.
     #[inline]
     pub(crate) fn foreign(&self) -> bool {

@@ -79,6 +79,12 @@ pub(crate) struct Ring<O: Op> {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+thread_local! {
+    /// The ring (its address) whose turn this thread is in, before that
+    /// turn's wait: its owner, delivering what it tried (`Ring::wake`).
+    static PREAMBLE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 fn os_error(what: &str) -> SetupError {
     let e = io::Error::last_os_error();
     SetupError::Other(io::Error::new(e.kind(), format!("{what}: {e}")))
@@ -273,9 +279,17 @@ impl<O: Op> Ring<O> {
     pub(crate) fn turn(&self, timeout: Option<Duration>) {
         let mut core = self.lock();
         self.visits.fetch_add(1, SeqCst);
+        let before = core.delivered;
+        let me = self as *const Self as usize;
+        PREAMBLE.with(|p| p.set(me));
         self.drain_mail(&mut core);
         self.try_fresh(&mut core);
+        PREAMBLE.with(|p| p.set(0));
+        // What this turn delivered before waiting may be what the owner
+        // waits for (its wait loop skips the look before a turn that may
+        // block: `Driver::looks_for_free`): then only look.
         let block = timeout != Some(Duration::ZERO)
+            && core.delivered == before
             && !self.has_mail.load(SeqCst)
             && !self.woken.load(SeqCst);
         core.wait(if block { timeout } else { Some(Duration::ZERO) });
@@ -347,6 +361,12 @@ impl<O: Op> Ring<O> {
     /// Wakes the owner if it is blocked in this ring.
     pub(crate) fn wake(&self) {
         if self.sleeping.load(SeqCst) && !self.foreign() {
+            if PREAMBLE.with(|p| p.get()) == self as *const Self as usize {
+                // The owner itself, delivering before its turn waits (an
+                // event it waits for, set by its own completion): that
+                // turn does not block after a delivery; no eventfd write.
+                return;
+            }
             self.woken.store(true, SeqCst);
             let one: u64 = 1;
             // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
