@@ -287,9 +287,20 @@ impl<O: Op> Ring<O> {
         PREAMBLE.with(|p| p.set(0));
         // What this turn delivered before waiting may be what the owner
         // waits for (its wait loop skips the look before a turn that may
-        // block: `Driver::looks_for_free`): then only look.
+        // block: `Driver::looks_for_free`): then it does not block, and
+        // does not even look if the turn before it did (a send that
+        // completed as it was tried, then the wait for the next receive:
+        // one `epoll_wait` per echo; events wait at most one turn more).
+        let delivered = core.delivered != before;
+        if delivered && timeout != Some(Duration::ZERO) && !core.skipped {
+            core.skipped = true;
+            self.sleeping.store(false, SeqCst);
+            self.release(core);
+            return;
+        }
+        core.skipped = false;
         let block = timeout != Some(Duration::ZERO)
-            && core.delivered == before
+            && !delivered
             && !self.has_mail.load(SeqCst)
             && !self.woken.load(SeqCst);
         core.wait(if block { timeout } else { Some(Duration::ZERO) });
