@@ -47,10 +47,12 @@ impl Status {
     }
 }
 
-/// The `Date` header's value, formatted at most once a second.
+/// The `Date` header's value, formatted at most once a second, and the
+/// last `Last-Modified` value (a server answers the same file many times).
 pub struct Clock {
     second: u64,
     text: String,
+    modified: Option<(SystemTime, String)>,
 }
 
 impl Clock {
@@ -58,7 +60,16 @@ impl Clock {
         Clock {
             second: u64::MAX,
             text: String::new(),
+            modified: None,
         }
+    }
+
+    /// `t` as an HTTP date, formatted again only when it changes.
+    pub fn http_date(&mut self, t: SystemTime) -> &str {
+        if self.modified.as_ref().is_none_or(|(m, _)| *m != t) {
+            self.modified = Some((t, httpdate::fmt_http_date(t)));
+        }
+        self.modified.as_ref().map_or("", |(_, text)| text)
     }
 
     pub fn now(&mut self) -> &str {
@@ -91,6 +102,8 @@ pub struct Head<'a> {
 /// Writes `head` into `out` (cleared first).
 pub fn write_head(out: &mut Vec<u8>, clock: &mut Clock, head: &Head<'_>) {
     out.clear();
+    // A whole head fits: no growth while it is written.
+    out.reserve(320);
     let _ = write!(
         out,
         "HTTP/1.1 {} {}\r\nServer: overlapped\r\nDate: {}\r\n",
@@ -106,7 +119,7 @@ pub fn write_head(out: &mut Vec<u8>, clock: &mut Clock, head: &Head<'_>) {
         );
     }
     if let Some(t) = head.last_modified {
-        let _ = write!(out, "Last-Modified: {}\r\n", httpdate::fmt_http_date(t));
+        let _ = write!(out, "Last-Modified: {}\r\n", clock.http_date(t));
     }
     if matches!(head.status, Status::Ok | Status::PartialContent) {
         out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
