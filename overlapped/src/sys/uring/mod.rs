@@ -109,6 +109,9 @@ pub(crate) struct Ring<O: Op> {
     peek: Option<peek::CqPeek>,
     /// The owner counts in the service's sleepers (see [`Ring::set_sleeping`]).
     counted: AtomicBool,
+    /// The owner let go of the ring in grace with operations in flight and
+    /// has not taken it since: it counts in the service's `GRACE_OUT`.
+    out: AtomicBool,
     /// Entries were left in the submission queue at the last unlock. Every
     /// push happens under the lock and every lock ends in `unlock`, so while
     /// nobody holds the ring this says whether [`Ring::flush`] has anything
@@ -171,6 +174,7 @@ impl<O: Op> Ring<O> {
                 seen: AtomicU64::new(0),
                 peek,
                 counted: AtomicBool::new(false),
+                out: AtomicBool::new(false),
             })
         });
         registry::add(&driver);
@@ -224,8 +228,13 @@ impl<O: Op> Ring<O> {
     /// The owner took or lets go of the ring (called under the lock).
     fn count_turn(&self) {
         if self.is_owner() {
-            self.turns
-                .store(self.turns.load(Relaxed).wrapping_add(1), Relaxed);
+            let turns = self.turns.load(Relaxed).wrapping_add(1);
+            self.turns.store(turns, Relaxed);
+            if turns & 1 == 1 && self.out.load(Relaxed) {
+                // Back in its ring: no longer out of it in grace.
+                self.out.store(false, Relaxed);
+                service::grace_out(false);
+            }
         }
     }
 
@@ -296,9 +305,15 @@ impl<O: Op> Ring<O> {
         self.count_turn();
         drop(core);
         if grace && self.ops() > 0 {
-            // Pairs with the service's fence between clearing `TICKING` and
-            // its look at the rings (free on x86 after the unlock's `xchg`).
-            store_load_fence();
+            if !self.out.swap(true, Relaxed) {
+                // A read-modify-write: also the fence `watch` needs.
+                service::grace_out(true);
+            } else {
+                // Pairs with the service's fence between lowering its tick
+                // and its look at the rings (free on x86 after the unlock's
+                // `xchg`).
+                store_load_fence();
+            }
             service::watch::<O>(self);
         }
         if leftover {

@@ -79,6 +79,19 @@ const LONG: u8 = 1;
 const SHORT: u8 = 2;
 /// Threads sleeping in a library wait (see `Ring::set_sleeping`).
 static SLEEPERS: AtomicUsize = AtomicUsize::new(0);
+/// Rings whose owner let go of them in grace with operations in flight and
+/// has not taken them since (`Ring::out`): a sleeper looks at the rings
+/// only when some other ring is out.
+static GRACE_OUT: AtomicUsize = AtomicUsize::new(0);
+
+/// A ring's owner left it in grace (`true`) or came back (`false`).
+pub(super) fn grace_out(out: bool) {
+    if out {
+        GRACE_OUT.fetch_add(1, SeqCst);
+    } else {
+        GRACE_OUT.fetch_sub(1, SeqCst);
+    }
+}
 
 thread_local! {
     static ON_SERVICE: Cell<bool> = const { Cell::new(false) };
@@ -166,7 +179,9 @@ pub(super) fn sleeper<O: Op>(ring: &Ring<O>, sleeping: bool) {
     }
     // A read-modify-write: a full barrier before the looks below.
     SLEEPERS.fetch_add(1, SeqCst);
-    if MODE.load(SeqCst) < SHORT
+    let others_out = GRACE_OUT.load(SeqCst) > usize::from(ring.out.load(Relaxed));
+    if others_out
+        && MODE.load(SeqCst) < SHORT
         && registry::all::<O>()
             .iter()
             .filter_map(|d| self::ring(d))
