@@ -595,3 +595,37 @@ fn invalid_ranges_missing_host_and_dot_segments() {
     assert_eq!(status_of(&get(a, "/sub/../..")), 403);
     server.stop_cleanly();
 }
+
+/// The second line of output names the backend, and `--backend` picks it
+/// (as `serve` does): a server operator in a container sees which runs.
+#[test]
+fn the_second_line_names_the_backend_and_backend_picks_it() {
+    use std::io::{BufRead, BufReader};
+    let tree = Tree::new("backend-line");
+    let root = tree.root();
+    for (pick, want) in [(None, "backend: "), (Some("epoll"), "backend: epoll")] {
+        let mut args = vec!["http", "--root", root.to_str().unwrap(), "--port", "0"];
+        if let Some(b) = pick {
+            args.extend(["--backend", b]);
+        }
+        let mut child = Command::new(common::EXE)
+            .args(&args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let (mut first, mut second) = (String::new(), String::new());
+        out.read_line(&mut first).unwrap();
+        out.read_line(&mut second).unwrap();
+        let addr = first
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap()
+            .to_string();
+        assert!(second.starts_with(want), "{pick:?}: {second:?}");
+        assert_eq!(status_of(&get(&addr, "/one.bin")), 200, "{pick:?}");
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -90,10 +90,17 @@ pub struct HttpArgs {
     /// to 1024).
     #[arg(long, value_parser = int_in(1usize, 1024))]
     pub threads: Option<usize>,
+    /// The library's backend: uring or epoll [default: io_uring if it can
+    /// start here and has every opcode needed, else epoll; the environment
+    /// variable OVERLAPPED_BACKEND=uring|epoll does the same]. The second
+    /// line of output says which runs and why.
+    #[arg(long, value_enum)]
+    pub backend: Option<crate::cli::BackendArg>,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: HttpArgs) -> std::io::Result<()> {
+    crate::cli::force_backend(args.backend);
     let root = args
         .root
         .canonicalize()
@@ -122,8 +129,11 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
         .map_err(|e| std::io::Error::other(format!("cannot listen on {bind}: {e}")))?;
     let local = listener.local_addr().map_err(std::io::Error::other)?;
     {
+        // Both lines in one write: a reader that takes the first line and
+        // closes the pipe then never makes the second one fail.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {local}")?;
+        let lines = format!("listening on {local}\n{}\n", crate::backend_line());
+        out.write_all(lines.as_bytes())?;
         out.flush()?;
     }
     let site = Arc::new(Site {
