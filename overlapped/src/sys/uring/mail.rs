@@ -40,8 +40,23 @@ impl<O: Op> Ring<O> {
 
     /// `socket` is closing: cancels its operations on this ring, and those
     /// that name it as their target (see [`Mail::CloseSocket`]).
+    ///
+    /// On the owner thread the cancels are submitted before this returns,
+    /// even if the service thread holds the ring at that moment (it may,
+    /// on its tick: see `service.rs`): the owner then waits the moment it
+    /// takes to let go, so that `closesocket` frees the socket's port at
+    /// once (the socket value may be reused at once: [fact 128](crate::semantics#fact-128)).
     pub(crate) fn close_socket(&self, socket: &Arc<O::Socket>) {
         self.post(Mail::CloseSocket(Arc::downgrade(socket)));
+        if self.is_owner() && self.has_mail.load(SeqCst) && !self.foreign() {
+            let mut core = self.lock();
+            self.drain_mail(&mut core);
+            if !core.uring.submission().is_empty() {
+                core.submit();
+            }
+            self.reap(&mut core, None);
+            self.release(core);
+        }
     }
 
     /// Submits `user_data`, which reached the head of its socket lane (the
