@@ -44,11 +44,17 @@ impl<O: Op> Ring<O> {
     /// On the owner thread the cancels are submitted before this returns,
     /// even if the service thread holds the ring at that moment (it may,
     /// on its tick: see `service.rs`): the owner then waits the moment it
-    /// takes to let go, so that `closesocket` frees the socket's port at
+    /// takes to let go (never when the owner holds the ring itself: a close
+    /// during its own delivery is served as it lets go, as before), so
+    /// that `closesocket` frees the socket's port at
     /// once (the socket value may be reused at once: [fact 128](crate::semantics#fact-128)).
     pub(crate) fn close_socket(&self, socket: &Arc<O::Socket>) {
         self.post(Mail::CloseSocket(Arc::downgrade(socket)));
-        if self.is_owner() && self.has_mail.load(SeqCst) && !self.foreign() {
+        if self.is_owner()
+            && self.has_mail.load(SeqCst)
+            && self.service_holds.load(SeqCst)
+            && !self.foreign()
+        {
             let mut core = self.lock();
             self.drain_mail(&mut core);
             if !core.uring.submission().is_empty() {

@@ -109,6 +109,9 @@ pub(crate) struct Ring<O: Op> {
     peek: Option<peek::CqPeek>,
     /// The owner counts in the service's sleepers (see [`Ring::set_sleeping`]).
     counted: AtomicBool,
+    /// The service thread holds the ring (in [`Ring::serve`]): an owner that
+    /// must not leave its close to it waits for it instead (`close_socket`).
+    service_holds: AtomicBool,
     /// The owner let go of the ring in grace with operations in flight and
     /// has not taken it since: it counts in the service's `GRACE_OUT`.
     out: AtomicBool,
@@ -174,6 +177,7 @@ impl<O: Op> Ring<O> {
                 seen: AtomicU64::new(0),
                 peek,
                 counted: AtomicBool::new(false),
+                service_holds: AtomicBool::new(false),
                 out: AtomicBool::new(false),
             })
         });
@@ -352,6 +356,10 @@ impl<O: Op> Ring<O> {
                 }
             };
             self.wanted.store(false, SeqCst);
+            let service = service::on_service_thread();
+            if service {
+                self.service_holds.store(true, SeqCst);
+            }
             let mut core = core;
             self.drain_mail(&mut core);
             if !core.uring.submission().is_empty() {
@@ -360,6 +368,11 @@ impl<O: Op> Ring<O> {
             self.reap(&mut core, None);
             if !core.uring.submission().is_empty() {
                 core.submit();
+            }
+            if service {
+                // Cleared while still held: never seen set by an owner that
+                // holds the ring itself (it would wait for itself).
+                self.service_holds.store(false, SeqCst);
             }
             if !self.unlock(core) {
                 return;
