@@ -105,6 +105,29 @@ fn example(name: &str) -> PathBuf {
     compile(&format!("examples/c/{name}.c"), name, &[], &[])
 }
 
+/// `Command::spawn`, again while the program is "busy" (`ETXTBSY`, at most
+/// 10 s): a program just compiled may still be open for writing in a process
+/// forked meanwhile by another test (its copy of the descriptor lives until
+/// that child's exec).
+trait SpawnRetrying {
+    fn spawn_retrying(&mut self) -> Child;
+}
+
+impl SpawnRetrying for Command {
+    fn spawn_retrying(&mut self) -> Child {
+        const ETXTBSY: i32 = 26;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.spawn() {
+                Err(e) if e.raw_os_error() == Some(ETXTBSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                r => return r.unwrap(),
+            }
+        }
+    }
+}
+
 /// A server process; killed on drop.
 struct Server {
     child: Child,
@@ -118,8 +141,7 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
+            .spawn_retrying();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
@@ -177,8 +199,7 @@ fn run(exe: &Path, args: &[&str]) -> Output {
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let deadline = Instant::now() + Duration::from_secs(120);
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
@@ -267,8 +288,7 @@ fn completion_routine_server_echoes_c_and_rust_clients() {
     let mut child = Command::new(&exe)
         .arg("0")
         .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+        .spawn_retrying();
     let mut out = BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
