@@ -51,7 +51,15 @@ unsafe extern "C" fn wsa_startup(requested: u16, data: *mut WsaData) -> i32 {
     if data.is_null() {
         return WsaError::WSAEFAULT.0;
     }
-    if overlapped::startup().is_err() {
+    // SAFETY: non-null WSADATA (Windows' contract): the caller's writable
+    // structure, filled on failure too so a program can print why.
+    let d = unsafe { &mut *data };
+    if let Err(e) = overlapped::startup() {
+        copy_str(
+            &mut d.description,
+            "overlapped: Winsock 2.2, no backend could start",
+        );
+        copy_str(&mut d.system_status, &e.to_string());
         return WsaError::WSASYSNOTREADY.0;
     }
     let version = if (major, minor) > (2, 2) {
@@ -59,14 +67,18 @@ unsafe extern "C" fn wsa_startup(requested: u16, data: *mut WsaData) -> i32 {
     } else {
         requested
     };
-    // SAFETY: non-null WSADATA (Windows' contract).
-    let d = unsafe { &mut *data };
     d.version = version;
     d.high_version = 0x0202;
     d.max_sockets = 0;
     d.max_udp_dg = 0;
     d.vendor_info = std::ptr::null_mut();
-    copy_str(&mut d.description, "overlapped: Winsock 2.2 on io_uring");
+    // Which backend runs and why (`overlapped::backend()`), e.g.
+    // "overlapped: Winsock 2.2 on epoll (io_uring_setup: EPERM ...)".
+    let description = match overlapped::backend() {
+        Ok(b) => format!("overlapped: Winsock 2.2 on {b}"),
+        Err(_) => "overlapped: Winsock 2.2".to_string(),
+    };
+    copy_str(&mut d.description, &description);
     copy_str(&mut d.system_status, "Running");
     STARTED.fetch_add(1, Ordering::SeqCst);
     0

@@ -13,6 +13,7 @@
 #include <strsafe.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 
 #pragma comment(lib, "ws2_32.lib")
 
@@ -138,6 +139,16 @@ int main(void)
     /* Before WSAStartup: WSANOTINITIALISED. */
     CHECK(socket(AF_INET, SOCK_STREAM, 0) == INVALID_SOCKET && WSAGetLastError() == WSANOTINITIALISED);
     CHECK(WSAStartup(MAKEWORD(2, 2), &wsd) == 0 && wsd.wVersion == 0x0202 && wsd.wHighVersion == 0x0202);
+    /* The description names the backend that runs (and why). */
+    {
+        const char *forced = getenv("OVERLAPPED_BACKEND");
+        CHECK(strncmp(wsd.szDescription, "overlapped: Winsock 2.2 on ", 27) == 0);
+        if (forced && strcmp(forced, "epoll") == 0)
+            CHECK(strncmp(wsd.szDescription + 27, "epoll (", 7) == 0);
+        if (forced && strcmp(forced, "uring") == 0)
+            CHECK(strncmp(wsd.szDescription + 27, "uring (", 7) == 0);
+        CHECK(strcmp(wsd.szSystemStatus, "Running") == 0);
+    }
 
     /* Error codes, in both last-error functions. */
     CHECK(closesocket((SOCKET)12345) == SOCKET_ERROR && WSAGetLastError() == WSAENOTSOCK && GetLastError() == WSAENOTSOCK);
