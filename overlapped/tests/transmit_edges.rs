@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use overlapped::{
     get_overlapped_result, CompletionPort, Event, NotificationModes, Overlapped, Socket,
-    TransmitFileBuffers, TransmitFlags, WsaError,
+    TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, WsaError,
 };
 
 /// A file of `len` patterned bytes, removed on drop.
@@ -205,4 +205,87 @@ fn a_large_transmit_on_a_non_blocking_socket_sends_everything() {
         16 << 20
     );
     assert!(got == tf.1, "{} bytes", got.len());
+}
+
+/// Sends with `start`, then reads to the end (the transmit disconnects) and
+/// returns what the peer got and what the completion counted.
+fn transmit_and_read(
+    socket: &Socket,
+    peer: &mut TcpStream,
+    start: impl FnOnce(&mut Overlapped) -> Result<u32, WsaError>,
+) -> (Vec<u8>, u32) {
+    let event = Event::new();
+    let mut ov = Overlapped::new(&event);
+    match start(&mut ov) {
+        Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
+        Err(e) => panic!("did not start: {e}"),
+    }
+    let mut got = Vec::new();
+    peer.read_to_end(&mut got).unwrap();
+    let (n, _) = get_overlapped_result(socket, &ov, true).expect("the transmit succeeds");
+    (got, n)
+}
+
+/// An empty head buffer is no head (`HeadLength` 0): the peer gets the file
+/// once, the completion counts it once, and `TF_DISCONNECT` ends without an
+/// error, for a file of one chain and of many, with and without a tail.
+#[test]
+fn an_empty_head_sends_the_file_once() {
+    for (len, tail) in [(1000, &b""[..]), (1000, &b">>"[..]), (3 << 20, &b"end"[..])] {
+        let tf = TempFile::new(&format!("empty-head-{len}-{}", tail.len()), len);
+        let file = tf.open();
+        let (socket, mut peer) = pair();
+        let (got, n) = transmit_and_read(&socket, &mut peer, |ov| {
+            socket.transmit_file(
+                ov,
+                Some(file.as_fd()),
+                0,
+                0,
+                buffers(b"", tail),
+                TransmitFlags::DISCONNECT,
+            )
+        });
+        let mut want = tf.1.clone();
+        want.extend_from_slice(tail);
+        assert_eq!(
+            n as usize,
+            want.len(),
+            "counted ({len} B file, {} B tail)",
+            tail.len()
+        );
+        assert!(
+            got == want,
+            "peer got {} bytes, want {}",
+            got.len(),
+            want.len()
+        );
+    }
+}
+
+/// Zero-length memory elements anywhere in a TransmitPackets array send
+/// nothing and do not disturb the elements around them.
+#[test]
+fn zero_length_packet_elements_send_nothing() {
+    let tf = TempFile::new("empty-elements", 70_000);
+    let file = tf.open();
+    let (socket, mut peer) = pair();
+    let (got, n) = transmit_and_read(&socket, &mut peer, |ov| {
+        let elements = vec![
+            TransmitPacketsElement::memory(Vec::new()),
+            TransmitPacketsElement::file(file.as_fd(), Some(0), 0),
+            TransmitPacketsElement::memory(Vec::new()),
+            TransmitPacketsElement::memory(b"end".to_vec()),
+            TransmitPacketsElement::memory(Vec::new()),
+        ];
+        socket.transmit_packets(ov, elements, 0, TransmitFlags::DISCONNECT)
+    });
+    let mut want = tf.1.clone();
+    want.extend_from_slice(b"end");
+    assert_eq!(n as usize, want.len());
+    assert!(
+        got == want,
+        "peer got {} bytes, want {}",
+        got.len(),
+        want.len()
+    );
 }

@@ -140,9 +140,11 @@ impl TransmitOp {
         self.reuse
     }
 
+    /// Moves `(e, at)` past finished elements (zero-length ones included),
+    /// carrying bytes beyond an element's end into the next.
     fn skip_done(&self, e: &mut usize, at: &mut u64) {
         while *e < self.elements.len() && *at >= self.elements[*e].len {
-            *at = 0;
+            *at -= self.elements[*e].len;
             *e += 1;
         }
     }
@@ -272,9 +274,14 @@ impl TransmitOp {
         (self.elem, self.at, self.in_pipe, self.sent, self.shut)
     }
 
+    /// Counts `n` more bytes of the elements as loaded into the pipe. The
+    /// position first moves past finished (and zero-length) elements, so the
+    /// bytes count for the element they came from: an empty head buffer
+    /// before a file must not swallow the file's progress.
     fn advance(&mut self, n: u64) {
-        self.at += n;
         let (mut e, mut at) = (self.elem, self.at);
+        self.skip_done(&mut e, &mut at);
+        at += n;
         self.skip_done(&mut e, &mut at);
         self.elem = e;
         self.at = at;
