@@ -39,6 +39,61 @@ fn io_uring_denied_by_seccomp_falls_back_to_epoll() {
     assert!(stdout.contains("echoed 11 bytes"), "{stdout}");
 }
 
+/// Runs the child with `mode`'s filter, lets it choose, and returns its
+/// output (it must have echoed on epoll).
+fn fallback_in_child(mode: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let out = Command::new(exe)
+        .args([
+            "--exact",
+            "child_with_io_uring_denied",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, mode)
+        .env_remove(BACKEND_VAR)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "child ({mode}) failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("echoed 11 bytes"), "{stdout}");
+    stdout
+}
+
+/// A ring that can be made but not entered (`io_uring_enter` denied) is not
+/// io_uring that works: the probe's NOP finds it, the library falls back to
+/// epoll and names the call (it used to choose io_uring and spin).
+#[test]
+fn io_uring_enter_denied_falls_back_to_epoll() {
+    let stdout = fallback_in_child("enter");
+    assert!(
+        stdout.contains("backend: epoll (io_uring_enter: EPERM (Operation not permitted))"),
+        "{stdout}"
+    );
+}
+
+/// The reason names the real errno (EACCES is SELinux's answer) and the
+/// real call (a denied `io_uring_register` is not an old kernel).
+#[test]
+fn the_fallback_reason_names_the_denied_call_and_its_errno() {
+    let stdout = fallback_in_child("eacces");
+    assert!(
+        stdout.contains("backend: epoll (io_uring_setup: EACCES (Permission denied))"),
+        "{stdout}"
+    );
+    let stdout = fallback_in_child("register");
+    assert!(
+        stdout.contains(
+            "backend: epoll (io_uring_register(IORING_REGISTER_PROBE): EPERM (Operation not permitted))"
+        ),
+        "{stdout}"
+    );
+}
+
 /// Forcing io_uring where it is denied is an error, not a fallback.
 #[test]
 fn forcing_uring_where_it_is_denied_is_an_error() {
@@ -68,7 +123,15 @@ fn child_with_io_uring_denied() {
     let Ok(mode) = std::env::var(CHILD) else {
         return;
     };
-    deny_io_uring_setup();
+    match mode.as_str() {
+        // A profile that allows the ring to be made but denies the call that
+        // does the I/O: the probe's NOP must find it.
+        "enter" => deny(libc::SYS_io_uring_enter, libc::EPERM),
+        "register" => deny(libc::SYS_io_uring_register, libc::EPERM),
+        // SELinux's io_uring denial answers EACCES.
+        "eacces" => deny(libc::SYS_io_uring_setup, libc::EACCES),
+        _ => deny(libc::SYS_io_uring_setup, libc::EPERM),
+    }
     if mode == "forced" {
         let e = backend().expect_err("forced uring must not fall back");
         println!("refused: {e}");
@@ -83,13 +146,13 @@ fn child_with_io_uring_denied() {
     echo_round_trip();
 }
 
-/// `io_uring_setup` fails with EPERM from now on, in this thread and the
-/// threads it starts (`PR_SET_NO_NEW_PRIVS` + a seccomp filter).
-fn deny_io_uring_setup() {
+/// `syscall` fails with `errno` from now on, in this thread and the threads
+/// it starts (`PR_SET_NO_NEW_PRIVS` + a seccomp filter).
+fn deny(syscall: libc::c_long, errno: i32) {
     let filter = SeccompFilter::new(
-        BTreeMap::from([(libc::SYS_io_uring_setup, vec![])]),
+        BTreeMap::from([(syscall, vec![])]),
         SeccompAction::Allow,
-        SeccompAction::Errno(libc::EPERM as u32),
+        SeccompAction::Errno(errno as u32),
         std::env::consts::ARCH.try_into().unwrap(),
     )
     .unwrap();

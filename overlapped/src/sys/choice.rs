@@ -92,17 +92,13 @@ pub(crate) fn is_epoll() -> bool {
 /// probe's ring then belongs to no thread of the program (a thread that made
 /// and closed a ring before its real one was seen to stall its first
 /// requests while it slept elsewhere).
-fn probe_uring() -> Result<(), SetupError> {
+fn probe_uring() -> Result<(), String> {
     std::thread::Builder::new()
         .name("overlapped-probe".into())
         .spawn(super::uring::setup::probe)
-        .map_err(SetupError::Other)?
+        .map_err(|e| format!("the io_uring probe's thread could not start: {e}"))?
         .join()
-        .unwrap_or_else(|_| {
-            Err(SetupError::Other(std::io::Error::other(
-                "the probe panicked",
-            )))
-        })
+        .unwrap_or_else(|_| Err("the io_uring probe panicked".into()))
 }
 
 fn choose() -> Result<Backend, Refusal> {
@@ -113,9 +109,9 @@ fn choose() -> Result<Backend, Refusal> {
                 kind: BackendKind::Uring,
                 reason: "io_uring works and has every opcode needed".into(),
             },
-            Err(e) => Backend {
+            Err(why) => Backend {
                 kind: BackendKind::Epoll,
-                reason: why_not(&e),
+                reason: why,
             },
         }),
         Some("uring") | Some("io_uring") => match probe_uring() {
@@ -123,23 +119,12 @@ fn choose() -> Result<Backend, Refusal> {
                 kind: BackendKind::Uring,
                 reason: format!("forced by {BACKEND_VAR}=uring"),
             }),
-            Err(e) => Err(Refusal::ForcedUring(why_not(&e))),
+            Err(why) => Err(Refusal::ForcedUring(why)),
         },
         Some("epoll") => Ok(Backend {
             kind: BackendKind::Epoll,
             reason: format!("forced by {BACKEND_VAR}=epoll"),
         }),
         Some(other) => Err(Refusal::BadValue(other.to_owned())),
-    }
-}
-
-/// Why io_uring cannot be used, in one line naming the failed call.
-fn why_not(e: &SetupError) -> String {
-    match e {
-        SetupError::NotSupported => "io_uring_setup: ENOSYS (Function not implemented)".into(),
-        SetupError::NotPermitted => "io_uring_setup: EPERM (Operation not permitted)".into(),
-        SetupError::NoMemory => "io_uring_setup: ENOMEM (Cannot allocate memory)".into(),
-        SetupError::MissingOpcode(op) => format!("the kernel's io_uring lacks {op}"),
-        other => format!("io_uring_setup: {other}"),
     }
 }

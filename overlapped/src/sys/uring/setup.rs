@@ -49,14 +49,74 @@ impl SetupError {
 const SQ_ENTRIES: u32 = 256;
 const CQ_ENTRIES: u32 = 8192;
 
-/// Whether io_uring can run here: a ring can be made and has every opcode
-/// the library needs (the probe's answer is kept for the process).
-pub(crate) fn probe() -> Result<(), SetupError> {
-    build().map(drop)
+/// Whether io_uring can run here: a ring can be made, the kernel lists every
+/// opcode the library needs, and one NOP goes through `io_uring_enter` and
+/// completes (a seccomp profile may allow `io_uring_setup` and deny
+/// `io_uring_enter`: such a ring can be made but never used). `Err` is the
+/// reason in one line naming the call that failed and its errno, e.g.
+/// `io_uring_enter: EPERM (Operation not permitted)`.
+pub(crate) fn probe() -> Result<(), String> {
+    let mut ring = builder()
+        .build(SQ_ENTRIES)
+        .map_err(|e| failed("io_uring_setup", &e))?;
+    let mut probe = Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|e| failed("io_uring_register(IORING_REGISTER_PROBE)", &e))?;
+    if let Some(name) = missing_opcode(&probe) {
+        return Err(format!("the kernel's io_uring lacks {name}"));
+    }
+    let nop = opcode::Nop::new().build().user_data(1);
+    // SAFETY: a NOP names no memory; the queue is empty (fresh ring).
+    unsafe { ring.submission().push(&nop) }
+        .map_err(|_| "the probe's submission queue is full".to_string())?;
+    loop {
+        match ring.submit_and_wait(1) {
+            Ok(_) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => continue,
+            Err(e) => return Err(failed("io_uring_enter", &e)),
+        }
+    }
+    let result = ring.completion().next().map(|cqe| cqe.result());
+    match result {
+        Some(res) if res >= 0 => Ok(()),
+        Some(res) => Err(failed("IORING_OP_NOP", &io::Error::from_raw_os_error(-res))),
+        None => Err("io_uring_enter: a NOP was submitted but did not complete".into()),
+    }
 }
 
-pub(crate) fn build() -> Result<IoUring, SetupError> {
-    let ring = IoUring::builder()
+/// `call: NAME (text)`, the errno by its C name.
+fn failed(call: &str, e: &io::Error) -> String {
+    let Some(errno) = e.raw_os_error() else {
+        return format!("{call}: {e}");
+    };
+    let name = match errno {
+        libc::EPERM => "EPERM",
+        libc::EACCES => "EACCES",
+        libc::ENOSYS => "ENOSYS",
+        libc::ENOMEM => "ENOMEM",
+        libc::EINVAL => "EINVAL",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::EFAULT => "EFAULT",
+        libc::EOPNOTSUPP => "EOPNOTSUPP",
+        _ => return format!("{call}: errno {errno} ({})", strerror(errno)),
+    };
+    format!("{call}: {name} ({})", strerror(errno))
+}
+
+/// The C library's text for `errno`, without Rust's "(os error N)".
+fn strerror(errno: i32) -> String {
+    let text = io::Error::from_raw_os_error(errno).to_string();
+    match text.rfind(" (os error") {
+        Some(i) => text[..i].to_string(),
+        None => text,
+    }
+}
+
+fn builder() -> io_uring::Builder {
+    let mut builder = IoUring::builder();
+    builder
         .setup_cqsize(CQ_ENTRIES)
         .setup_clamp()
         // Completions that arrive while the owner runs wait for its next
@@ -64,44 +124,56 @@ pub(crate) fn build() -> Result<IoUring, SetupError> {
         // is still woken to run them (TWA_SIGNAL_NO_IPI only skips the kick of
         // a running task), so another thread's wait never depends on it.
         .setup_coop_taskrun()
-        .setup_taskrun_flag()
-        .build(SQ_ENTRIES)
-        .map_err(SetupError::from_io)?;
+        .setup_taskrun_flag();
+    builder
+}
+
+pub(crate) fn build() -> Result<IoUring, SetupError> {
+    let ring = builder().build(SQ_ENTRIES).map_err(SetupError::from_io)?;
     check_opcodes(&ring)?;
     Ok(ring)
 }
 
+/// The first opcode the library needs that `probe` does not list.
+fn missing_opcode(probe: &Probe) -> Option<&'static str> {
+    let needed = [
+        (opcode::RecvMsg::CODE, "RECVMSG"),
+        (opcode::SendMsg::CODE, "SENDMSG"),
+        (opcode::PollAdd::CODE, "POLL_ADD"),
+        (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+        (opcode::Read::CODE, "READ"),
+        (opcode::Accept::CODE, "ACCEPT"),
+        (opcode::Connect::CODE, "CONNECT"),
+        (opcode::Shutdown::CODE, "SHUTDOWN"),
+        (opcode::Recv::CODE, "RECV"),
+        (opcode::Send::CODE, "SEND"),
+        (opcode::Write::CODE, "WRITE"),
+        (opcode::Splice::CODE, "SPLICE"),
+        (opcode::Nop::CODE, "NOP"),
+    ];
+    needed
+        .into_iter()
+        .find(|&(code, _)| !probe.is_supported(code))
+        .map(|(_, name)| name)
+}
+
 fn check_opcodes(ring: &IoUring) -> Result<(), SetupError> {
     use std::sync::OnceLock;
-    static CHECKED: OnceLock<Result<(), &'static str>> = OnceLock::new();
+    static CHECKED: OnceLock<Result<(), Option<&'static str>>> = OnceLock::new();
     let result = CHECKED.get_or_init(|| {
         let mut probe = Probe::new();
         if ring.submitter().register_probe(&mut probe).is_err() {
-            return Err("IORING_REGISTER_PROBE");
+            return Err(None);
         }
-        let needed = [
-            (opcode::RecvMsg::CODE, "RECVMSG"),
-            (opcode::SendMsg::CODE, "SENDMSG"),
-            (opcode::PollAdd::CODE, "POLL_ADD"),
-            (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
-            (opcode::Read::CODE, "READ"),
-            (opcode::Accept::CODE, "ACCEPT"),
-            (opcode::Connect::CODE, "CONNECT"),
-            (opcode::Shutdown::CODE, "SHUTDOWN"),
-            (opcode::Recv::CODE, "RECV"),
-            (opcode::Send::CODE, "SEND"),
-            (opcode::Write::CODE, "WRITE"),
-            (opcode::Splice::CODE, "SPLICE"),
-            (opcode::Nop::CODE, "NOP"),
-        ];
-        for (code, name) in needed {
-            if !probe.is_supported(code) {
-                return Err(name);
-            }
-        }
-        Ok(())
+        missing_opcode(&probe).map_or(Ok(()), |name| Err(Some(name)))
     });
-    result.map_err(SetupError::MissingOpcode)
+    match *result {
+        Ok(()) => Ok(()),
+        Err(Some(name)) => Err(SetupError::MissingOpcode(name)),
+        Err(None) => Err(SetupError::Other(io::Error::other(
+            "io_uring_register(IORING_REGISTER_PROBE) failed",
+        ))),
+    }
 }
 
 #[cfg(test)]
@@ -121,5 +193,25 @@ mod tests {
         assert!(e.to_string().contains("ENOSYS"));
         let e = SetupError::from_io(io::Error::from_raw_os_error(libc::ENOMEM));
         assert!(e.to_string().contains("ulimit -l"));
+    }
+
+    #[test]
+    fn probe_reasons_name_the_call_and_the_real_errno() {
+        let e = io::Error::from_raw_os_error(libc::EACCES);
+        assert_eq!(
+            failed("io_uring_setup", &e),
+            "io_uring_setup: EACCES (Permission denied)"
+        );
+        let e = io::Error::from_raw_os_error(libc::EPERM);
+        assert_eq!(
+            failed("io_uring_enter", &e),
+            "io_uring_enter: EPERM (Operation not permitted)"
+        );
+        let e = io::Error::from_raw_os_error(libc::EBADMSG);
+        assert!(
+            failed("x", &e).starts_with("x: errno 74 ("),
+            "{}",
+            failed("x", &e)
+        );
     }
 }
