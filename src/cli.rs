@@ -130,5 +130,53 @@ pub fn force_backend(backend: Option<BackendArg>) {
             BackendArg::Epoll => "epoll",
         };
         std::env::set_var(overlapped::BACKEND_VAR, name);
+        BY_OPTION.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Whether `--backend` (not the user's `OVERLAPPED_BACKEND`) forced the
+/// backend: a refusal then names the option.
+static BY_OPTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The library's start-up error as this program shows it: a refused forced
+/// io_uring names what forced it (`--backend uring`, or the variable).
+pub fn setup_error_text(e: &overlapped::SetupError) -> String {
+    refusal_text(e, BY_OPTION.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+fn refusal_text(e: &overlapped::SetupError, by_option: bool) -> String {
+    match e {
+        overlapped::SetupError::ForcedUring(why) if by_option => format!(
+            "--backend uring, but io_uring cannot start here: {why} \
+             (drop --backend uring, or pass --backend epoll, to use the epoll backend)"
+        ),
+        _ => e.to_string(),
+    }
+}
+
+/// [`overlapped::startup`], its error worded by [`setup_error_text`].
+pub fn startup() -> std::io::Result<()> {
+    overlapped::startup().map_err(|e| std::io::Error::other(setup_error_text(&e)))
+}
+
+#[cfg(test)]
+mod backend_tests {
+    use super::refusal_text;
+    use overlapped::SetupError;
+
+    #[test]
+    fn a_refusal_names_what_forced_io_uring() {
+        let e = SetupError::ForcedUring("io_uring_setup: EPERM (Operation not permitted)".into());
+        let by_option = refusal_text(&e, true);
+        assert!(
+            by_option.starts_with(
+                "--backend uring, but io_uring cannot start here: io_uring_setup: EPERM"
+            ),
+            "{by_option}"
+        );
+        assert!(by_option.contains("drop --backend uring"), "{by_option}");
+        assert!(!by_option.contains("OVERLAPPED_BACKEND"), "{by_option}");
+        let by_var = refusal_text(&e, false);
+        assert!(by_var.contains("unset OVERLAPPED_BACKEND"), "{by_var}");
     }
 }

@@ -19,7 +19,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub(crate) fn backend_line() -> String {
     match overlapped::backend() {
         Ok(b) => format!("backend: {b}"),
-        Err(e) => format!("backend: none ({e})"),
+        Err(e) => format!("backend: none ({})", cli::setup_error_text(&e)),
     }
 }
 

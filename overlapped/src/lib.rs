@@ -1,6 +1,16 @@
 //! # overlapped
 //!
-//! The Winsock **Overlapped I/O model** for Rust on Linux, built on io_uring.
+//! The Winsock **Overlapped I/O model** for Rust on Linux, built on io_uring,
+//! with an epoll backend where io_uring cannot be used.
+//!
+//! The backend is chosen once per process, on first use: io_uring when a
+//! ring can be created and the kernel has every operation the library needs;
+//! otherwise epoll (readiness plus non-blocking calls), automatically — a
+//! container's seccomp profile that denies `io_uring_setup`,
+//! `kernel.io_uring_disabled`, an older kernel. The Winsock semantics are the
+//! same on both. `OVERLAPPED_BACKEND=uring` or `=epoll` ([`BACKEND_VAR`])
+//! forces one (a forced io_uring that cannot start is an error, never a
+//! silent fallback); [`backend()`] tells the program which one runs and why.
 //!
 //! Two ways to learn that an operation finished, as in Winsock:
 //!
@@ -234,11 +244,15 @@ pub fn backend() -> Result<Backend, SetupError> {
     sys::choice::chosen()
 }
 
-/// Starts the library on the calling thread (`WSAStartup`): creates its
-/// io_uring ring, or says exactly why it cannot (io_uring disabled, blocked
-/// by seccomp, memory limit) and what to do. Optional: every thread gets its
-/// ring on first use anyway, but then a failure can only show as
-/// `WSASYSNOTREADY`.
+/// Starts the library on the calling thread (`WSAStartup`): chooses the
+/// backend on the process's first use ([`backend`]: io_uring, or epoll where
+/// io_uring cannot be used) and creates the thread's ring, or says exactly
+/// why it cannot and what to do: [`SetupError::ForcedUring`]
+/// (`OVERLAPPED_BACKEND=uring` where io_uring cannot start),
+/// [`SetupError::BadBackend`] (another value), or the thread's own ring
+/// failing (e.g. a descriptor or memory limit). Optional: every thread gets
+/// its ring on first use anyway, but then a failure can only show as
+/// `WSASYSNOTREADY`, without the reason.
 #[doc(alias = "WSAStartup")]
 pub fn startup() -> Result<(), SetupError> {
     model::thread::try_current().map(|_| ())

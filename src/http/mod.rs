@@ -122,7 +122,7 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
     if crate::cli::only_checking() {
         return Ok(());
     }
-    overlapped::startup().map_err(std::io::Error::other)?;
+    crate::cli::startup()?;
     let _ = crate::bench::ring::raise_nofile_limit();
     let bind = SocketAddr::new(args.addr, args.port);
     let listener = Socket::listen_tcp(&bind, 4096)

@@ -136,7 +136,7 @@ pub fn run(args: ServeArgs) -> std::io::Result<()> {
     if crate::cli::only_checking() {
         return Ok(());
     }
-    overlapped::startup().map_err(std::io::Error::other)?;
+    crate::cli::startup()?;
     let _ = crate::bench::ring::raise_nofile_limit();
     let bind = SocketAddr::new(args.addr, args.port);
     if args.proto == Proto::Udp {

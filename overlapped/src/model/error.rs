@@ -145,8 +145,8 @@ codes! {
     WSAEHOSTDOWN = 10064, "The host is down.";
     /// No route to host (10065).
     WSAEHOSTUNREACH = 10065, "There is no route to the host.";
-    /// The network subsystem is not ready (10091): here, the io_uring driver could not start (see `startup`).
-    WSASYSNOTREADY = 10091, "The network subsystem is not ready: the io_uring driver could not start (see `startup`).";
+    /// The network subsystem is not ready (10091): here, no backend could start on this thread (a refused `OVERLAPPED_BACKEND`, or the thread's ring failed; `startup` and `backend` give the reason).
+    WSASYSNOTREADY = 10091, "The network subsystem is not ready: no backend could start (overlapped::startup or overlapped::backend give the reason).";
     /// Graceful shutdown in progress (10101).
     WSAEDISCON = 10101, "The peer is closing the connection gracefully.";
     /// No more results (10110): `WSALookupServiceNext` has returned them all.

@@ -135,8 +135,11 @@ impl Executor {
 /// spawned and run again in the thread's next `block_on`.
 ///
 /// A `block_on` inside a task of this executor drives only its own future
-/// (the outer tasks wait until it returns). Without io_uring the executor
-/// still runs, parking the thread, and the overlapped operations report
+/// (the outer tasks wait until it returns). Where io_uring cannot be used
+/// the thread's ring is an epoll one (see [`backend`](crate::backend)) and
+/// everything above works the same. Only when no backend can run (a refused
+/// forced choice, [`startup`](crate::startup)'s errors) does the executor
+/// still run, parking the thread, while the overlapped operations report
 /// `WSASYSNOTREADY`.
 ///
 /// ```

@@ -40,9 +40,12 @@ bitflags! {
     ///   bytes are in the socket's send buffer, never waiting for the peer's
     ///   acknowledgement, which is what the flag asks for.
     /// * `USE_DEFAULT_WORKER`, `USE_SYSTEM_THREAD`, `USE_KERNEL_APC`:
-    ///   accepted; they choose Windows' worker for reading the file. Here
-    ///   the file is always read by the kernel's io_uring workers (splice
-    ///   runs there), never by a thread of the program.
+    ///   accepted, no effect; they choose Windows' worker for reading the
+    ///   file. On io_uring the file is always read by the kernel's io_uring
+    ///   workers (splice runs there), never by a thread of the program. On
+    ///   the epoll backend a regular file's read cannot be non-blocking: a
+    ///   small pool of the program's threads (4 at most, started on first
+    ///   use) reads it into a pipe, whatever the flag.
     #[doc(alias = "TF_DISCONNECT")]
     #[doc(alias = "TP_DISCONNECT")]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
