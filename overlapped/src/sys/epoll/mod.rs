@@ -315,6 +315,9 @@ impl<O: Op> Ring<O> {
     /// write to its eventfd; the owner re-checks its conditions after setting it.
     pub(crate) fn set_sleeping(&self, sleeping: bool) {
         self.sleeping.store(sleeping, SeqCst);
+        if !sleeping {
+            service::owner_back();
+        }
     }
 
     /// Tries the operations started in batching mode (or by routines).

@@ -11,6 +11,14 @@
 //! owner turns it is not watched), so the service costs nothing per
 //! operation; a thread that starts an operation and goes off to compute
 //! sees it completed — its event set — within one tick at most.
+//!
+//! While every ring with operations has its owner asleep in a wait of the
+//! library (which serves that ring itself), ticking is useless: after
+//! [`DEEP_AFTER`] such looks in a row the service sleeps without a tick
+//! ([`DEEP`]), and the first owner to come out of its wait with operations
+//! still in flight kicks it ([`owner_back`]), so an owner that then stays
+//! away is served within a tick of leaving, as before. An idle server
+//! (owners parked in their waits, receives pending) costs no wake-ups.
 
 use std::collections::HashMap;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -38,6 +46,14 @@ static SERVICE: Mutex<Option<Arc<Service>>> = Mutex::new(None);
 static SERVICE_GEN: AtomicU32 = AtomicU32::new(0);
 /// The service sleeps without a tick (nothing to watch).
 static IDLE: AtomicBool = AtomicBool::new(false);
+/// The service sleeps without a tick although rings have operations: every
+/// such ring's owner was asleep in its own wait; the first to come back
+/// kicks the service ([`owner_back`]).
+static DEEP: AtomicBool = AtomicBool::new(false);
+/// Looks in a row with every ring's owner asleep (its visits unchanged)
+/// before the service stops ticking: an owner that sleeps once per message
+/// (a paced server) never lets it, so it never kicks either.
+const DEEP_AFTER: u32 = 5;
 /// Every epoll ring of the process (as the trait the service needs: the
 /// record type is a parameter, a static cannot name it).
 static RINGS: Mutex<Vec<Weak<dyn Watched>>> = Mutex::new(Vec::new());
@@ -118,9 +134,29 @@ fn kick() {
 
 /// A ring has something to watch now: an idle service starts ticking.
 pub(super) fn watch() {
-    if IDLE.swap(false, SeqCst) {
+    if IDLE.swap(false, SeqCst) || (DEEP.load(SeqCst) && DEEP.swap(false, SeqCst)) {
         kick();
     }
+}
+
+/// An owner came out of its wait (having said it sleeps no more): a
+/// service sleeping without a tick starts ticking again, since this owner
+/// may now stay away with operations in flight. (Its `sleeping` store is
+/// before this look and the service's `DEEP` store before its look at
+/// `sleeping`: one of the two sides sees the other.)
+pub(super) fn owner_back() {
+    if DEEP.load(SeqCst) && DEEP.swap(false, SeqCst) {
+        kick();
+    }
+}
+
+/// Every ring with operations (or mail) has its owner asleep in its wait,
+/// and no exited owner left operations behind.
+fn all_owners_asleep() -> bool {
+    ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).is_empty()
+        && rings()
+            .iter()
+            .all(|r| (r.in_flight() == 0 && !r.has_mail()) || r.owner_sleeping())
 }
 
 /// Takes over a ring whose owner is exiting.
@@ -156,6 +192,8 @@ fn serve(service: &Service) {
     // Each watched ring's owner visits as last seen, and since when.
     let mut seen: HashMap<u64, (u64, Instant)> = HashMap::new();
     let mut events: Vec<libc::epoll_event> = Vec::with_capacity(64);
+    // Looks in a row that found every watched owner asleep in its wait.
+    let mut asleep_looks = 0u32;
     loop {
         let mut watching =
             !seen.is_empty() || !ORPHANS.lock().unwrap_or_else(|e| e.into_inner()).is_empty();
@@ -173,7 +211,18 @@ fn serve(service: &Service) {
         } else {
             IDLE.store(false, SeqCst);
         }
-        let timeout = if watching {
+        let mut deep = false;
+        if watching && asleep_looks >= DEEP_AFTER {
+            asleep_looks = 0;
+            // Say so first, then look: an owner that leaves its wait after
+            // this store sees it and kicks (`owner_back`).
+            DEEP.store(true, SeqCst);
+            deep = all_owners_asleep();
+            if !deep {
+                DEEP.store(false, SeqCst);
+            }
+        }
+        let timeout = if watching && !deep {
             TICK.as_millis() as i32
         } else {
             -1
@@ -192,6 +241,12 @@ fn serve(service: &Service) {
         if n > 0 {
             // SAFETY: the kernel initialised the first `n` entries.
             unsafe { events.set_len(n as usize) };
+        }
+        if deep {
+            // Woken (an owner came back, a new ring, an exit): owners are
+            // timed from now, so one just back is not served at once.
+            DEEP.store(false, SeqCst);
+            seen.clear();
         }
         let mut fired = Vec::new();
         for ev in &events {
@@ -213,6 +268,7 @@ fn serve(service: &Service) {
         let rings = rings();
         let now = Instant::now();
         let mut next = HashMap::new();
+        let mut all_asleep = orphans.is_empty();
         for ring in &rings {
             let id = ring.ring_id();
             let orphan = orphans.iter().any(|o| o.ring_id() == id);
@@ -228,7 +284,10 @@ fn serve(service: &Service) {
                 Some(&(v, t)) if v == visits => t,
                 _ => now,
             };
-            let away = orphan || (!ring.owner_sleeping() && now - since >= TICK);
+            let sleeping = ring.owner_sleeping();
+            // Asleep since the last look (no turn in between).
+            all_asleep &= sleeping && seen.get(&id).is_some_and(|&(v, _)| v == visits);
+            let away = orphan || (!sleeping && now - since >= TICK);
             if away {
                 ring.serve_now();
                 if ring.in_flight() > 0 {
@@ -237,6 +296,11 @@ fn serve(service: &Service) {
             }
             next.insert(id, (visits, since));
         }
+        asleep_looks = if all_asleep && !next.is_empty() {
+            asleep_looks + 1
+        } else {
+            0
+        };
         seen = next;
     }
 }
