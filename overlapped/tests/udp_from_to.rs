@@ -380,6 +380,52 @@ fn icmp_port_unreachable_is_wsaeconnreset_on_a_connected_socket() {
     }
 }
 
+/// The same through `WSARecv` (`Socket::recv`), pending when the ICMP comes
+/// and started after it, and the synchronous `recv` (fact 77: WSARecv's
+/// page lists WSAECONNRESET for this; Linux says ECONNREFUSED).
+#[test]
+fn icmp_port_unreachable_is_wsaeconnreset_for_wsarecv_and_recv_too() {
+    let unreachable = || {
+        let a = bound_v4();
+        let closed = bound_v4().local_addr().unwrap();
+        a.connect(&closed).unwrap();
+        (a, closed)
+    };
+    // Started after the ICMP arrived.
+    let (a, closed) = unreachable();
+    send(&a, b"x", &closed);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut ov = Overlapped::default();
+    let r = match a.recv(&mut ov, BufList::zeroed(4), MsgFlags::empty()) {
+        Err(WsaError::WSA_IO_PENDING) => get_overlapped_result(&a, &ov, true).map(|r| r.0),
+        r => r,
+    };
+    assert_eq!(r, Err(WsaError::WSAECONNRESET), "WSARecv after the ICMP");
+    // Pending when it arrives.
+    let (a, closed) = unreachable();
+    let mut ov = Overlapped::default();
+    assert_eq!(
+        a.recv(&mut ov, BufList::zeroed(4), MsgFlags::empty()),
+        Err(WsaError::WSA_IO_PENDING)
+    );
+    send(&a, b"x", &closed);
+    assert_eq!(
+        get_overlapped_result(&a, &ov, true).map(|r| r.0),
+        Err(WsaError::WSAECONNRESET),
+        "a pending WSARecv"
+    );
+    // The synchronous receive.
+    let (a, closed) = unreachable();
+    send(&a, b"x", &closed);
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let mut buf = [0u8; 4];
+    assert_eq!(
+        a.recv_sync(&mut [std::io::IoSliceMut::new(&mut buf)], MsgFlags::empty()),
+        Err(WsaError::WSAECONNRESET),
+        "recv"
+    );
+}
+
 #[test]
 fn icmp_port_unreachable_is_not_reported_on_an_unconnected_socket() {
     let a = bound_v4();

@@ -133,6 +133,13 @@ impl OpSlot {
                     // not the caller's business (fact 81).
                     flags: MsgFlags::from_linux(mem.msg.msg_flags & !libc::MSG_CTRUNC),
                 },
+                // WSARecv on a connected datagram socket reports an ICMP
+                // "port unreachable" as WSARecvFrom does (fact 77).
+                e if !self.socket.is_stream() => Step::Done {
+                    error: dgram_error(-e),
+                    bytes: 0,
+                    flags: MsgFlags::empty(),
+                },
                 e => Step::Done {
                     error: WsaError::from_errno(-e),
                     bytes: 0,

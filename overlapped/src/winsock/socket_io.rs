@@ -172,6 +172,11 @@ impl Socket {
                 }
                 Ok(n) => return Ok(done + n),
                 Err(_) if done > 0 => return Ok(done),
+                // An ICMP "port unreachable" on a connected datagram
+                // socket is WSAECONNRESET, as for WSARecvFrom (fact 77).
+                Err(WsaError::WSAECONNREFUSED) if !self.is_stream() => {
+                    return Err(WsaError::WSAECONNRESET)
+                }
                 Err(e) => return Err(e),
             }
         }
