@@ -16,27 +16,11 @@ const CHILD: &str = "OVERLAPPED_SECCOMP_CHILD";
 
 #[test]
 fn io_uring_denied_by_seccomp_falls_back_to_epoll() {
-    let exe = std::env::current_exe().unwrap();
-    let out = Command::new(exe)
-        .args([
-            "--exact",
-            "child_with_io_uring_denied",
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD, "1")
-        // The child must choose by itself, whatever this run forces.
-        .env_remove(BACKEND_VAR)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child failed:\n{stdout}\n{stderr}");
+    let stdout = fallback_in_child("setup");
     assert!(
         stdout.contains("backend: epoll (io_uring_setup: EPERM (Operation not permitted))"),
         "{stdout}"
     );
-    assert!(stdout.contains("echoed 11 bytes"), "{stdout}");
 }
 
 /// Runs the child with `mode`'s filter, lets it choose, and returns its
