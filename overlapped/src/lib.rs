@@ -159,7 +159,7 @@ pub use winsock::cancel::{cancel_io, cancel_io_ex};
 pub use winsock::connect::CONNECT_TIME_NOT_CONNECTED;
 pub use winsock::dgram::{MsgInfo, MsgSpace, MAX_DATAGRAM_V4, MAX_DATAGRAM_V6};
 #[cfg(feature = "tokio")]
-pub use winsock::future::tokio;
+pub use winsock::future::tokio_io;
 pub use winsock::future::{block_on, spawn_local, AsyncOp, JoinHandle};
 pub use winsock::guid;
 pub use winsock::guid::{

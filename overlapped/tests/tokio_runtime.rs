@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use common::{recv_exact, send_all, tcp_pair};
-use overlapped::tokio::AsyncStream;
+use overlapped::tokio_io::AsyncStream;
 use overlapped::{BufList, MsgFlags, Socket};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -12,7 +12,7 @@
 //!   `Socket::recv_async` and its siblings in `ops.rs`).
 //! * [`block_on`], [`spawn_local`]: an executor that drives the calling
 //!   thread's ring; its park is the thread's alertable wait.
-//! * feature `tokio`: `tokio::AsyncStream` and the ring's registration with
+//! * feature `tokio`: `tokio_io::AsyncStream` and the ring's registration with
 //!   tokio's reactor.
 
 mod conn;
@@ -20,7 +20,7 @@ mod executor;
 mod ioctl;
 mod ops;
 #[cfg(feature = "tokio")]
-pub mod tokio;
+pub mod tokio_io;
 mod transmit;
 
 pub use executor::{block_on, spawn_local, JoinHandle};
@@ -158,7 +158,7 @@ impl<T> AsyncOp<T> {
         };
         let ring = &local.shared.ring;
         #[cfg(feature = "tokio")]
-        tokio::ensure_driver(ring);
+        tokio_io::ensure_driver(ring);
         let state = Arc::new(AsyncState::new(&kind, &socket));
         let eager = !local.delivering() && !ring.batching();
         let op = OpSlot::new(kind, Notify::Waker(state.clone()), socket);

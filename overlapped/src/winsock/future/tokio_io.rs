@@ -15,6 +15,36 @@
 //!
 //! Works on the current-thread and the multi-thread runtimes: an operation
 //! completes whichever worker thread runs the driver of the ring it started on.
+//!
+//! **Why `tokio_io`, not `tokio`.** A Winsock port starts with
+//! `use overlapped::*;`. A module of ours named `tokio` would come in with the
+//! glob and hide the tokio crate: `tokio::spawn` and `tokio::runtime` would
+//! resolve here and fail. So the module has a name of its own. An alias
+//! under the old name cannot be kept, deprecated or not: it would shadow the
+//! crate the same way. With the glob, `tokio::` is still the tokio crate:
+//!
+//! ```
+//! use overlapped::*;
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 1)?;
+//! let client = Socket::tcp_for(&listener.local_addr()?)?;
+//! client.connect(&listener.local_addr()?)?;
+//! let (server, _) = listener.accept()?;
+//! let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+//! rt.block_on(async {
+//!     let echo = tokio::spawn(async move {
+//!         let mut s = tokio_io::AsyncStream::new(server);
+//!         let mut got = [0u8; 4];
+//!         s.read_exact(&mut got).await.unwrap();
+//!         got
+//!     });
+//!     let mut c = tokio_io::AsyncStream::new(client);
+//!     c.write_all(b"glob").await.unwrap();
+//!     assert_eq!(&echo.await.unwrap(), b"glob");
+//! });
+//! # Ok::<(), overlapped::WsaError>(())
+//! ```
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -102,7 +132,7 @@ pub const STREAM_BUFFER: usize = 16 * 1024;
 /// (the peer's FIN) is a read of 0 bytes.
 ///
 /// ```
-/// use overlapped::{tokio::AsyncStream, Socket};
+/// use overlapped::{tokio_io::AsyncStream, Socket};
 /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
 /// let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 1)?;
 /// let client = Socket::tcp_for(&listener.local_addr()?)?;
