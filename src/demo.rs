@@ -11,6 +11,7 @@ pub fn run() -> std::io::Result<()> {
         warmup: 0.5,
         rounds: 1,
         out: None,
+        client: None,
     };
     compare::execute(&plan)
 }

@@ -4,7 +4,8 @@
 //! processes. Each child asks the kernel for `SIGKILL` when its parent dies
 //! (`PR_SET_PDEATHSIG`), so none outlives this program on any exit path:
 //! a normal exit, an error, a panic, `SIGINT`, `SIGTERM`, even `SIGKILL`.
-//! With `bench::ring`, the only module of the program with `unsafe` code.
+//! With `bench::ring`, `bench::epoll` and `uring_echo`, one of the program's modules with
+//! `unsafe` code.
 
 use std::os::unix::process::CommandExt;
 use std::process::Command;

@@ -7,7 +7,8 @@
 //! and one operation in flight (receive, then send what came, then receive again); one
 //! `io_uring_enter` per loop turn that submits and waits.
 //!
-//! With `process.rs` and `bench/ring.rs`, one of the program's three modules with `unsafe`:
+//! With `process.rs`, `bench/ring.rs` and `bench/epoll.rs`, one of the program's modules with
+//! `unsafe`:
 //! the submission entries point into buffers that this module owns until their completion.
 
 use std::io::{self, Write};
@@ -52,6 +53,13 @@ struct Conn {
 pub fn run(args: UringEchoArgs) -> io::Result<()> {
     if crate::cli::only_checking() {
         return Ok(());
+    }
+    // Where io_uring cannot run, say so and why (the call and its errno), before listening.
+    if let Err(why) = crate::bench::ring::probe() {
+        return Err(io::Error::other(format!(
+            "serve-uring is a loop written directly on io_uring, which cannot run here: {why} \
+             (the library's servers, `overlapped serve`, fall back to epoll)"
+        )));
     }
     let listener = TcpListener::bind(SocketAddr::new(args.addr, args.port)).map_err(|e| {
         io::Error::other(format!(

@@ -4,8 +4,8 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+use super::client::{Client, Completion};
 use super::progress::Progress;
-use super::ring::{Completion, Ring};
 use super::stats::Recorder;
 use super::{marker, Config};
 
@@ -38,7 +38,7 @@ impl Window {
 /// A load the driver can run.
 pub trait Load {
     /// The ring.
-    fn ring(&mut self) -> &mut Ring;
+    fn ring(&mut self) -> &mut Client;
     /// The recorder.
     fn rec(&mut self) -> &mut Recorder;
     /// Starts the load on every live connection.

@@ -1,10 +1,14 @@
 //! `overlapped bench`: the load generator.
 //!
-//! One thread, one io_uring, fixed buffers: see [`ring`] (all the unsafe code), [`tcp`] (the
-//! load), [`pattern`] (what is sent and checked) and [`stats`] (what is reported).
+//! One thread, one client: io_uring with fixed buffers ([`ring`]) or, where io_uring cannot
+//! run, non-blocking sockets on epoll ([`epoll`]); [`client`] chooses and puts both behind
+//! one surface. See also [`tcp`] (the load), [`pattern`] (what is sent and checked) and
+//! [`stats`] (what is reported).
 
+pub mod client;
 pub mod connect_rate;
 mod driver;
+mod epoll;
 mod pattern;
 mod progress;
 pub mod ring;
@@ -102,6 +106,12 @@ pub struct BenchArgs {
     /// Print `overlapped-bench: measure start|end` to stderr around the measured window.
     #[arg(long, hide = true)]
     pub markers: bool,
+    /// The load generator's client: uring or epoll [default: io_uring if it
+    /// runs here (a ring, the opcodes, a NOP through io_uring_enter), else
+    /// epoll]. The report names it and why. OVERLAPPED_BACKEND is not read:
+    /// it chooses the library's backend, in the servers.
+    #[arg(long, value_enum)]
+    pub client_backend: Option<client::ClientBackend>,
 }
 
 /// A checked run configuration.
@@ -132,12 +142,18 @@ pub struct Config {
     pub json: bool,
     /// Set by SIGINT/SIGTERM: the run stops and reports what it measured.
     pub interrupt: Arc<AtomicBool>,
+    /// The client the load runs on, and why.
+    pub client: client::ClientChoice,
 }
 
 impl Config {
     /// Checks what clap cannot check option by option (the ranges are
     /// checked as the options are parsed).
-    pub fn from_args(a: &BenchArgs, addr: SocketAddr) -> Result<Config, String> {
+    pub fn from_args(
+        a: &BenchArgs,
+        addr: SocketAddr,
+        client: client::ClientChoice,
+    ) -> Result<Config, String> {
         if a.proto == Proto::Udp && a.size > MAX_UDP_SIZE {
             return Err(format!(
                 "--size must be at most {MAX_UDP_SIZE} with --proto udp"
@@ -168,6 +184,7 @@ impl Config {
             markers: a.markers,
             json: a.json,
             interrupt: Arc::default(),
+            client,
         })
     }
 }
@@ -199,6 +216,7 @@ pub fn run(args: BenchArgs) -> std::io::Result<()> {
                 "connect_timeout",
                 "loss_timeout",
                 "markers",
+                "client_backend",
             ],
             "do not apply with --connect-rate (it makes --connections connections, --conns at a time)",
         );
@@ -214,13 +232,20 @@ pub fn run(args: BenchArgs) -> std::io::Result<()> {
         Ok(a) => a,
         Err(e) => usage_error(&e.to_string()),
     };
-    let cfg = match Config::from_args(&args, addr) {
-        Ok(c) => c,
-        Err(e) => usage_error(&e),
+    // Checked first with a stand-in client, so that bad arguments are refused
+    // before anything is probed.
+    let forced = client::ClientChoice {
+        backend: args.client_backend.unwrap_or(client::ClientBackend::Epoll),
+        why: String::new(),
     };
+    if let Err(e) = Config::from_args(&args, addr, forced) {
+        usage_error(&e);
+    }
     if crate::cli::only_checking() {
         return Ok(());
     }
+    let chosen = client::choose(args.client_backend).map_err(std::io::Error::other)?;
+    let cfg = Config::from_args(&args, addr, chosen).map_err(std::io::Error::other)?;
     // Ctrl-C (or SIGTERM) ends the run early with the figures so far; a
     // second one ends the program at once.
     for sig in [SIGINT, SIGTERM] {

@@ -1,5 +1,7 @@
-//! With `process.rs`, the only module of the program with `unsafe` code: a small io_uring
-//! wrapper for the load generator, and a few raw OS calls (file limit, signals, clock ticks).
+//! With `epoll.rs`, `process.rs` and `uring_echo.rs`, one of the program's modules with
+//! `unsafe` code: the load generator's io_uring client (see [`super::client`] for the
+//! choice between it and the epoll one), its probe, and a few raw OS calls (file limit,
+//! signals, clock ticks).
 //!
 //! The [`Ring`] owns everything an in-flight operation can point at: the sockets, the
 //! receive buffers (one fixed slot per connection), the read-only send pattern, the
@@ -15,45 +17,21 @@ use std::time::{Duration, Instant};
 use io_uring::{opcode, squeue, types, IoUring};
 use socket2::{SockAddr, SockRef};
 
-/// What kind of operation a completion belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Op {
-    /// A `connect`.
-    Connect,
-    /// The timeout linked to a `connect`.
-    ConnectTimeout,
-    /// A `send` from the pattern.
-    Send,
-    /// A `recv` into the connection's buffer.
-    Recv,
-    /// A cancellation (only at teardown).
-    Cancel,
+use super::client::{failed_call, Completion, Op};
+
+/// An operation's code in the low byte of `user_data`.
+fn op_code(op: Op) -> u64 {
+    op as u64
 }
 
-impl Op {
-    fn code(self) -> u64 {
-        self as u64
+fn op_from_code(code: u64) -> Op {
+    match code {
+        0 => Op::Connect,
+        1 => Op::ConnectTimeout,
+        2 => Op::Send,
+        3 => Op::Recv,
+        _ => Op::Cancel,
     }
-    fn from_code(code: u64) -> Op {
-        match code {
-            0 => Op::Connect,
-            1 => Op::ConnectTimeout,
-            2 => Op::Send,
-            3 => Op::Recv,
-            _ => Op::Cancel,
-        }
-    }
-}
-
-/// One completion: which connection, which operation, and the result (bytes or `-errno`).
-#[derive(Clone, Copy, Debug)]
-pub struct Completion {
-    /// Index of the connection.
-    pub conn: usize,
-    /// The operation.
-    pub op: Op,
-    /// The kernel's result: a count of bytes, 0, or a negated errno.
-    pub result: i32,
 }
 
 struct Slot {
@@ -282,7 +260,7 @@ impl Ring {
         out.clear();
         for cqe in self.ring.completion() {
             let data = cqe.user_data();
-            let op = Op::from_code(data & 0xff);
+            let op = op_from_code(data & 0xff);
             let conn = (data >> 8) as usize;
             out.push(Completion {
                 conn,
@@ -350,7 +328,48 @@ impl Drop for Ring {
 }
 
 fn user_data(conn: usize, op: Op) -> u64 {
-    ((conn as u64) << 8) | op.code()
+    ((conn as u64) << 8) | op_code(op)
+}
+
+/// Whether the client's io_uring can run here: a ring can be made, the kernel lists every
+/// opcode the client uses, and one NOP goes through `io_uring_enter` and completes (a
+/// seccomp profile may allow `io_uring_setup` and deny `io_uring_enter`). `Err` is the
+/// reason in one line naming the call that failed and its errno.
+pub fn probe() -> Result<(), String> {
+    let mut ring = IoUring::new(8).map_err(|e| failed_call("io_uring_setup", &e))?;
+    let mut probe = io_uring::Probe::new();
+    ring.submitter()
+        .register_probe(&mut probe)
+        .map_err(|e| failed_call("io_uring_register(IORING_REGISTER_PROBE)", &e))?;
+    let needed = [
+        (opcode::Connect::CODE, "CONNECT"),
+        (opcode::Send::CODE, "SEND"),
+        (opcode::Recv::CODE, "RECV"),
+        (opcode::LinkTimeout::CODE, "LINK_TIMEOUT"),
+        (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+    ];
+    if let Some((_, name)) = needed.iter().find(|(code, _)| !probe.is_supported(*code)) {
+        return Err(format!("the kernel's io_uring lacks {name}"));
+    }
+    let nop = opcode::Nop::new().build().user_data(1);
+    // SAFETY: a NOP points at no memory; the queue of a fresh ring has room.
+    unsafe { ring.submission().push(&nop) }.map_err(|_| "the probe's queue is full".to_string())?;
+    loop {
+        match ring.submit_and_wait(1) {
+            Ok(_) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => return Err(failed_call("io_uring_enter", &e)),
+        }
+    }
+    let result = ring.completion().next().map(|c| c.result());
+    match result {
+        Some(res) if res >= 0 => Ok(()),
+        Some(res) => Err(failed_call(
+            "IORING_OP_NOP",
+            &io::Error::from_raw_os_error(-res),
+        )),
+        None => Err("io_uring_enter: a NOP was submitted but did not complete".into()),
+    }
 }
 
 /// Raises the soft limit on open files to the hard limit; returns the new soft limit.

@@ -88,6 +88,9 @@ pub struct Report {
     pub late: u64,
     /// The first error, or why the run stopped early.
     pub error: Option<String>,
+    /// The load generator's client (io_uring or epoll) and why it was chosen.
+    #[serde(default)]
+    pub client: Option<super::client::ClientChoice>,
 }
 
 impl Report {
@@ -100,6 +103,7 @@ impl Report {
             size: cfg.size,
             depth: cfg.depth,
             rate: cfg.rate,
+            client: Some(cfg.client.clone()),
             ..Report::default()
         }
     }
@@ -152,6 +156,9 @@ impl Report {
         }
         if let Some(e) = &self.error {
             println!("  error: {e}");
+        }
+        if let Some(c) = &self.client {
+            println!("  client   {c}");
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The TCP load: connections on one io_uring, each keeping `depth` messages in flight.
+//! The TCP load: connections on one client (io_uring or epoll), each keeping `depth`
+//! messages in flight.
 //!
 //! Each connection sends its own deterministic byte stream (see [`super::pattern`]): message
 //! `m` is bytes `m * size .. (m + 1) * size`. At most one send and one receive are in flight
@@ -10,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::client::{Client, Completion, Op};
 use super::driver::{drive, Load, Window};
 use super::pattern::{self, Pattern};
-use super::ring::{Completion, Op, Ring};
 use super::stats::{Recorder, Report};
 use super::Config;
 
@@ -40,7 +41,7 @@ struct Conn {
 /// The run's state.
 struct Tcp<'a> {
     cfg: &'a Config,
-    ring: Ring,
+    ring: Client,
     conns: Vec<Conn>,
     /// Issue (or intended) time of each in-flight message, `depth` slots per connection.
     stamps: Vec<u64>,
@@ -58,7 +59,8 @@ pub fn run(cfg: &Config) -> std::io::Result<Report> {
     let pat = Pattern::new(cfg.size.max(64 * 1024));
     let recv_len = (cfg.size * cfg.depth).clamp(256, 64 * 1024);
     let addr = cfg.addr.into();
-    let ring = Ring::new(
+    let ring = Client::new(
+        cfg.client.backend,
         cfg.conns,
         recv_len,
         2,
@@ -103,7 +105,7 @@ pub fn run(cfg: &Config) -> std::io::Result<Report> {
 }
 
 impl Load for Tcp<'_> {
-    fn ring(&mut self) -> &mut Ring {
+    fn ring(&mut self) -> &mut Client {
         &mut self.ring
     }
     fn rec(&mut self) -> &mut Recorder {
@@ -184,10 +186,11 @@ impl Tcp<'_> {
                 )
                 .map_err(|e| format!("socket: {e}"))?;
                 let _ = sock.set_tcp_nodelay(true);
-                self.ring.attach(next, sock.into());
+                let backend = self.cfg.client.backend.name();
                 self.ring
-                    .push_connect(next)
-                    .map_err(|e| format!("io_uring: {e}"))?;
+                    .attach(next, sock.into())
+                    .and_then(|()| self.ring.push_connect(next))
+                    .map_err(|e| format!("{backend}: {e}"))?;
                 self.conns[next].state = State::Connecting;
                 next += 1;
                 pending += 2;
@@ -197,7 +200,7 @@ impl Tcp<'_> {
             }
             self.ring
                 .submit_and_wait(Duration::from_millis(100))
-                .map_err(|e| format!("io_uring: {e}"))?;
+                .map_err(|e| format!("{}: {e}", self.cfg.client.backend.name()))?;
             self.ring.reap(&mut done);
             for c in &done {
                 pending -= 1;

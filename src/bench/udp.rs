@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::client::{Client, Completion, Op};
 use super::driver::{drive, Load, Window};
 use super::pattern::{self, Pattern};
-use super::ring::{Completion, Op, Ring};
 use super::stats::{Recorder, Report};
 use super::Config;
 
@@ -31,7 +31,7 @@ struct Conn {
 
 struct Udp<'a> {
     cfg: &'a Config,
-    ring: Ring,
+    ring: Client,
     conns: Vec<Conn>,
     /// `depth` slots per connection; datagram `s` uses slot `s % depth`.
     slots: Vec<Slot>,
@@ -46,7 +46,8 @@ struct Udp<'a> {
 pub fn run(cfg: &Config) -> std::io::Result<Report> {
     let pat = Pattern::new(cfg.size.max(64 * 1024));
     let ops = cfg.depth + 1;
-    let ring = Ring::new(
+    let ring = Client::new(
+        cfg.client.backend,
         cfg.conns,
         cfg.size + 64,
         ops,
@@ -74,7 +75,7 @@ pub fn run(cfg: &Config) -> std::io::Result<Report> {
         )?;
         let up = match sock.connect(&cfg.addr.into()) {
             Ok(()) => {
-                load.ring.attach(c, sock.into());
+                load.ring.attach(c, sock.into())?;
                 connected += 1;
                 true
             }
@@ -105,7 +106,7 @@ pub fn run(cfg: &Config) -> std::io::Result<Report> {
 }
 
 impl Load for Udp<'_> {
-    fn ring(&mut self) -> &mut Ring {
+    fn ring(&mut self) -> &mut Client {
         &mut self.ring
     }
     fn rec(&mut self) -> &mut Recorder {

@@ -213,6 +213,8 @@ pub struct Load {
     pub secs: f64,
     /// Warm-up seconds.
     pub warmup: f64,
+    /// The load generator's client.
+    pub client: crate::bench::client::ClientBackend,
 }
 
 /// What a bench child measured, with CPU times over its measured window.
@@ -239,6 +241,7 @@ pub fn bench(launcher: &Launcher, server: &Server, load: &Load) -> Result<Measur
     opt("depth", load.depth.to_string());
     opt("secs", load.secs.to_string());
     opt("warmup", load.warmup.to_string());
+    opt("client-backend", load.client.name().to_string());
     if let Some(r) = load.rate {
         opt("rate", r.to_string());
     }

@@ -18,6 +18,7 @@ use child::{Launcher, Load, Server};
 use report::{Results, Run};
 use scenario::Scenario;
 
+use crate::bench::client::{self, ClientBackend, ClientChoice};
 use crate::cli::{int_in, secs_in, usage_error, MAX_SECS};
 
 /// Every server `compare` knows, in table order.
@@ -55,6 +56,11 @@ pub struct CompareArgs {
     /// event, routine and async servers; the report names it.
     #[arg(long, value_enum)]
     pub backend: Option<crate::cli::BackendArg>,
+    /// The load generator's client: uring or epoll [default: io_uring if it
+    /// runs here, else epoll]. Every run of the comparison uses the same
+    /// one; the table and results.json name it.
+    #[arg(long, value_enum)]
+    pub client_backend: Option<ClientBackend>,
 }
 
 /// A comparison to run.
@@ -71,6 +77,8 @@ pub struct Plan {
     pub rounds: usize,
     /// Where to write results and charts.
     pub out: Option<PathBuf>,
+    /// The load generator's client, if forced.
+    pub client: Option<ClientBackend>,
 }
 
 /// Runs `overlapped compare`.
@@ -92,6 +100,7 @@ pub fn run(args: CompareArgs) -> std::io::Result<()> {
         warmup: if args.quick { 0.3 } else { 1.0 },
         rounds,
         out: args.out,
+        client: args.client_backend,
     };
     if let Some(dir) = &plan.out {
         if let Err(e) = check_out_dir(dir) {
@@ -123,17 +132,34 @@ fn check_out_dir(dir: &Path) -> Result<(), String> {
 /// Runs a plan: all runs, then the table, then the files.
 pub fn execute(plan: &Plan) -> std::io::Result<()> {
     let _ = crate::bench::ring::raise_nofile_limit();
+    let client = client::choose(plan.client).map_err(std::io::Error::other)?;
     let launcher = Launcher::new()?;
     eprintln!("overlapped servers' {}", crate::backend_line());
+    eprintln!("load generator's client: {client}");
+    let skipped = skipped_servers(&plan.servers, &client);
+    for s in &skipped {
+        eprintln!("  {}: skipped: {}", s.server, s.why);
+    }
+    let servers: Vec<String> = plan
+        .servers
+        .iter()
+        .filter(|name| !skipped.iter().any(|s| &s.server == *name))
+        .cloned()
+        .collect();
+    if servers.is_empty() {
+        return Err(std::io::Error::other(
+            "no server of the comparison can run here (see above)",
+        ));
+    }
     if !launcher.pinned() {
         eprintln!(
             "note: not pinning CPUs (taskset missing or a single CPU); figures will be noisier"
         );
     }
-    let total = plan.scenarios.len() * plan.rounds * plan.servers.len();
+    let total = plan.scenarios.len() * plan.rounds * servers.len();
     eprintln!(
         "comparing {} on {} scenario(s), {} round(s) of {} s: {total} runs",
-        plan.servers.join(", "),
+        servers.join(", "),
         plan.scenarios.len(),
         plan.rounds,
         plan.secs
@@ -142,14 +168,14 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
     let mut dead: Vec<(String, String)> = Vec::new();
     for sc in &plan.scenarios {
         for round in 1..=plan.rounds {
-            for server in &plan.servers {
+            for server in &servers {
                 let failed = dead
                     .iter()
                     .find(|(s, _)| s == server)
                     .map(|(_, why)| why.clone());
                 let run = match failed {
                     Some(why) => failed_run(sc, server, round, why),
-                    None => one_run(&launcher, plan, sc, server, round),
+                    None => one_run(&launcher, plan, client.backend, sc, server, round),
                 };
                 if let Some(why) = run
                     .failure
@@ -165,10 +191,20 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
             }
         }
     }
-    let summaries = report::summarise(&runs, &plan.scenarios, &plan.servers);
-    report::print_table(&summaries, &runs, &plan.scenarios);
+    let summaries = report::summarise(&runs, &plan.scenarios, &servers);
+    let setting = report::Setting {
+        client: &client,
+        skipped: &skipped,
+    };
+    report::print_table(&summaries, &runs, &plan.scenarios, &setting);
     if let Some(dir) = &plan.out {
-        write_out(dir, plan, &launcher, &summaries, &runs).map_err(|e| {
+        let shown = Shown {
+            servers: &servers,
+            summaries: &summaries,
+            runs: &runs,
+            setting: &setting,
+        };
+        write_out(dir, plan, &launcher, &shown).map_err(|e| {
             std::io::Error::other(format!("cannot write results into {}: {e}", dir.display()))
         })?;
     }
@@ -182,25 +218,47 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
     Ok(())
 }
 
-fn write_out(
-    dir: &Path,
-    plan: &Plan,
-    launcher: &Launcher,
-    summaries: &[report::Summary],
-    runs: &[Run],
-) -> std::io::Result<()> {
+/// What a comparison measured, for its files.
+struct Shown<'a> {
+    servers: &'a [String],
+    summaries: &'a [report::Summary],
+    runs: &'a [Run],
+    setting: &'a report::Setting<'a>,
+}
+
+/// Servers of `servers` that cannot run here, and why: `uring` (the bare loop on the
+/// `io-uring` crate) where io_uring cannot run. The others run on the library's backend,
+/// which falls back to epoll by itself.
+fn skipped_servers(servers: &[String], client: &ClientChoice) -> Vec<report::Skipped> {
+    if !servers.iter().any(|s| s == "uring") || client.backend == ClientBackend::Uring {
+        return Vec::new();
+    }
+    match crate::bench::ring::probe() {
+        Ok(()) => Vec::new(),
+        Err(why) => vec![report::Skipped {
+            server: "uring".into(),
+            why: format!(
+                "serve-uring is a loop written directly on io_uring, which cannot run here: {why}"
+            ),
+        }],
+    }
+}
+
+fn write_out(dir: &Path, plan: &Plan, launcher: &Launcher, shown: &Shown) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let results = Results {
         pinned: launcher.pinned(),
         secs: plan.secs,
         rounds: plan.rounds,
+        client: shown.setting.client,
+        skipped: shown.setting.skipped,
         scenarios: &plan.scenarios,
-        summaries,
-        runs,
+        summaries: shown.summaries,
+        runs: shown.runs,
     };
     let json = serde_json::to_string_pretty(&results).map_err(std::io::Error::other)?;
     std::fs::write(dir.join("results.json"), json + "\n")?;
-    charts::write(dir, summaries, &plan.scenarios, &plan.servers)?;
+    charts::write(dir, shown.summaries, &plan.scenarios, shown.servers)?;
     println!(
         "wrote {}/results.json, throughput.svg, latency.svg",
         dir.display()
@@ -223,7 +281,14 @@ fn failed_run(sc: &Scenario, server: &str, round: usize, why: String) -> Run {
 }
 
 /// Starts `server`, loads it with scenario `sc`, stops it.
-fn one_run(launcher: &Launcher, plan: &Plan, sc: &Scenario, server: &str, round: usize) -> Run {
+fn one_run(
+    launcher: &Launcher,
+    plan: &Plan,
+    client: ClientBackend,
+    sc: &Scenario,
+    server: &str,
+    round: usize,
+) -> Run {
     eprint!("  {} round {round}: {server} ... ", sc.name);
     let mut srv = match Server::start(launcher, server, Duration::from_secs(5)) {
         Ok(s) => s,
@@ -239,6 +304,7 @@ fn one_run(launcher: &Launcher, plan: &Plan, sc: &Scenario, server: &str, round:
         rate: sc.rate,
         secs: plan.secs,
         warmup: plan.warmup,
+        client,
     };
     let measured = child::bench(launcher, &srv, &load);
     srv.stop();

@@ -3,7 +3,25 @@
 use serde::Serialize;
 
 use super::scenario::Scenario;
+use crate::bench::client::ClientChoice;
 use crate::bench::stats::Report;
+
+/// A server of the comparison that cannot run here.
+#[derive(Serialize, Clone, Debug)]
+pub struct Skipped {
+    /// Server name.
+    pub server: String,
+    /// Why it cannot run.
+    pub why: String,
+}
+
+/// How the figures were taken: the load generator's client, and the servers left out.
+pub struct Setting<'a> {
+    /// The client every run used.
+    pub client: &'a ClientChoice,
+    /// Servers that could not run here.
+    pub skipped: &'a [Skipped],
+}
 
 /// One bench run of one server in one scenario and round.
 #[derive(Serialize, Clone, Debug)]
@@ -155,7 +173,7 @@ fn percent(v: Option<f64>) -> String {
 }
 
 /// Prints the table of medians, one block per scenario.
-pub fn print_table(summaries: &[Summary], runs: &[Run], scenarios: &[Scenario]) {
+pub fn print_table(summaries: &[Summary], runs: &[Run], scenarios: &[Scenario], setting: &Setting) {
     for sc in scenarios {
         println!("\n{}  ({})", sc.name, sc.describe());
         println!(
@@ -190,6 +208,9 @@ pub fn print_table(summaries: &[Summary], runs: &[Run], scenarios: &[Scenario]) 
                 s.errors
             );
         }
+        for s in setting.skipped {
+            println!("  {:<9} skipped: {}", s.server, s.why);
+        }
         let retrans: u64 = runs
             .iter()
             .filter(|r| r.scenario == sc.name)
@@ -204,6 +225,10 @@ pub fn print_table(summaries: &[Summary], runs: &[Run], scenarios: &[Scenario]) 
          window per message;\n srv/gen CPU: share of one CPU used by the server / the load \
          generator; x tokio: ratio to serve-tokio)"
     );
+    println!(
+        "figures measured by the load generator's client on {}",
+        setting.client
+    );
 }
 
 /// Everything `results.json` holds.
@@ -215,6 +240,10 @@ pub struct Results<'a> {
     pub secs: f64,
     /// Rounds.
     pub rounds: usize,
+    /// The load generator's client, and why it was chosen.
+    pub client: &'a ClientChoice,
+    /// Servers left out because they cannot run here.
+    pub skipped: &'a [Skipped],
     /// The scenarios.
     pub scenarios: &'a [Scenario],
     /// Medians.
