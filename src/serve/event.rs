@@ -65,14 +65,17 @@ pub fn serve(
         }
     }
     let first_client = 1 + posts.len();
+    // Accepts that could not be posted (kept as a count: the wait's timeout
+    // is asked for every wait, and a scan of the posts would cost more than
+    // the rest of the server's work per message).
+    let mut down = posts.iter().filter(|p| p.socket.is_none()).count();
     // clients[i - first_client] owns events[i].
     let mut clients: Vec<Client> = Vec::new();
     loop {
-        let down = posts.iter().any(|p| p.socket.is_none());
-        let first = match events.wait(false, down.then_some(RETRY), false) {
+        let first = match events.wait(false, (down > 0).then_some(RETRY), false) {
             Ok(WaitResult::Signaled(i)) => i,
             Ok(_) => {
-                retry_posts(acceptor.as_ref(), &mut posts);
+                down = retry_posts(acceptor.as_ref(), &mut posts);
                 continue;
             }
             Err(e) => return Err(std::io::Error::other(e)),
@@ -101,6 +104,7 @@ pub fn serve(
                 if let Some((client, first_data)) = accepted(a, post) {
                     admit(&mut events, &mut clients, client, first_data, buffer);
                 }
+                down += usize::from(post.socket.is_none());
                 next = events.next_signaled(index + 1);
                 continue;
             }
@@ -162,12 +166,14 @@ fn repost(a: &Acceptor, post: &mut Post, out: Option<Vec<u8>>) {
     }
 }
 
-fn retry_posts(a: Option<&Acceptor>, posts: &mut [Post]) {
+/// Posts again the accepts that are down; returns how many still are.
+fn retry_posts(a: Option<&Acceptor>, posts: &mut [Post]) -> usize {
     if let Some(a) = a {
         for post in posts.iter_mut().filter(|p| p.socket.is_none()) {
             repost(a, post, None);
         }
     }
+    posts.iter().filter(|p| p.socket.is_none()).count()
 }
 
 /// Takes a new client: echoes its first data if the accept received some,

@@ -13,6 +13,8 @@ use crate::model::thread::ThreadShared;
 pub(crate) struct ReadySet {
     words: Box<[AtomicU64]>,
     summary: Box<[AtomicU64]>,
+    /// How many marks were made (see [`ReadySet::marks`]).
+    marks: AtomicU64,
     waiters: Mutex<Vec<Arc<ThreadShared>>>,
 }
 
@@ -23,6 +25,7 @@ impl ReadySet {
         ReadySet {
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
             summary: (0..summary).map(|_| AtomicU64::new(0)).collect(),
+            marks: AtomicU64::new(0),
             waiters: Mutex::new(Vec::new()),
         }
     }
@@ -48,6 +51,14 @@ impl ReadySet {
         }
         self.words[word].fetch_or(1 << (index % 64), SeqCst);
         self.summary[word / 64].fetch_or(1 << (word % 64), SeqCst);
+        self.marks.fetch_add(1, SeqCst);
+    }
+
+    /// How many marks were made so far. Counted after the mark itself: a
+    /// waiter that reads this, then finds no signalled index, need not look
+    /// again before the count changes (a mark it missed changes it).
+    pub(crate) fn marks(&self) -> u64 {
+        self.marks.load(SeqCst)
     }
 
     pub(crate) fn clear_bit(&self, index: usize) {

@@ -74,7 +74,9 @@ impl ThreadShared {
     }
 }
 
-type Routine = Box<dyn FnOnce(crate::model::completion::Completion)>;
+/// A completion routine, kept in place when it is small (no allocation
+/// per operation for the usual closure that captures a handle or two).
+pub(crate) type Routine = crate::sys::inline_fn::InlineFn<crate::model::completion::Completion>;
 
 /// The thread-local side: never shared, so completion routines need not be `Send`.
 pub(crate) struct Local {
@@ -192,7 +194,15 @@ impl Local {
     }
 
     /// Keeps a completion routine until its operation completes.
-    pub(crate) fn keep_routine(&self, routine: Routine) -> usize {
+    pub(crate) fn keep_routine(
+        &self,
+        routine: impl FnOnce(crate::model::completion::Completion) + 'static,
+    ) -> usize {
+        self.keep(Routine::new(routine))
+    }
+
+    /// [`Local::keep_routine`] for a routine already made.
+    pub(crate) fn keep(&self, routine: Routine) -> usize {
         self.routines.borrow_mut().insert(routine)
     }
 
@@ -396,7 +406,7 @@ impl Local {
                 Some(LocalApc::Routine(key, outcome)) => {
                     let routine = self.routines.borrow_mut().try_remove(key);
                     if let Some(routine) = routine {
-                        routine(outcome.into());
+                        routine.call(outcome.into());
                     }
                 }
             }

@@ -15,6 +15,7 @@ mod driver;
 pub(crate) mod epoll;
 pub(crate) mod fd;
 pub(crate) mod fork;
+pub(crate) mod inline_fn;
 pub(crate) mod ioctl;
 pub(crate) mod iov;
 pub(crate) mod mem;

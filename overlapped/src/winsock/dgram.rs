@@ -122,7 +122,7 @@ impl Socket {
         }
         let bufs = buffers.into();
         let kind = self.recv_msg_kind(&bufs, MsgSpace::default(), flags, false)?;
-        self.start_routine(kind, bufs, Box::new(routine))
+        self.start_routine(kind, bufs, routine)
     }
 
     /// Starts an overlapped datagram send to `to` (`WSASendTo` with
@@ -164,7 +164,7 @@ impl Socket {
         }
         let bufs = buffers.into();
         let kind = self.send_msg_kind(&bufs, Some(to), Control::new(), flags, FlagCall::Send)?;
-        self.start_routine(kind, bufs, Box::new(routine))
+        self.start_routine(kind, bufs, routine)
     }
 
     /// Starts an overlapped `WSARecvMsg`: data, source address and control
@@ -204,7 +204,7 @@ impl Socket {
     {
         let bufs = buffers.into();
         let kind = self.recv_msg_kind(&bufs, space, flags, true)?;
-        self.start_routine(kind, bufs, Box::new(routine))
+        self.start_routine(kind, bufs, routine)
     }
 
     /// Starts an overlapped `WSASendMsg`: one datagram to `to` (or the
@@ -241,7 +241,7 @@ impl Socket {
     {
         let bufs = buffers.into();
         let kind = self.send_msg_kind(&bufs, to, control, flags, FlagCall::SendMsg)?;
-        self.start_routine(kind, bufs, Box::new(routine))
+        self.start_routine(kind, bufs, routine)
     }
 
     /// Asks the socket to report `what` with each datagram received by

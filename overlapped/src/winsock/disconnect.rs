@@ -72,7 +72,7 @@ impl Socket {
         F: FnOnce(Completion) + 'static,
     {
         let kind = self.disconnect_kind(flags)?;
-        self.start_routine(kind, BufList::new(), Box::new(routine))
+        self.start_routine(kind, BufList::new(), routine)
     }
 
     /// `DisconnectEx` with a NULL `lpOverlapped`: returns when it is done,

@@ -8,7 +8,7 @@ use crate::model::flags::{FlagCall, FlagMode};
 use crate::model::lane::Direction;
 use crate::model::op::{Notify, OpKind, Outcome};
 use crate::model::op::{OpSlot, Started};
-use crate::model::thread::{self, Local};
+use crate::model::thread::{self, Local, Routine};
 use crate::sys::iov;
 use crate::{BufList, Completion, MsgFlags, Overlapped, Socket, WsaError, WsaResult};
 
@@ -84,7 +84,7 @@ impl Socket {
     {
         let bufs = buffers.into();
         let kind = self.recv_kind(&bufs, flags)?;
-        self.start_routine(kind, bufs, Box::new(routine))
+        self.start_routine(kind, bufs, routine)
     }
 
     /// Starts a send whose completion runs `routine` on this thread, in its
@@ -101,7 +101,7 @@ impl Socket {
     {
         let bufs = buffers.into();
         let kind = self.send_kind(&bufs, flags)?;
-        self.start_routine(kind, bufs, Box::new(routine))
+        self.start_routine(kind, bufs, routine)
     }
 
     /// A synchronous receive (`WSARecv` with neither an overlapped record nor
@@ -279,14 +279,18 @@ impl Socket {
         &self,
         kind: OpKind,
         bufs: BufList,
-        routine: Box<dyn FnOnce(Completion)>,
+        routine: impl FnOnce(Completion) + 'static,
     ) -> WsaResult<u32> {
+        self.start_kept_routine(kind, bufs, Routine::new(routine))
+    }
+
+    fn start_kept_routine(&self, kind: OpKind, bufs: BufList, routine: Routine) -> WsaResult<u32> {
         // A socket associated with a completion port takes no routines (fact 39).
         if self.inner.port().is_some() {
             return Err(WsaError::WSAEINVAL);
         }
         let local = thread::current()?;
-        let key = local.keep_routine(routine);
+        let key = local.keep(routine);
         let notify = Notify::Routine {
             thread: local.shared.clone(),
             key,

@@ -175,16 +175,27 @@ pub(crate) fn wait_list(
     };
     let deadline = thread::deadline_after(timeout);
     let mut found = 0;
+    // The mark count at the last look that found nothing: the wait looks
+    // again (after it says it sleeps, after each turn) only once some event
+    // marked the set since.
+    let mut fruitless = None;
     let mut cond = || {
         if wait_all {
             acquire_all(events)
         } else {
+            let marks = ready.marks();
+            if fruitless == Some(marks) {
+                return false;
+            }
             match pick_lowest(events, ready) {
                 Some(i) => {
                     found = i;
                     true
                 }
-                None => false,
+                None => {
+                    fruitless = Some(marks);
+                    false
+                }
             }
         }
     };
