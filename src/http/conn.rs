@@ -27,6 +27,8 @@ pub struct Limits {
     pub send_timeout: Duration,
     /// Connections open at once at most; more are closed at once.
     pub max_conns: usize,
+    /// `TCP_NOTSENT_LOWAT` of each connection (0: the system's default).
+    pub notsent_lowat: u32,
 }
 
 /// What the server serves.
@@ -362,6 +364,16 @@ pub fn refuse_connection(socket: overlapped::Socket, open: usize) {
         .map_or_else(|_| "-".to_string(), |p| p.to_string());
     eprintln!("http: {who} refused: {open} connections open (--max-conns)");
     let _ = socket.close();
+}
+
+/// Sets up a connection just admitted: its `TCP_NOTSENT_LOWAT`
+/// (`--notsent-lowat`). A socket that refuses it is served as it is.
+pub fn tune(socket: &overlapped::Socket, limits: &Limits) {
+    if limits.notsent_lowat > 0 {
+        let _ = socket
+            .as_socket2()
+            .set_tcp_notsent_lowat(limits.notsent_lowat);
+    }
 }
 
 /// A short text body for an error status, in the head buffer itself.

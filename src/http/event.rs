@@ -69,6 +69,7 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
                         refuse_connection(socket, clients.len());
                         continue;
                     }
+                    super::conn::tune(&socket, &site.limits);
                     let event = Event::new();
                     let mut client = Client::new(socket, Overlapped::new(&event));
                     if post_recv(&mut client).is_ok() {

@@ -85,6 +85,13 @@ pub struct HttpArgs {
     /// (from 1 to 1000000).
     #[arg(long, default_value_t = 4096, value_parser = int_in(1usize, 1_000_000))]
     pub max_conns: usize,
+    /// Bytes of an answer a connection's socket holds not yet sent, at
+    /// most (`TCP_NOTSENT_LOWAT`): a send waits until the peer's window
+    /// takes what is queued, so large files go out as the client reads
+    /// them rather than piling up in the socket; 0 leaves the system's
+    /// default (from 0 to 1073741824).
+    #[arg(long, default_value_t = 65536, value_parser = int_in(0u32, 1 << 30))]
+    pub notsent_lowat: u32,
     /// Worker threads on the completion port (`--model port` only; default:
     /// the number of CPUs). It is also the port's concurrency value (from 1
     /// to 1024).
@@ -145,6 +152,7 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
             idle_timeout: Duration::from_secs_f64(args.idle_timeout),
             send_timeout: Duration::from_secs_f64(args.send_timeout),
             max_conns: args.max_conns,
+            notsent_lowat: args.notsent_lowat,
         },
     });
     match args.model {

@@ -132,6 +132,7 @@ fn admit(server: &Server, socket: Socket) {
         refuse_connection(socket, open);
         return;
     }
+    super::conn::tune(&socket, &server.site.limits);
     // As the book's servers do: nobody waits on the socket itself.
     let _ =
         socket.set_file_completion_notification_modes(NotificationModes::SKIP_SET_EVENT_ON_HANDLE);

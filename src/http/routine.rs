@@ -118,6 +118,7 @@ pub fn serve(shared: Arc<Shared>, site: Arc<Site>) -> std::io::Result<()> {
                 refuse_connection(socket, open);
                 continue;
             }
+            super::conn::tune(&socket, &ctx.site.limits);
             let key = ctx.watch.borrow_mut().insert(Watch {
                 socket: socket.clone(),
                 deadline: None,
