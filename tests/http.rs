@@ -136,6 +136,14 @@ fn curl_fetches_every_file_of_a_tree_port_model_two_threads() {
     fetch_tree("port", &["--threads", "2"]);
 }
 
+/// `--notsent-lowat`: the system's default (0) and a small bound (every
+/// send of the 64 MiB file then waits for the client many times over).
+#[test]
+fn curl_fetches_every_file_with_notsent_lowat_off_and_small() {
+    fetch_tree("event", &["--notsent-lowat", "0"]);
+    fetch_tree("routine", &["--notsent-lowat", "4096"]);
+}
+
 /// Sends `request` (raw bytes) and reads until the server closes.
 fn exchange(addr: &str, request: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
