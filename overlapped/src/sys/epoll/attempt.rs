@@ -47,8 +47,16 @@ fn would_block(res: i32) -> bool {
     res == -libc::EAGAIN || res == -libc::EWOULDBLOCK
 }
 
-/// Tries `slot`'s current step (every request but a chain, see `transmit.rs`).
-pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
+/// Tries `slot`'s current step (a chain runs in `transmit.rs`). A plain
+/// stream receive for which `quiet` says the socket is empty since its
+/// last edge (see `Core::quiet`) waits for the next edge untried.
+pub(super) fn try_step<O: Op>(
+    slot: &mut Slot<O>,
+    quiet: impl FnOnce(RawFd, &O::Socket) -> bool,
+) -> Try {
+    if slot.planned {
+        return super::transmit::run(slot);
+    }
     let mem = &mut *slot.mem;
     match slot.op.request() {
         Request::Recv {
@@ -57,17 +65,21 @@ pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
             at,
             stream,
         } => {
-            let tried = recv(mem, &mut slot.got, fd, flags, at, stream);
             // A plain stream receive that found nothing, or read less than
             // asked (it took all there was), leaves the socket empty.
             let plain = stream && flags & (libc::MSG_PEEK | libc::MSG_OOB) == 0;
+            if plain && quiet(fd, slot.op.socket_of(fd)) {
+                // A try could only say `EAGAIN`.
+                return wait(fd, IN);
+            }
+            let tried = recv(mem, &mut slot.got, fd, flags, at, stream);
             let empty = match tried {
                 Try::Wait { .. } => true,
                 Try::Res(n) => n > 0 && (n as usize) < mem.capacity() - at,
                 Try::Worker(_) => false,
             };
             slot.drained = (plain && empty).then_some(fd);
-            tried
+            return tried;
         }
         Request::RecvMsg {
             fd,
@@ -80,14 +92,14 @@ pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
             // SAFETY: `msg` points into the operation's own memory (buffers,
             // iovecs, name, control), owned by the slot for the whole call.
             let n = unsafe { libc::recvmsg(fd, &mut mem.msg, flags | libc::MSG_DONTWAIT) };
-            ended_or_wait(n, fd, IN, mem)
+            return ended_or_wait(n, fd, IN, mem);
         }
         Request::Send {
             fd,
             flags,
             done,
             stream,
-        } => send(mem, fd, flags, done, stream),
+        } => return send(mem, fd, flags, done, stream),
         Request::SendMsg {
             fd,
             flags,
@@ -99,12 +111,12 @@ pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
             let f = flags | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
             // SAFETY: as above; the kernel only reads.
             let n = unsafe { libc::sendmsg(fd, &mem.msg, f) };
-            ended_or_wait(n, fd, OUT, mem)
+            return ended_or_wait(n, fd, OUT, mem);
         }
-        Request::Read { fd } => change(mem, fd),
+        Request::Read { fd } => return change(mem, fd),
         Request::Poll { fd, events } => {
             let interest = if events & libc::POLLOUT != 0 { OUT } else { IN };
-            poll(fd, events, interest)
+            return poll(fd, events, interest);
         }
         Request::Accept { fd } => {
             let res = nonblocking_once(fd, || {
@@ -123,12 +135,12 @@ pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
                     r
                 }
             });
-            if would_block(res) || res == -libc::ECONNABORTED {
+            return if would_block(res) || res == -libc::ECONNABORTED {
                 // ECONNABORTED: that connection is gone, wait for the next.
                 wait(fd, IN)
             } else {
                 Try::Res(res)
-            }
+            };
         }
         Request::RecvFirst { fd, len } => {
             let buf = &mut mem.bufs.buffers_mut()[0];
@@ -136,21 +148,22 @@ pub(super) fn try_step<O: Op>(slot: &mut Slot<O>) -> Try {
             // SAFETY: `buf` is the operation's own buffer, at least `len` long.
             let n = unsafe { libc::recv(fd, buf.as_mut_ptr().cast(), len, libc::MSG_DONTWAIT) };
             let res = if n < 0 { errno() } else { n as i32 };
-            if would_block(res) {
+            return if would_block(res) {
                 Try::Wait { fd, events: IN }
             } else {
                 Try::Res(res)
-            }
+            };
         }
-        Request::Connect { fd, addr } => connect(mem, &mut slot.connecting, fd, addr),
+        Request::Connect { fd, addr } => return connect(mem, &mut slot.connecting, fd, addr),
         Request::Shutdown { fd } => {
             // SAFETY: no memory is involved.
             let r = unsafe { libc::shutdown(fd, libc::SHUT_WR) };
-            Try::Res(if r < 0 { errno() } else { 0 })
+            return Try::Res(if r < 0 { errno() } else { 0 });
         }
-        Request::Nop => Try::Res(0),
-        Request::Chain { .. } => unreachable!("chains run in transmit.rs"),
+        Request::Nop => return Try::Res(0),
+        Request::Chain { .. } => {}
     }
+    super::transmit::run(slot)
 }
 
 /// A `recv`/`recvmsg`/`sendmsg` result: ended, or wait for `events`.
@@ -175,7 +188,7 @@ fn recv(mem: &mut OpMem, got: &mut usize, fd: RawFd, flags: i32, at: usize, stre
         let single = if stream { mem.single(skip) } else { None };
         let n = match single {
             // SAFETY: `buf` points at `len` writable bytes of the operation's buffer.
-            Some((buf, len)) => unsafe { libc::recv(fd, buf.cast(), len as usize, f) },
+            Some((buf, len)) => unsafe { raw_recv(fd, buf, len as usize, f) },
             None => {
                 mem.prepare(skip, Way::Receive { whole });
                 // SAFETY: `msg` points into the operation's own memory.
@@ -205,13 +218,67 @@ fn recv(mem: &mut OpMem, got: &mut usize, fd: RawFd, flags: i32, at: usize, stre
     }
 }
 
+/// `recv(2)` as the bare system call. glibc's `recv` is a cancellation
+/// point: in a process with more than one thread each call enables and
+/// disables asynchronous cancellation around the system call (~60
+/// instructions per echoed message with `send`), which nothing here uses.
+///
+/// # Safety
+/// `buf` points at `len` writable bytes that stay live for the call.
+unsafe fn raw_recv(fd: RawFd, buf: *mut u8, len: usize, flags: i32) -> isize {
+    // (Every argument as the `long` the variadic `syscall` reads.)
+    let (fd, buf, len, flags) = (
+        fd as libc::c_long,
+        buf as libc::c_long,
+        len as libc::c_long,
+        flags as libc::c_long,
+    );
+    // SAFETY: recvfrom with no source address; the caller vouches for `buf`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_recvfrom,
+            fd,
+            buf,
+            len,
+            flags,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        ) as isize
+    }
+}
+
+/// `send(2)` as the bare system call (see `raw_recv`).
+///
+/// # Safety
+/// `buf` points at `len` readable bytes that stay live for the call.
+unsafe fn raw_send(fd: RawFd, buf: *const u8, len: usize, flags: i32) -> isize {
+    let (fd, buf, len, flags) = (
+        fd as libc::c_long,
+        buf as libc::c_long,
+        len as libc::c_long,
+        flags as libc::c_long,
+    );
+    // SAFETY: sendto with no destination; the caller vouches for `buf`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_sendto,
+            fd,
+            buf,
+            len,
+            flags,
+            0 as libc::c_long,
+            0 as libc::c_long,
+        ) as isize
+    }
+}
+
 /// A stream (or datagram) send of the buffers from byte `done` on.
 fn send(mem: &mut OpMem, fd: RawFd, flags: i32, done: usize, stream: bool) -> Try {
     let f = (flags & !libc::MSG_WAITALL) | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
     let single = if stream { mem.single(done) } else { None };
     let n = match single {
         // SAFETY: `buf` points at `len` readable bytes of the operation's buffer.
-        Some((buf, len)) => unsafe { libc::send(fd, buf.cast(), len as usize, f) },
+        Some((buf, len)) => unsafe { raw_send(fd, buf, len as usize, f) },
         None => {
             mem.prepare(done, Way::Send);
             // SAFETY: `msg` points into the operation's own memory; read only.

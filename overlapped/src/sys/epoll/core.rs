@@ -136,6 +136,27 @@ pub(super) struct Reg<S> {
     ended: bool,
 }
 
+/// The registrations of a ring, by descriptor number.
+pub(super) type Regs<S> = HashMap<RawFd, Reg<S>, BuildHasherDefault<FdHash>>;
+
+/// Whether `fd` (of `socket`) is registered in `regs`, under the same
+/// socket and open file, and no data can have come since a receive last
+/// found it empty: every byte that arrives after that makes an edge, which
+/// the ring collects (setting `readable`) or a waiter gets; so do the
+/// peer's end and a reset (an edge collected after they came reports them:
+/// `ended`).
+pub(super) fn quiet<S>(regs: &Regs<S>, fd: RawFd, socket: &S) -> bool {
+    match regs.get(&fd) {
+        Some(reg) => {
+            !reg.readable
+                && !reg.ended
+                && reg.epoch == crate::sys::fd::epoch(fd)
+                && std::ptr::eq(reg.socket.as_ptr(), socket)
+        }
+        None => false,
+    }
+}
+
 pub(super) struct Core<O: Op> {
     pub(super) epfd: OwnedFd,
     pub(super) slots: Slab<(u64, Slot<O>)>,
@@ -143,7 +164,7 @@ pub(super) struct Core<O: Op> {
     /// Recycled operation memory (boxed: its address must not move).
     #[allow(clippy::vec_box)]
     pub(super) spare: Vec<Box<OpMem>>,
-    pub(super) regs: HashMap<RawFd, Reg<O::Socket>, BuildHasherDefault<FdHash>>,
+    pub(super) regs: Regs<O::Socket>,
     /// Operations started in batching mode, to be tried at the next turn.
     pub(super) fresh: Vec<u64>,
     pub(super) events: Vec<libc::epoll_event>,
@@ -230,24 +251,6 @@ impl<O: Op> Core<O> {
             }
         }
         Ok(())
-    }
-
-    /// Whether `fd` (of `socket`) is registered here, under the same socket
-    /// and open file, and no data can have come since a receive last found
-    /// it empty: every byte that arrives after that makes an edge, which
-    /// this ring collects (setting `readable`) or a waiter gets; so do the
-    /// peer's end and a reset (an edge collected after they came reports
-    /// them: `ended`).
-    pub(super) fn quiet(&self, fd: RawFd, socket: *const O::Socket) -> bool {
-        match self.regs.get(&fd) {
-            Some(reg) => {
-                !reg.readable
-                    && !reg.ended
-                    && reg.epoch == crate::sys::fd::epoch(fd)
-                    && std::ptr::eq(reg.socket.as_ptr(), socket)
-            }
-            None => false,
-        }
     }
 
     /// A receive found `fd` empty (`EAGAIN`, or a stream read shorter than

@@ -46,7 +46,7 @@ use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
 use crate::sys::buf::BufList;
-use crate::sys::op::{Op, Request, Step};
+use crate::sys::op::{Op, Step};
 use crate::sys::{fork, registry, Driver, OpMem, OpRef, SetupError, Started};
 
 /// A thread's epoll ring.
@@ -497,28 +497,11 @@ impl<O: Op> Ring<O> {
             if slot.wait != Wait::Idle {
                 return None;
             }
-            if std::mem::take(&mut first) && !slot.planned {
-                // A new receive on a socket found empty since its last
-                // edge: wait for the next one (a try could only fail).
-                if let Some(fd) = plain_stream_recv(&mut slot.op) {
-                    let socket = Arc::as_ptr(slot.op.socket_of(fd));
-                    if core.quiet(fd, socket) {
-                        if let Err(e) = core.wait_on(ud, fd, core::IN) {
-                            return self.fail(core, ud, &e);
-                        }
-                        return None;
-                    }
-                }
-            }
-            let slot = match core.slots.get_mut(key) {
-                Some((_, slot)) => slot,
-                None => return None,
-            };
-            let tried = if slot.planned || matches!(slot.op.request(), Request::Chain { .. }) {
-                transmit::run(slot)
-            } else {
-                attempt::try_step(slot)
-            };
+            // A new receive on a socket found empty since its last edge
+            // waits for the next one untried (a try could only fail).
+            let skip = std::mem::take(&mut first);
+            let regs = &core.regs;
+            let tried = attempt::try_step(slot, |fd, socket| skip && core::quiet(regs, fd, socket));
             if let Try::Worker(job) = tried {
                 slot.wait = Wait::Worker;
                 let me: Weak<dyn Watched> = self.me.clone();
@@ -589,21 +572,6 @@ impl<O: Op> Ring<O> {
                 Some(finished.done)
             }
         }
-    }
-}
-
-/// The descriptor of `op`'s step if it is a stream receive that takes what
-/// it reads (not `MSG_PEEK`, not urgent data): the kind whose tries keep
-/// `Core::quiet` true to its word.
-fn plain_stream_recv<O: Op>(op: &mut O) -> Option<RawFd> {
-    match op.request() {
-        Request::Recv {
-            fd,
-            flags,
-            stream: true,
-            ..
-        } if flags & (libc::MSG_PEEK | libc::MSG_OOB) == 0 => Some(fd),
-        _ => None,
     }
 }
 
