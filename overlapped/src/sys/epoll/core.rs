@@ -52,15 +52,22 @@ pub(super) struct Slot<O> {
     pub(super) drained: Option<RawFd>,
     /// A connect: the first `connect` call was made.
     pub(super) connecting: bool,
-    /// A transmit: the next member of the chain to run (see `transmit.rs`).
-    pub(super) member: usize,
-    /// A transmit: the pipe's bytes already read out into user memory
-    /// (`transmit.rs`), front first.
-    pub(super) staged: Vec<u8>,
-    /// A transmit: the members of the chain in progress (`planned`), and
-    /// the descriptors they name.
-    pub(super) chain: Vec<Member>,
+    /// A transmit: its chain is in progress (`plan` holds it).
     pub(super) planned: bool,
+    /// A transmit's chain and what runs it (boxed: only transmits have
+    /// one, and every other operation's slot moves in and out of the table).
+    pub(super) plan: Option<Box<Plan>>,
+}
+
+/// A transmit's chain in progress (see `transmit.rs`).
+#[derive(Default)]
+pub(super) struct Plan {
+    /// The next member of the chain to run.
+    pub(super) member: usize,
+    /// The pipe's bytes already read out into user memory, front first.
+    pub(super) staged: Vec<u8>,
+    /// The members of the chain, and the descriptors they name.
+    pub(super) chain: Vec<Member>,
     pub(super) fds: ChainFds,
 }
 
@@ -83,11 +90,8 @@ impl<O> Slot<O> {
             got: 0,
             drained: None,
             connecting: false,
-            member: 0,
-            staged: Vec::new(),
-            chain: Vec::new(),
             planned: false,
-            fds: ChainFds::default(),
+            plan: None,
         }
     }
 }

@@ -33,23 +33,25 @@ pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
         else {
             unreachable!("transmit::run on another request");
         };
-        slot.chain.clear();
-        slot.chain.extend_from_slice(members);
-        slot.fds = ChainFds {
+        let plan = slot.plan.get_or_insert_with(Box::default);
+        plan.chain.clear();
+        plan.chain.extend_from_slice(members);
+        plan.fds = ChainFds {
             pipe,
             files: files.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect(),
             socket,
         };
-        slot.member = 0;
+        plan.member = 0;
         slot.planned = true;
     }
     loop {
+        let plan = slot.plan.as_mut().expect("planned");
         let ChainFds {
             pipe: (pipe_r, pipe_w),
             socket,
             ..
-        } = slot.fds;
-        let res = match slot.chain[slot.member] {
+        } = plan.fds;
+        let res = match plan.chain[plan.member] {
             Member::Write { buf, at, len } => {
                 let data = &slot.mem.bufs.buffers()[buf][at..at + len as usize];
                 // SAFETY: `data` is the operation's own buffer, live for the call.
@@ -62,13 +64,13 @@ pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
             }
             Member::SpliceIn { file, offset, len } => {
                 return Try::Worker(Job {
-                    file: slot.fds.files[file],
+                    file: plan.fds.files[file],
                     offset,
                     pipe: pipe_w,
                     len,
                 });
             }
-            Member::Out { len } => match out(&mut slot.staged, pipe_r, socket, len as usize) {
+            Member::Out { len } => match out(&mut plan.staged, pipe_r, socket, len as usize) {
                 Some(res) => res,
                 None => {
                     return Try::Wait {
@@ -116,8 +118,9 @@ pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
 /// Hands the result of the member that ran (here or on a worker) to the
 /// operation; `Some` once the chain is over.
 pub(super) fn feed<O: Op>(slot: &mut Slot<O>, res: i32) -> Option<i32> {
-    let member = slot.chain[slot.member];
-    slot.member += 1;
+    let plan = slot.plan.as_mut().expect("planned");
+    let member = plan.chain[plan.member];
+    plan.member += 1;
     let whole = match member {
         Member::Write { len, .. } | Member::SpliceIn { len, .. } | Member::Out { len } => {
             res == len as i32
@@ -131,7 +134,7 @@ pub(super) fn feed<O: Op>(slot: &mut Slot<O>, res: i32) -> Option<i32> {
     if !whole {
         // The link is broken: the rest of the chain is cancelled.
         while more {
-            slot.member += 1;
+            plan.member += 1;
             res = -libc::ECANCELED;
             more = slot.op.absorb(res);
         }
