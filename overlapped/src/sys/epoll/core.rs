@@ -224,28 +224,34 @@ impl<O: Op> Core<O> {
         };
         let socket = slot.op.socket_of(fd);
         let epoch = crate::sys::fd::epoch(fd);
-        let current = match self.regs.get(&fd) {
-            Some(reg) => {
-                reg.epoch == epoch && std::ptr::eq(reg.socket.as_ptr(), Arc::as_ptr(socket))
+        match self.regs.get_mut(&fd) {
+            // Registered already, for this socket and open file (the usual case).
+            Some(reg)
+                if reg.epoch == epoch && std::ptr::eq(reg.socket.as_ptr(), Arc::as_ptr(socket)) =>
+            {
+                slot.wait = Wait::Fd { fd, events };
+                if !reg.waiters.contains(&ud) {
+                    reg.waiters.push(ud);
+                }
+                return Ok(());
             }
-            None => false,
-        };
-        if !current {
-            let socket = Arc::downgrade(socket);
-            register(&self.epfd, fd)?;
-            let waiters = self.regs.remove(&fd).map(|r| r.waiters).unwrap_or_default();
-            self.regs.insert(
-                fd,
-                Reg {
-                    socket,
-                    epoch,
-                    waiters,
-                    readable: true,
-                    ended: false,
-                },
-            );
-            self.sweep();
+            _ => {}
         }
+        // First wait here, or the number names another socket or open file now.
+        let socket = Arc::downgrade(socket);
+        register(&self.epfd, fd)?;
+        let waiters = self.regs.remove(&fd).map(|r| r.waiters).unwrap_or_default();
+        self.regs.insert(
+            fd,
+            Reg {
+                socket,
+                epoch,
+                waiters,
+                readable: true,
+                ended: false,
+            },
+        );
+        self.sweep();
         if let Some((_, slot)) = self.slots.get_mut(key) {
             slot.wait = Wait::Fd { fd, events };
         }

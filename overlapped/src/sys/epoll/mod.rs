@@ -41,7 +41,8 @@ use mail::Mail;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
 use std::time::Duration;
 
@@ -261,7 +262,11 @@ impl<O: Op> Ring<O> {
         slot.submitted = true;
         if !eager {
             core.fresh.push(user_data);
-            self.queued.store(true, SeqCst);
+            // (Written under the lock; `flush` only reads it as a hint.
+            // A plain store, not a locked exchange, per batched start.)
+            if !self.queued.load(Relaxed) {
+                self.queued.store(true, Release);
+            }
             self.release(core);
             return Started::Pending(op_ref);
         }
@@ -393,7 +398,7 @@ impl<O: Op> Ring<O> {
     /// socket closed) on its way ends without a try.
     fn try_fresh(&self, core: &mut Core<O>) {
         while !core.fresh.is_empty() {
-            self.queued.store(false, SeqCst);
+            self.queued.store(false, Release);
             let mut batch = std::mem::take(&mut core.fresh_spare);
             std::mem::swap(&mut batch, &mut core.fresh);
             for ud in batch.drain(..) {
@@ -554,7 +559,13 @@ impl<O: Op> Ring<O> {
                 None
             }
             Step::Done(ended) => {
-                core.unwait(ud);
+                // Out of the waiters of its descriptor (`Core::unwait`,
+                // without looking the slot up again).
+                if let Wait::Fd { fd, .. } = std::mem::replace(&mut slot.wait, Wait::Idle) {
+                    if let Some(reg) = core.regs.get_mut(&fd) {
+                        reg.waiters.retain(|&w| w != ud);
+                    }
+                }
                 let (_, slot) = core.slots.remove(key);
                 let Slot {
                     op,
