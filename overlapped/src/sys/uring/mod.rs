@@ -162,6 +162,7 @@ impl<O: Op> Ring<O> {
                     waker_armed: false,
                     retiring: false,
                     parked: Vec::new(),
+                    enter: Default::default(),
                 }),
                 waker,
                 sleeping: AtomicBool::new(false),
