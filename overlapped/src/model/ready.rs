@@ -1,7 +1,7 @@
 //! The ready set behind a wait: which indices of an event list may be signalled,
 //! found lowest-first in time that does not grow with the list.
 
-use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
 use crate::model::thread::ThreadShared;
@@ -16,6 +16,9 @@ pub(crate) struct ReadySet {
     /// How many marks were made (see [`ReadySet::marks`]).
     marks: AtomicU64,
     waiters: Mutex<Vec<Arc<ThreadShared>>>,
+    /// A thread registered for good ([`ReadySet::enter_persistent`]): a
+    /// set registered so is one thread's own (its single-event wait set).
+    persistent: AtomicBool,
 }
 
 impl ReadySet {
@@ -26,6 +29,7 @@ impl ReadySet {
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
             summary: (0..summary).map(|_| AtomicU64::new(0)).collect(),
             marks: AtomicU64::new(0),
+            persistent: AtomicBool::new(false),
             waiters: Mutex::new(Vec::new()),
         }
     }
@@ -105,36 +109,39 @@ impl ReadySet {
     /// waited on again and again by the same thread: registering once saves
     /// two lock round-trips per wait). A registered thread that is not
     /// waiting costs nothing: wakes only write to a thread that sleeps.
+    /// Only ever called by the one thread that owns the set (a thread's
+    /// cached single-event set), so after the first call it is a no-op.
     pub(crate) fn enter_persistent(&self, me: &Arc<ThreadShared>) {
+        if self.persistent.load(Relaxed) {
+            return;
+        }
         let mut waiters = self.waiters.lock().unwrap_or_else(|e| e.into_inner());
         if !waiters.iter().any(|w| Arc::ptr_eq(w, me)) {
             waiters.push(me.clone());
         }
+        self.persistent.store(true, Relaxed);
     }
 
     /// Registers the calling thread as a waiter until the guard drops.
-    pub(crate) fn enter(self: &Arc<Self>, me: &Arc<ThreadShared>) -> WaiterGuard {
+    pub(crate) fn enter<'a>(&'a self, me: &'a Arc<ThreadShared>) -> WaiterGuard<'a> {
         self.waiters
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(me.clone());
-        WaiterGuard {
-            set: self.clone(),
-            me: me.clone(),
-        }
+        WaiterGuard { set: self, me }
     }
 }
 
 /// Removes a waiter from a [`ReadySet`] on drop.
-pub(crate) struct WaiterGuard {
-    set: Arc<ReadySet>,
-    me: Arc<ThreadShared>,
+pub(crate) struct WaiterGuard<'a> {
+    set: &'a ReadySet,
+    me: &'a Arc<ThreadShared>,
 }
 
-impl Drop for WaiterGuard {
+impl Drop for WaiterGuard<'_> {
     fn drop(&mut self) {
         let mut waiters = self.set.waiters.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pos) = waiters.iter().position(|w| Arc::ptr_eq(w, &self.me)) {
+        if let Some(pos) = waiters.iter().position(|w| Arc::ptr_eq(w, self.me)) {
             waiters.swap_remove(pos);
         }
     }

@@ -183,10 +183,17 @@ impl OpMem {
     /// At completion: the source address and the control data (in the
     /// kernel's layout) a datagram receive asked for; `None` for other
     /// operations. Called once per completion, before the memory is recycled.
+    #[inline]
     pub(crate) fn take_dgram(&mut self) -> Option<(Option<SocketAddr>, Vec<u8>)> {
         if !std::mem::take(&mut self.receiving) {
             return None;
         }
+        Some(self.read_dgram())
+    }
+
+    /// [`OpMem::take_dgram`] of a datagram receive (out of line: streams never come here).
+    #[inline(never)]
+    fn read_dgram(&mut self) -> (Option<SocketAddr>, Vec<u8>) {
         let from = if self.msg.msg_name.is_null() {
             None
         } else {
@@ -198,6 +205,6 @@ impl OpMem {
             let used = self.msg.msg_controllen.min(self.control.len());
             self.control[..used].to_vec()
         };
-        Some((from, control))
+        (from, control)
     }
 }
