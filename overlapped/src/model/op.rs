@@ -224,7 +224,7 @@ pub(crate) fn deliver(notify: Notify, outcome: Outcome) {
     match notify {
         Notify::Overlapped(state) => state.complete(outcome, false),
         Notify::Routine { thread, key } => {
-            thread.post_routine(key, outcome);
+            thread.post(crate::model::thread::RemoteApc::Routine(key, outcome));
         }
         Notify::Waker(state) => state.complete(outcome),
     }

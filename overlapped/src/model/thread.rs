@@ -59,29 +59,6 @@ impl ThreadShared {
         self.post_remote(apc)
     }
 
-    /// Queues the completion of routine `key` (as [`ThreadShared::post`]
-    /// with [`RemoteApc::Routine`]; the usual case, the owner reaping its
-    /// own completions, goes straight to its local queue).
-    pub(crate) fn post_routine(self: &Arc<Self>, key: usize, outcome: Outcome) -> bool {
-        if !self.alive.load(SeqCst) {
-            return false;
-        }
-        let mut outcome = Some(outcome);
-        let _ = LOCAL.try_with(|l| {
-            if let Ok(l) = l.try_borrow() {
-                if let Some(local) = l.as_ref().filter(|l| Arc::ptr_eq(&l.shared, self)) {
-                    if let Some(o) = outcome.take() {
-                        local.apcs.borrow_mut().push_back(LocalApc::Routine(key, o));
-                    }
-                }
-            }
-        });
-        match outcome {
-            None => true,
-            Some(o) => self.post_remote(RemoteApc::Routine(key, o)),
-        }
-    }
-
     /// [`ThreadShared::post`] from another thread (out of line: the usual
     /// post is the owner's, reaping its own completions).
     #[cold]
