@@ -38,14 +38,15 @@ pub struct Completion {
 
 impl From<Outcome> for Completion {
     fn from(o: Outcome) -> Completion {
+        let dgram = o.dgram.map(|d| *d).unwrap_or_default();
         Completion {
             error: o.error,
             bytes: o.bytes,
             flags: o.flags.completion_flags(),
             msg_flags: o.flags,
             buffers: o.bufs,
-            from: o.dgram.from,
-            control: o.dgram.control,
+            from: dgram.from,
+            control: dgram.control,
         }
     }
 }

@@ -182,8 +182,10 @@ pub(crate) struct Outcome {
     pub(crate) bytes: u32,
     pub(crate) flags: MsgFlags,
     pub(crate) bufs: BufList,
-    /// Source address and control data of a datagram receive.
-    pub(crate) dgram: DgramOut,
+    /// Source address and control data of a datagram receive (boxed: a
+    /// stream operation's outcome, moved several times on its way to the
+    /// routine or record, carries only a null pointer).
+    pub(crate) dgram: Option<Box<DgramOut>>,
 }
 
 impl OpKind {

@@ -127,13 +127,12 @@ impl Op for OpSlot {
             bytes,
             flags,
             bufs: std::mem::take(&mut mem.bufs),
-            dgram: match mem.take_dgram() {
-                Some((from, control)) => DgramOut {
+            dgram: mem.take_dgram().map(|(from, control)| {
+                Box::new(DgramOut {
                     from,
                     control: Control::from_kernel(control),
-                },
-                None => DgramOut::default(),
-            },
+                })
+            }),
         };
         // A dropped future's receive gives its bytes back to the socket
         // before the next receive of its lane starts. The outcome is built

@@ -172,8 +172,8 @@ impl OvState {
     /// the operation succeeded during its call on a socket set to
     /// FILE_SKIP_COMPLETION_PORT_ON_SUCCESS ([fact 140](crate::semantics#fact-140); `immediate`).
     pub(crate) fn complete(self: &Arc<Self>, outcome: Outcome, immediate: bool) {
-        if !outcome.dgram.is_empty() {
-            *self.lock_dgram() = outcome.dgram;
+        if let Some(dgram) = outcome.dgram.filter(|d| !d.is_empty()) {
+            *self.lock_dgram() = *dgram;
             self.has_dgram.store(true, SeqCst);
         }
         let mut held = self.held();

@@ -170,7 +170,7 @@ pub(crate) fn outcome(error: WsaError, bufs: BufList) -> Outcome {
         bytes: bufs.total_len() as u32,
         flags: MsgFlags::empty(),
         bufs,
-        dgram: Default::default(),
+        dgram: None,
     }
 }
 
