@@ -127,12 +127,7 @@ impl Op for OpSlot {
             bytes,
             flags,
             bufs: std::mem::take(&mut mem.bufs),
-            dgram: mem.take_dgram().map(|(from, control)| {
-                Box::new(DgramOut {
-                    from,
-                    control: Control::from_kernel(control),
-                })
-            }),
+            dgram: mem.take_dgram().map(boxed_dgram),
         };
         // A dropped future's receive gives its bytes back to the socket
         // before the next receive of its lane starts. The outcome is built
@@ -199,4 +194,14 @@ impl Op for OpSlot {
             .lanes
             .withdraw(self.kind.direction(), driver, user_data)
     }
+}
+
+/// A datagram receive's source and control data, boxed for its outcome (out
+/// of line: stream operations, the usual case, never come here).
+#[inline(never)]
+fn boxed_dgram((from, control): (Option<std::net::SocketAddr>, Vec<u8>)) -> Box<DgramOut> {
+    Box::new(DgramOut {
+        from,
+        control: Control::from_kernel(control),
+    })
 }
