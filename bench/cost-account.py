@@ -9,6 +9,9 @@ add up to the total exactly.
 
     python3 bench/cost-account.py OUT NAME [OUT2 NAME2]   # one column per run (before/after)
     python3 bench/cost-account.py --other OUT NAME        # also the functions no group claims
+With CGOPTS=--separate-threads=yes (cost-per-msg.sh) the groups are the worker thread's and the
+service thread gets a row of its own (its work depends on timing: on epoll it is most of the
+run-to-run spread).
 """
 import json
 import re
@@ -103,14 +106,28 @@ def waits(path):
     return max(calls) if calls else 0
 
 
+def dumps(d, name, secs):
+    """The dump of one run: (worker thread's file, other threads' files). With CGOPTS=
+    --separate-threads=yes each thread has its own file (-01 is the main thread, where the echo
+    servers run their worker); otherwise one file holds them all."""
+    import glob
+    files = sorted(glob.glob(f"{d}/{name}.callgrind.{secs}.1-[0-9]*"))
+    if files:
+        return files[0], files[1:]
+    return f"{d}/{name}.callgrind.{secs}.1", []
+
+
 def run(d, name):
+    import os
     short, long_ = sorted(int(m) for m in set(re.findall(
-        rf"{re.escape(name)}\.callgrind\.(\d+)\.json", " ".join(__import__("os").listdir(d)))))
-    a, b = flat(f"{d}/{name}.callgrind.{short}.1"), flat(f"{d}/{name}.callgrind.{long_}.1")
+        rf"{re.escape(name)}\.callgrind\.(\d+)\.json", " ".join(os.listdir(d)))))
+    (wa, oa), (wb, ob) = dumps(d, name, short), dumps(d, name, long_)
+    a, b = flat(wa), flat(wb)
     ma, mb = (json.load(open(f"{d}/{name}.callgrind.{x}.json"))["msgs"] for x in (short, long_))
     dm = mb - ma
     per = {k: (v - a.get(k, 0)) / dm for k, v in b.items()}
-    w = (waits(f"{d}/{name}.callgrind.{long_}.1") - waits(f"{d}/{name}.callgrind.{short}.1")) / dm
+    others = (sum(sum(flat(f).values()) for f in ob) - sum(sum(flat(f).values()) for f in oa)) / dm
+    w = (waits(wb) - waits(wa)) / dm
     groups = {g: 0.0 for g, _, _ in GROUPS}
     other = {}
     for k, v in per.items():
@@ -120,7 +137,7 @@ def run(d, name):
                 break
         else:
             other[k] = v
-    return sum(per.values()), w, groups, other
+    return sum(per.values()) + others, w, groups, other, others, bool(ob)
 
 
 def main():
@@ -135,6 +152,11 @@ def main():
     for g, why, _ in GROUPS:
         print(f"| {g} | " + " | ".join(f"{r[2][g]:,.0f}" for r in runs) + f" | {why} |")
     print("| other (unclaimed) | " + " | ".join(f"{sum(r[3].values()):,.0f}" for r in runs) + " | |")
+    if any(r[5] for r in runs):
+        print("| the other threads (the backend's service thread) | "
+              + " | ".join(f"{r[4]:,.0f}" if r[5] else "(in the rows above)" for r in runs)
+              + " | progress without the issuing thread: the service's wake-ups and ticks "
+              "(the rows above are the worker thread's alone) |")
     print("| **total Ir/msg** | " + " | ".join(f"**{r[0]:,.0f}**" for r in runs) + " | |")
     print("| waits/msg | " + " | ".join(f"{r[1]:.2f}" for r in runs) + " | |")
     if show_other:

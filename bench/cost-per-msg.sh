@@ -6,7 +6,9 @@
 # e.g. bench/cost-per-msg.sh routine target/release/overlapped serve --model routine --port
 #      bench/cost-per-msg.sh uring /work/bench/echo-peers/target/release/echo-uring --port
 # Env: B (bench client, default target/release/overlapped), RATE (msgs/s, default 300),
-# SHORT/LONG (seconds, default 4/12), CONNS (50), SIZE (64), OUT (default /tmp/cost-per-msg).
+# SHORT/LONG (seconds, default 4/12), CONNS (50), SIZE (64), OUT (default /tmp/cost-per-msg),
+# CGOPTS (more callgrind options, e.g. --separate-threads=yes: one dump per thread, NAME.callgrind.S.1-NN).
+# CONNS=1 makes every message alone: the counts repeat to the instruction (the account uses it).
 set -u
 NAME=$1; shift
 B=${B:-target/release/overlapped}; RATE=${RATE:-300}; SHORT=${SHORT:-4}; LONG=${LONG:-12}
@@ -16,7 +18,8 @@ waitport() { for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null
 run() { # tool secs -> prints "msgs"; tool output in $OUT/$NAME.$tool.$secs
   local tool=$1 secs=$2 p; p=$(port)
   case $tool in
-    callgrind) valgrind --tool=callgrind --callgrind-out-file="$OUT/$NAME.callgrind.$secs" "${CMD[@]}" "$p" >/dev/null 2>"$OUT/$NAME.vg.$secs" & ;;
+    callgrind) rm -f "$OUT/$NAME.callgrind.$secs".1*
+      valgrind --tool=callgrind ${CGOPTS:-} --callgrind-out-file="$OUT/$NAME.callgrind.$secs" "${CMD[@]}" "$p" >/dev/null 2>"$OUT/$NAME.vg.$secs" & ;;
     syscalls) "${CMD[@]}" "$p" >/dev/null 2>&1 & ;;
   esac
   local pid=$!; waitport "$p"; sleep 0.5
@@ -38,8 +41,8 @@ CMD=("$@")
 for tool in ${TOOLS:-callgrind syscalls}; do
   m1=$(run $tool $SHORT); m2=$(run $tool $LONG)
   if [ $tool = callgrind ]; then
-    i1=$(callgrind_annotate "$OUT/$NAME.callgrind.$SHORT.1" | awk '/PROGRAM TOTALS/{gsub(",","",$1);print $1}')
-    i2=$(callgrind_annotate "$OUT/$NAME.callgrind.$LONG.1" | awk '/PROGRAM TOTALS/{gsub(",","",$1);print $1}')
+    total() { for f in "$OUT/$NAME.callgrind.$1".1 "$OUT/$NAME.callgrind.$1".1-[0-9]*; do [ -e "$f" ] && callgrind_annotate "$f" | awk '/PROGRAM TOTALS/{gsub(",","",$1);print $1}'; done | paste -sd+ | bc; }
+    i1=$(total $SHORT); i2=$(total $LONG)
     echo "$NAME Ir/msg (user space): ($i2 - $i1) / ($m2 - $m1) = $(( (i2 - i1) / (m2 - m1) ))"
   else
     c1=$(grep sys_enter "$OUT/$NAME.syscalls.$SHORT" | cut -d, -f1); c2=$(grep sys_enter "$OUT/$NAME.syscalls.$LONG" | cut -d, -f1)
