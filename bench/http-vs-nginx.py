@@ -16,7 +16,11 @@ access log off, keep-alive (its defaults otherwise). Rows (the issue's):
 
   1. 1 KiB file, 64 connections: requests/s and p99 latency
   2. 1 MiB file, 16 connections: MB/s
-  3. 100 MiB file, 4 connections: MB/s
+  3. 100 MiB file, 4 connections: MB/s, and wrk's own CPU (user + system) per
+     100 MiB answer: wrk on its one CPU is this row's limit, and on loopback
+     part of the TCP work lands on whichever side's system call sends the
+     bytes (a sender that queues more than the client's window has them sent
+     from the client's acknowledgements, in the client's reads)
   4. server CPU per request at a fixed rate below both servers' capacity
      (wrk paced by a Lua `delay()`: 50 connections, one request each per
      50 ms = about 1,000 requests/s; CPU = utime + stime of the whole
@@ -30,6 +34,7 @@ nginx's median. Prints Markdown.
 import argparse
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -89,6 +94,12 @@ def cpu_seconds(pids):
             fields = f.read().rsplit(")", 1)[1].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (whole process)
     return total / TICK
+
+
+def client_cpu():
+    """CPU seconds (user + system) of every finished child so far (wrk)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def unit_seconds(text):
@@ -220,6 +231,7 @@ def main():
         rows["1 MiB, 16 conn: MB/s"] = []
     if "100mib" in wanted:
         rows["100 MiB, 4 conn: MB/s"] = []
+        rows["100 MiB, 4 conn: wrk CPU ms per 100 MiB"] = []
     if "cpu" in wanted:
         rows["CPU µs/request at ~1,000 req/s"] = []
     results = {s.name: {r: [] for r in rows} for s in servers}
@@ -234,8 +246,13 @@ def main():
                 rps, _, _ = wrk(s.url("1m.bin"), 16, args.secs)
                 results[s.name]["1 MiB, 16 conn: MB/s"].append(rps * (1 << 20) / 1e6)
             for s in order if "100mib" in wanted else []:
-                rps, _, _ = wrk(s.url("100m.bin"), 4, args.secs)
+                before = client_cpu()
+                rps, _, total = wrk(s.url("100m.bin"), 4, args.secs)
+                used = client_cpu() - before
                 results[s.name]["100 MiB, 4 conn: MB/s"].append(rps * (100 << 20) / 1e6)
+                # The client (one CPU) is this row's limit: its CPU per byte says why.
+                results[s.name]["100 MiB, 4 conn: wrk CPU ms per 100 MiB"].append(
+                    used / max(total, 1) * 1e3)
             for s in order if "cpu" in wanted else []:
                 before = cpu_seconds(s.pids)
                 _, _, total = wrk(s.url("1k.bin"), 50, args.secs, lua)
@@ -245,7 +262,8 @@ def main():
     finally:
         for s in servers:
             s.stop()
-    lower_is_better = {"1 KiB, 64 conn: p99 ms", "CPU µs/request at ~1,000 req/s"}
+    lower_is_better = {"1 KiB, 64 conn: p99 ms", "CPU µs/request at ~1,000 req/s",
+                       "100 MiB, 4 conn: wrk CPU ms per 100 MiB"}
     names = [s.name for s in servers]
     print(f"rounds: {args.rounds} × {args.secs} s; medians; ratio = overlapped ÷ nginx "
           f"(for p99 and CPU: nginx ÷ overlapped, so > 1.0 is better everywhere)\n")
