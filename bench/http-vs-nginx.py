@@ -125,11 +125,16 @@ def wrk(url, conns, secs, lua=None):
     return rps, p99, total
 
 
+# `--sched batch`: the server runs SCHED_BATCH (chrt -b 0), nginx and ours alike.
+BATCH = ["chrt", "--batch", "0"]
+
+
 class Server:
-    def __init__(self, name, cmd, pids_of, port_of):
+    def __init__(self, name, cmd, pids_of, port_of, sched=()):
         self.name = name
         self.proc = subprocess.Popen(
-            ["taskset", "-c", "0"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+            list(sched) + ["taskset", "-c", "0"] + cmd,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
         )
         self.port = port_of(self.proc)
         self.pids = pids_of(self.proc)
@@ -145,7 +150,7 @@ class Server:
             self.proc.kill()
 
 
-def start_ours(binary, root, model, label=""):
+def start_ours(binary, root, model, label="", sched=()):
     def port_of(p):
         line = p.stdout.readline()
         return int(line.strip().rsplit(":", 1)[1])
@@ -156,11 +161,14 @@ def start_ours(binary, root, model, label=""):
         [binary, "http", "--root", root, "--port", "0", "--model", model] + threads,
         lambda p: [p.pid],
         port_of,
+        sched,
     )
 
 
-def start_nginx(work, root):
+def start_nginx(work, root, label="", sched=()):
     port = free_port()
+    work = os.path.join(work, "nginx" + label.replace(" ", "-"))
+    os.makedirs(work, exist_ok=True)
     conf = os.path.join(work, "nginx.conf")
     with open(conf, "w") as f:
         f.write(NGINX_CONF.format(work=work, port=port, root=root))
@@ -184,7 +192,7 @@ def start_nginx(work, root):
                 time.sleep(0.05)
         sys.exit(f"nginx did not listen; see {work}/nginx-error.log")
 
-    return Server("nginx", ["nginx", "-c", conf, "-p", work], pids_of, port_of)
+    return Server("nginx" + label, ["nginx", "-c", conf, "-p", work], pids_of, port_of, sched)
 
 
 def main():
@@ -197,6 +205,9 @@ def main():
                     help="the overlapped binary (default: build target/release/overlapped first)")
     ap.add_argument("--base-binary", default=None,
                     help="also run the models from this build (labelled base)")
+    ap.add_argument("--sched", default="normal", choices=["normal", "batch", "both"],
+                    help="scheduling policy of every server: normal, batch (chrt -b 0), "
+                         "or both (each server twice; ratios against nginx of the same policy)")
     args = ap.parse_args()
     wanted = {"rps", "mib", "100mib", "cpu"} if args.rows == "all" else set(args.rows.split(","))
     if not wanted or wanted - {"rps", "mib", "100mib", "cpu"}:
@@ -220,9 +231,15 @@ def main():
     with open(lua, "w") as f:
         f.write(PACED_LUA)
     models = [m for m in args.models.split(",") if m]
-    servers = [start_nginx(work, root)] + [start_ours(args.binary, root, m) for m in models]
-    if args.base_binary:
-        servers += [start_ours(args.base_binary, root, m, " base") for m in models]
+    policies = {"normal": [("", ())], "batch": [(" batch", BATCH)],
+                "both": [("", ()), (" batch", BATCH)]}[args.sched]
+    servers = []
+    for suffix, sched in policies:
+        servers.append(start_nginx(work, root, suffix, sched))
+        servers += [start_ours(args.binary, root, m, suffix, sched) for m in models]
+        if args.base_binary:
+            servers += [start_ours(args.base_binary, root, m, " base" + suffix, sched)
+                        for m in models]
     rows = {}
     if "rps" in wanted:
         rows["1 KiB, 64 conn: req/s"] = []
@@ -265,19 +282,24 @@ def main():
     lower_is_better = {"1 KiB, 64 conn: p99 ms", "CPU µs/request at ~1,000 req/s",
                        "100 MiB, 4 conn: wrk CPU ms per 100 MiB"}
     names = [s.name for s in servers]
+    ours = [n for n in names if not n.startswith("nginx")]
+
+    def ref(n):
+        return "nginx batch" if n.endswith(" batch") else "nginx"
+
     print(f"rounds: {args.rounds} × {args.secs} s; medians; ratio = overlapped ÷ nginx "
           f"(for p99 and CPU: nginx ÷ overlapped, so > 1.0 is better everywhere)\n")
-    print("| row | " + " | ".join(names) + " | " + " | ".join(f"{m} ratio" for m in names[1:]) + " |")
-    print("|---" * (1 + 2 * len(names) - 1) + "|")
+    print("| row | " + " | ".join(names) + " | " + " | ".join(f"{m} ratio" for m in ours) + " |")
+    print("|---" * (1 + len(names) + len(ours)) + "|")
     for r in rows:
         med = {n: statistics.median(results[n][r]) for n in names}
         cells = [f"{med[n]:,.2f}" if med[n] < 100 else f"{med[n]:,.0f}" for n in names]
         ratios = []
-        for n in names[1:]:
+        for n in ours:
             if r in lower_is_better:
-                ratios.append(f"{med['nginx'] / med[n]:.2f}×" if med[n] else "-")
+                ratios.append(f"{med[ref(n)] / med[n]:.2f}×" if med[n] else "-")
             else:
-                ratios.append(f"{med[n] / med['nginx']:.2f}×" if med["nginx"] else "-")
+                ratios.append(f"{med[n] / med[ref(n)]:.2f}×" if med[ref(n)] else "-")
         print(f"| {r} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
     print(f"\nall rounds: {results}", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)
