@@ -3,6 +3,7 @@
 #
 #   bench/http-cpu-probe.sh [BINARY|nginx] [MODEL] [SECS]
 #   (defaults: target/release/overlapped event 6; needs perf, wrk, nginx for `nginx`)
+#   SCHED=batch in the environment runs the server SCHED_BATCH (chrt --batch 0).
 #
 # The server runs under `perf stat` (so every thread it ever has counts, io_uring's
 # workers included), pinned to CPU 0; wrk (pinned to CPU 1) keeps 50 connections,
@@ -12,6 +13,7 @@
 # alternating servers: the machine's noise is larger than most differences.
 set -euo pipefail
 B=${1:-$(dirname "$0")/../target/release/overlapped}; M=${2:-event}; S=${3:-6}
+P=(); [ "${SCHED:-normal}" = batch ] && P=(chrt --batch 0)
 W=$(mktemp -d /tmp/http-cpu-probe.XXXXXX); trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"; mkdir -m 755 "$W/root"; head -c 1024 /dev/urandom > "$W/root/1k.bin"; chmod 644 "$W/root/1k.bin"
 printf 'function delay()\n   return 50\nend\n' > "$W/paced.lua"
@@ -24,12 +26,12 @@ events { worker_connections 4096; }
 http { access_log off; sendfile on; tcp_nopush on; keepalive_requests 1000;
   default_type application/octet-stream; server { listen 127.0.0.1:$PORT; root $W/root; } }
 NG
-  taskset -c 0 perf stat -e "$EV" -o "$W/perf.txt" -- nginx -c "$W/nginx.conf" -p "$W" & PP=$!
+  "${P[@]}" taskset -c 0 perf stat -e "$EV" -o "$W/perf.txt" -- nginx -c "$W/nginx.conf" -p "$W" & PP=$!
   sleep 1
 else
   EV="$EV,syscalls:sys_enter_io_uring_enter,io_uring:io_uring_queue_async_work"
   T=(); [ "$M" = port ] && T=(--threads 1)
-  taskset -c 0 perf stat -e "$EV" -o "$W/perf.txt" -- "$B" http --root "$W/root" --port 0 \
+  "${P[@]}" taskset -c 0 perf stat -e "$EV" -o "$W/perf.txt" -- "$B" http --root "$W/root" --port 0 \
     --model "$M" "${T[@]}" > "$W/out" 2>/dev/null & PP=$!
   for _ in $(seq 50); do [ -s "$W/out" ] && break; sleep 0.1; done
   PORT=$(head -1 "$W/out" | sed 's/.*://')
@@ -38,7 +40,7 @@ R=$(taskset -c 1 wrk -t1 -c50 -d"${S}s" -s "$W/paced.lua" "http://127.0.0.1:$POR
   | grep -oE "[0-9]+ requests in" | cut -d' ' -f1)
 kill -TERM $(pgrep -P $PP); wait $PP || true
 TC=$(grep task-clock "$W/perf.txt" | awk '{print $1}' | tr -d ,)
-printf '%s %s requests=%s cpu_us_per_request=%s' "$(basename "$B")" "$M" "$R" \
+printf '%s %s %s requests=%s cpu_us_per_request=%s' "$(basename "$B")" "$M" "${SCHED:-normal}" "$R" \
   "$(python3 -c "print(round($TC*1000/$R,2))")"
 grep -E "switch|enter|async" "$W/perf.txt" | sed 's/syscalls:sys_enter_//; s/io_uring:io_uring_//' \
   | awk -v r="$R" '{gsub(",","",$1); printf " %s/request=%.2f", $2, $1/r}'
