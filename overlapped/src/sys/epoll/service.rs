@@ -70,12 +70,22 @@ pub(super) fn watch_ring<O: Op>(driver: &Arc<Driver<O>>) {
 
 /// Every live epoll ring of this process.
 pub(super) fn rings() -> Vec<Arc<dyn Watched>> {
+    let mut out = Vec::new();
+    rings_into(&mut out);
+    out
+}
+
+/// Every live epoll ring of this process, into `out` (emptied first; the
+/// service reuses one list rather than allocate one per wake-up).
+fn rings_into(out: &mut Vec<Arc<dyn Watched>>) {
+    out.clear();
     let rings = RINGS.lock().unwrap_or_else(|e| e.into_inner());
-    rings
-        .iter()
-        .filter_map(Weak::upgrade)
-        .filter(|r| !r.is_foreign())
-        .collect()
+    out.extend(
+        rings
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|r| !r.is_foreign()),
+    );
 }
 
 fn current() -> Option<Arc<Service>> {
@@ -192,6 +202,12 @@ fn serve(service: &Service) {
     // Each watched ring's owner visits as last seen, and since when.
     let mut seen: HashMap<u64, (u64, Instant)> = HashMap::new();
     let mut events: Vec<libc::epoll_event> = Vec::with_capacity(64);
+    // Kept across wake-ups (no allocation per tick): the rings that fired,
+    // the live rings (emptied after each look: no ring is kept alive while
+    // the service sleeps), and the next `seen`.
+    let mut fired = Vec::new();
+    let mut live = Vec::new();
+    let mut next = HashMap::new();
     // Looks in a row that found every watched owner asleep in its wait.
     let mut asleep_looks = 0u32;
     loop {
@@ -248,7 +264,7 @@ fn serve(service: &Service) {
             DEEP.store(false, SeqCst);
             seen.clear();
         }
-        let mut fired = Vec::new();
+        fired.clear();
         for ev in &events {
             if ev.u64 == KICK {
                 let mut count: u64 = 0;
@@ -265,11 +281,11 @@ fn serve(service: &Service) {
             o.retain(|r| r.in_flight() > 0 && !r.is_foreign());
             o.clone()
         };
-        let rings = rings();
+        rings_into(&mut live);
         let now = Instant::now();
-        let mut next = HashMap::new();
+        next.clear();
         let mut all_asleep = orphans.is_empty();
-        for ring in &rings {
+        for ring in &live {
             let id = ring.ring_id();
             let orphan = orphans.iter().any(|o| o.ring_id() == id);
             if fired.contains(&id) {
@@ -296,12 +312,13 @@ fn serve(service: &Service) {
             }
             next.insert(id, (visits, since));
         }
+        live.clear();
         asleep_looks = if all_asleep && !next.is_empty() {
             asleep_looks + 1
         } else {
             0
         };
-        seen = next;
+        std::mem::swap(&mut seen, &mut next);
     }
 }
 
