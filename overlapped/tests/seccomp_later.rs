@@ -56,6 +56,7 @@ fn a_ring_denied_io_uring_enter_later_fails_its_calls_without_spinning() {
         "in flight before: completed with 5 bytes",
         "overlapped after: WSAENETDOWN",
         "synchronous after: WSAENETDOWN",
+        "batched after: WSAENETDOWN",
     ] {
         assert!(stdout.contains(line), "{line:?} missing:\n{stdout}");
     }
@@ -130,6 +131,32 @@ fn child_denied_later() {
         other => other,
     };
     println!("overlapped after: {}", name(r.map(|n| n as usize)));
+
+    // Batched: the receive waits for the thread's next wait; a thread that
+    // only polls (zero timeouts) must see it fail too.
+    set_batching(true).unwrap();
+    event.reset();
+    let mut batched = Overlapped::new(&event);
+    let r = match conn.recv(&mut batched, BufList::zeroed(64), MsgFlags::empty()) {
+        Err(WsaError::WSA_IO_PENDING) => {
+            let mut polls = 0;
+            while wait_for_multiple_events(
+                std::slice::from_ref(&event),
+                false,
+                Some(Duration::ZERO),
+                false,
+            ) != Ok(WaitResult::Signaled(0))
+            {
+                polls += 1;
+                assert!(polls < 2000, "polling never saw the batched receive end");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            get_overlapped_result(&conn, &batched, false).map(|(n, _)| n)
+        }
+        other => other,
+    };
+    println!("batched after: {}", name(r.map(|n| n as usize)));
+    set_batching(false).unwrap();
 
     // A blocking call returns the error (it used to spin forever).
     let mut buf = [0u8; 16];

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use io_uring::{opcode, squeue, types, IoUring};
@@ -57,6 +58,18 @@ pub(super) struct Enter {
     failed: Vec<u64>,
     /// The owner's eventfd (known from `arm_waker`), polled while broken.
     waker: RawFd,
+}
+
+/// Some ring of the process is broken. Its failed operations wait in
+/// `Enter::failed`, which the lock-free look of a non-blocking turn
+/// (`nothing_ready`, a peek at the completion queue) cannot see: while this is
+/// set, every such turn takes its ring and collects (a filter that denies
+/// `io_uring_enter` usually binds every thread, so every ring breaks anyway).
+static ANY_BROKEN: AtomicBool = AtomicBool::new(false);
+
+/// Whether some ring of the process is broken (see [`ANY_BROKEN`]).
+pub(super) fn any_broken() -> bool {
+    ANY_BROKEN.load(Relaxed)
 }
 
 impl Default for Enter {
@@ -165,6 +178,7 @@ impl<O: Op> Core<O> {
             return;
         }
         self.enter.broken = Some(errno);
+        ANY_BROKEN.store(true, Relaxed);
         let unsent = self.uring.submission().len().min(RECENT) as u64;
         let pushed = self.enter.pushed;
         for n in pushed - unsent..pushed {

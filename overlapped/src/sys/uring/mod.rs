@@ -418,6 +418,7 @@ impl<O: Op> Ring<O> {
             && !self.has_mail.load(SeqCst)
             && !self.wanted.load(SeqCst)
             && !self.woken.load(SeqCst)
+            && !self::core::any_broken()
     }
 
     /// Marks the owner as (about to be) blocked in this ring, so that wakers
