@@ -141,19 +141,27 @@ pub fn sleep_ex(timeout: Option<Duration>, alertable: bool) -> WsaResult<WaitRes
     })
 }
 
+#[inline]
 fn check(events: &[Event], wait_all: bool) -> WsaResult<()> {
     if events.is_empty() {
         return Err(WsaError::WSA_INVALID_PARAMETER);
     }
     if wait_all {
-        let mut ptrs: Vec<*const ()> = events
-            .iter()
-            .map(|e| Arc::as_ptr(&e.inner).cast())
-            .collect();
-        ptrs.sort_unstable();
-        if ptrs.windows(2).any(|w| w[0] == w[1]) {
-            return Err(WsaError::WSA_INVALID_PARAMETER);
-        }
+        return check_all(events);
+    }
+    Ok(())
+}
+
+/// A wait-all list must not name one event twice.
+#[inline(never)]
+fn check_all(events: &[Event]) -> WsaResult<()> {
+    let mut ptrs: Vec<*const ()> = events
+        .iter()
+        .map(|e| Arc::as_ptr(&e.inner).cast())
+        .collect();
+    ptrs.sort_unstable();
+    if ptrs.windows(2).any(|w| w[0] == w[1]) {
+        return Err(WsaError::WSA_INVALID_PARAMETER);
     }
     Ok(())
 }
