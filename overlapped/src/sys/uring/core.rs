@@ -142,6 +142,7 @@ impl<O: Op> Core<O> {
         }
     }
 
+    #[inline]
     pub(super) fn wait(&mut self, timeout: Option<Duration>) {
         if self.enter.broken.is_none() {
             let result = match timeout {
@@ -169,6 +170,8 @@ impl<O: Op> Core<O> {
 
     /// `io_uring_enter` failed with `e`: if for good, the ring is broken from
     /// now on and the entries the kernel did not take fail (see [`Enter`]).
+    #[cold]
+    #[inline(never)]
     fn failed_enter(&mut self, e: &io::Error) {
         let errno = e.raw_os_error().unwrap_or(libc::EIO);
         if matches!(
@@ -190,6 +193,8 @@ impl<O: Op> Core<O> {
     /// A broken ring's wait: until a completion is posted (the ring's
     /// descriptor is readable), the owner is woken (its eventfd, drained
     /// here), or `timeout`.
+    #[cold]
+    #[inline(never)]
     fn poll_wait(&mut self, timeout: Option<Duration>) {
         let mut fds = [
             libc::pollfd {
@@ -239,16 +244,25 @@ impl<O: Op> Core<O> {
         self.push(&sqe);
     }
 
+    #[inline]
     pub(super) fn collect(&mut self) {
         if !self.enter.failed.is_empty() {
-            for ud in std::mem::take(&mut self.enter.failed) {
-                self.cqes.push((ud, BROKEN_RESULT, 0));
-            }
+            self.collect_failed();
         }
         let mut cq = self.uring.completion();
         cq.sync();
         for cqe in &mut cq {
             self.cqes.push((cqe.user_data(), cqe.result(), cqe.flags()));
+        }
+    }
+
+    /// A broken ring's failed operations, as completions (out of line: the
+    /// reap loop of a working ring never comes here).
+    #[cold]
+    #[inline(never)]
+    fn collect_failed(&mut self) {
+        for ud in std::mem::take(&mut self.enter.failed) {
+            self.cqes.push((ud, BROKEN_RESULT, 0));
         }
     }
 }
