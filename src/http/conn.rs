@@ -68,6 +68,8 @@ pub struct Conn {
     /// When the `TransmitFile` call in flight started (`None` while
     /// waiting for request bytes).
     sending: Option<Instant>,
+    /// The current request's method and target (kept for their capacity).
+    text: (String, String),
 }
 
 impl Conn {
@@ -80,6 +82,7 @@ impl Conn {
             waiting: Some(Instant::now()),
             first_byte: None,
             sending: None,
+            text: (String::new(), String::new()),
         }
     }
 
@@ -131,9 +134,14 @@ impl Conn {
     }
 
     /// The next step: an answer to the next complete request, a receive
-    /// for more bytes, or close. `head` is a buffer to reuse for the head.
-    pub fn next(&mut self, site: &Site, clock: &mut Clock, head: Vec<u8>) -> Next {
-        let next = self.answer(site, clock, head);
+    /// for more bytes, or close. `spare` is a buffer to reuse for the head:
+    /// taken for an answer, left in place otherwise.
+    pub fn next(&mut self, site: &Site, clock: &mut Clock, spare: &mut Vec<u8>) -> Next {
+        // The request's method and target are copied into buffers the
+        // connection keeps (the request's bytes are consumed below).
+        let mut text = std::mem::take(&mut self.text);
+        let next = self.answer(site, clock, spare, &mut text);
+        self.text = text;
         match next {
             Next::Send(_) => self.waiting = None,
             Next::Receive => {
@@ -146,7 +154,13 @@ impl Conn {
         next
     }
 
-    fn answer(&mut self, site: &Site, clock: &mut Clock, head: Vec<u8>) -> Next {
+    fn answer(
+        &mut self,
+        site: &Site,
+        clock: &mut Clock,
+        spare: &mut Vec<u8>,
+        (method, target): &mut (String, String),
+    ) -> Next {
         if self.pending.is_empty() {
             return Next::Receive;
         }
@@ -157,20 +171,30 @@ impl Conn {
             Ok(httparse::Status::Complete(n)) => n,
             Ok(httparse::Status::Partial) => {
                 if self.pending.len() > site.limits.max_header {
+                    let head = std::mem::take(spare);
                     return self.refuse(clock, head, Status::HeaderTooLarge, "headers too large");
                 }
                 return Next::Receive;
             }
             Err(httparse::Error::TooManyHeaders) => {
+                let head = std::mem::take(spare);
                 return self.refuse(clock, head, Status::HeaderTooLarge, "too many headers");
             }
-            Err(e) => return self.refuse(clock, head, Status::BadRequest, &e.to_string()),
+            Err(e) => {
+                let head = std::mem::take(spare);
+                return self.refuse(clock, head, Status::BadRequest, &e.to_string());
+            }
         };
+        // From here on every way out is an answer.
+        let head = std::mem::take(spare);
         if used > site.limits.max_header {
             return self.refuse(clock, head, Status::HeaderTooLarge, "headers too large");
         }
-        let method = req.method.unwrap_or("").to_string();
-        let target = req.path.unwrap_or("").to_string();
+        method.clear();
+        method.push_str(req.method.unwrap_or(""));
+        target.clear();
+        target.push_str(req.path.unwrap_or(""));
+        let (method, target) = (method.as_str(), target.as_str());
         let http10 = req.version == Some(0);
         let header = |name: &str| {
             req.headers
@@ -182,10 +206,10 @@ impl Conn {
             // RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400.
             return self.refuse(clock, head, Status::BadRequest, "no Host header");
         }
-        let connection = header("connection").map(str::to_ascii_lowercase);
-        let mut keep_alive = match &connection {
-            Some(c) if c.contains("close") => false,
-            Some(c) if c.contains("keep-alive") => true,
+        let connection = header("connection");
+        let mut keep_alive = match connection {
+            Some(c) if contains_ignore_case(c, "close") => false,
+            Some(c) if contains_ignore_case(c, "keep-alive") => true,
             _ => !http10,
         };
         if header("transfer-encoding").is_some() {
@@ -219,11 +243,11 @@ impl Conn {
                 Status::MethodNotAllowed,
                 keep_alive,
                 is_head,
-                &method,
-                &target,
+                method,
+                target,
             );
         }
-        let found = match resolve(&site.root, &target) {
+        let found = match resolve(&site.root, target) {
             Ok(f) => f,
             Err(refusal) => {
                 let (status, keep) = match refusal {
@@ -231,7 +255,7 @@ impl Conn {
                     Refusal::Forbidden => (Status::Forbidden, keep_alive),
                     Refusal::NotFound => (Status::NotFound, keep_alive),
                 };
-                return self.error(clock, head, status, keep, is_head, &method, &target);
+                return self.error(clock, head, status, keep, is_head, method, target);
             }
         };
         let mut out = head;
@@ -258,7 +282,7 @@ impl Conn {
         }
         match parse_range(range.as_deref(), found.size) {
             Err(()) => {
-                self.log(Status::RangeNotSatisfiable, &method, &target);
+                self.log(Status::RangeNotSatisfiable, method, target);
                 let h = Head {
                     status: Status::RangeNotSatisfiable,
                     length: 0,
@@ -401,10 +425,31 @@ fn error_page(
     }
 }
 
+/// Whether `haystack` contains `needle`, ASCII case ignored.
+fn contains_ignore_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
 /// HTTP dates have whole seconds: compare modification times so.
 fn whole_seconds(t: SystemTime) -> SystemTime {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
         Err(_) => t,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::contains_ignore_case;
+
+    #[test]
+    fn connection_tokens_ignore_case() {
+        assert!(contains_ignore_case("Keep-Alive", "keep-alive"));
+        assert!(contains_ignore_case("foo, CLOSE", "close"));
+        assert!(!contains_ignore_case("clos", "close"));
+        assert!(!contains_ignore_case("", "close"));
     }
 }

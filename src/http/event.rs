@@ -186,8 +186,7 @@ pub(super) fn completed(
 
 /// Answers the next complete request, or receives more.
 fn drive(client: &mut Client, site: &Site, clock: &mut Clock) -> bool {
-    let head = std::mem::take(&mut client.spare);
-    match client.conn.next(site, clock, head) {
+    match client.conn.next(site, clock, &mut client.spare) {
         Next::Receive => post_recv(client).is_ok(),
         Next::Send(reply) => {
             client.out = Outgoing::new(reply.file, reply.close);

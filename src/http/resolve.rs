@@ -59,25 +59,36 @@ pub fn resolve(root: &Root, target: &str) -> Result<Found, Refusal> {
     if !path.starts_with('/') {
         return Err(Refusal::BadRequest);
     }
-    let decoded = percent_decode(path.as_bytes()).ok_or(Refusal::BadRequest)?;
-    if decoded.contains(&0) {
+    // Decoded only if there is anything to decode (no allocation otherwise).
+    let decoded: std::borrow::Cow<'_, str> = if path.contains('%') {
+        let bytes = percent_decode(path.as_bytes()).ok_or(Refusal::BadRequest)?;
+        String::from_utf8(bytes)
+            .map_err(|_| Refusal::BadRequest)?
+            .into()
+    } else {
+        path.into()
+    };
+    if decoded.contains('\0') {
         return Err(Refusal::BadRequest);
     }
-    let decoded = String::from_utf8(decoded).map_err(|_| Refusal::BadRequest)?;
     // RFC 3986 remove_dot_segments: `..` drops the segment before it; one
     // that would climb above the root is refused.
-    let mut segments: Vec<&str> = Vec::new();
+    let mut relative = PathBuf::with_capacity(decoded.len() + 2);
+    relative.push(".");
+    let mut depth = 0usize;
     for segment in decoded.split('/') {
         match segment {
             "" | "." => {}
             ".." => {
-                segments.pop().ok_or(Refusal::Forbidden)?;
+                depth = depth.checked_sub(1).ok_or(Refusal::Forbidden)?;
+                relative.pop();
             }
-            s => segments.push(s),
+            s => {
+                depth += 1;
+                relative.push(s);
+            }
         }
     }
-    let mut relative = PathBuf::from(".");
-    relative.extend(segments);
     let file = match beneath(root.dir.as_fd(), &relative) {
         Ok(f) => f,
         Err(Errno::XDEV) => return slow_path(root, &relative),

@@ -143,11 +143,20 @@ pub fn write_head(out: &mut Vec<u8>, clock: &mut Clock, head: &Head<'_>) {
 
 /// `Content-Type` from the file name's extension.
 pub fn content_type(path: &std::path::Path) -> &'static str {
+    // Lower-cased in a small buffer: no allocation per answer.
+    let mut buf = [0u8; 8];
     let ext = path
         .extension()
         .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
-    match ext.as_deref() {
+        .filter(|e| e.len() <= buf.len())
+        .map(|e| {
+            let lower = &mut buf[..e.len()];
+            lower.copy_from_slice(e.as_bytes());
+            lower.make_ascii_lowercase();
+            // ASCII lower-casing keeps UTF-8 valid.
+            std::str::from_utf8(lower).unwrap_or("")
+        });
+    match ext {
         Some("html" | "htm") => "text/html; charset=utf-8",
         Some("css") => "text/css",
         Some("js" | "mjs") => "text/javascript",
@@ -213,6 +222,22 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn content_types_ignore_case() {
+        use std::path::Path;
+        assert_eq!(
+            content_type(Path::new("a/INDEX.Html")),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(content_type(Path::new("f.WOFF2")), "font/woff2");
+        assert_eq!(
+            content_type(Path::new("f.html-but-longer")),
+            "application/octet-stream"
+        );
+        assert_eq!(content_type(Path::new("f.é")), "application/octet-stream");
+        assert_eq!(content_type(Path::new("noext")), "application/octet-stream");
+    }
 
     #[test]
     fn ranges() {

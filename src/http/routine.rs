@@ -162,11 +162,10 @@ fn on_received(mut client: Box<Client>, c: Completion) {
 
 /// Answers the next complete request, or receives more into `bufs`.
 fn drive(mut client: Box<Client>, bufs: BufList) {
-    let head = std::mem::take(&mut client.spare);
     let ctx = client.ctx.clone();
     let next = client
         .conn
-        .next(&ctx.site, &mut ctx.clock.borrow_mut(), head);
+        .next(&ctx.site, &mut ctx.clock.borrow_mut(), &mut client.spare);
     client.watch();
     match next {
         Next::Receive => recv(client, bufs),
