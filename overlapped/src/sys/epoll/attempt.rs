@@ -166,6 +166,30 @@ pub(super) fn try_step<O: Op>(
     super::transmit::run(slot)
 }
 
+/// The descriptor of `slot`'s step if it is a plain stream receive (one
+/// that takes what it reads: not `MSG_PEEK`, not urgent data) on a socket
+/// that `quiet` says is empty since its last edge: its first try could
+/// only say `EAGAIN`.
+pub(super) fn quiet_recv<O: Op>(
+    slot: &mut Slot<O>,
+    quiet: impl FnOnce(RawFd, &O::Socket) -> bool,
+) -> Option<RawFd> {
+    if slot.planned {
+        return None;
+    }
+    match slot.op.request() {
+        Request::Recv {
+            fd,
+            flags,
+            stream: true,
+            ..
+        } if flags & (libc::MSG_PEEK | libc::MSG_OOB) == 0 => {
+            quiet(fd, slot.op.socket_of(fd)).then_some(fd)
+        }
+        _ => None,
+    }
+}
+
 /// A `recv`/`recvmsg`/`sendmsg` result: ended, or wait for `events`.
 fn ended_or_wait(n: isize, fd: RawFd, events: u32, mem: &mut OpMem) -> Try {
     let res = if n < 0 { errno() } else { n as i32 };

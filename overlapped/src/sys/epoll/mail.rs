@@ -149,7 +149,7 @@ impl<O: Op> Ring<O> {
     pub(super) fn end(&self, core: &mut Core<O>, ud: u64, res: i32) -> Option<O::Done> {
         let mut res = res;
         loop {
-            if let Some(done) = self.complete(core, ud, res) {
+            if let Some(done) = self.complete(core, ud, res, false) {
                 return done;
             }
             match core.slots.get_mut((ud & 0xffff_ffff) as usize) {
@@ -231,7 +231,7 @@ impl<O: Op> Ring<O> {
             _ => return,
         };
         let done = match ended {
-            Some(end) => match self.complete(core, ud, end) {
+            Some(end) => match self.complete(core, ud, end, false) {
                 Some(done) => done,
                 None => self.advance(core, ud),
             },

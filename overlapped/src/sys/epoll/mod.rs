@@ -241,11 +241,12 @@ impl<O: Op> Ring<O> {
     /// undelivered; otherwise it is tried at the owner's next turn or flush.
     pub(crate) fn start(&self, op: O, bufs: BufList, eager: bool) -> Started<O> {
         let mut core = self.lock();
-        let mut mem = core.spare.pop().unwrap_or_else(OpMem::new);
+        let c: &mut Core<O> = &mut core;
+        let mut mem = c.spare.pop().unwrap_or_else(OpMem::new);
         mem.bufs = bufs;
-        core.generation = core.generation.wrapping_add(1) & 0x7fff_ffff;
-        let generation = u64::from(core.generation);
-        let entry = core.slots.vacant_entry();
+        c.generation = c.generation.wrapping_add(1) & 0x7fff_ffff;
+        let generation = u64::from(c.generation);
+        let entry = c.slots.vacant_entry();
         let user_data = (generation << 32) | entry.key() as u64;
         let (_, slot) = entry.insert((user_data, Slot::new(op, mem)));
         if self.ops.fetch_add(1, SeqCst) == 0 {
@@ -261,7 +262,18 @@ impl<O: Op> Ring<O> {
         }
         slot.submitted = true;
         if !eager {
-            core.fresh.push(user_data);
+            // A receive on a socket found empty since its last edge waits
+            // for the next one now: its first try, at the next turn, would
+            // do just that without a system call.
+            let regs = &c.regs;
+            let quiet = attempt::quiet_recv(slot, |fd, socket| core::quiet(regs, fd, socket));
+            if let Some(fd) = quiet {
+                if c.wait_on(user_data, fd, core::IN).is_ok() {
+                    self.release(core);
+                    return Started::Pending(op_ref);
+                }
+            }
+            c.fresh.push(user_data);
             // (Written under the lock; `flush` only reads it as a hint.
             // A plain store, not a locked exchange, per batched start.)
             if !self.queued.load(Relaxed) {
@@ -452,7 +464,7 @@ impl<O: Op> Ring<O> {
                 self.rewait(core, ud, fd, events);
                 continue;
             }
-            if let Some(done) = self.advance_noting(core, ud, true, false) {
+            if let Some(done) = self.advance_noting(core, ud, true, false, true) {
                 core.deliver(done);
             }
         }
@@ -473,7 +485,7 @@ impl<O: Op> Ring<O> {
 
     /// Runs operation `ud` as far as it goes now; its outcome if it ended.
     fn advance(&self, core: &mut Core<O>, ud: u64) -> Option<O::Done> {
-        self.advance_noting(core, ud, false, false)
+        self.advance_noting(core, ud, false, false, false)
     }
 
     /// As `advance`, for an operation whose caller was already told it is
@@ -482,15 +494,19 @@ impl<O: Op> Ring<O> {
     /// for an eager start: data whose edge is not collected yet must still
     /// complete it at once, as Winsock does when data is there.)
     fn advance_pending(&self, core: &mut Core<O>, ud: u64) -> Option<O::Done> {
-        self.advance_noting(core, ud, false, true)
+        self.advance_noting(core, ud, false, true, true)
     }
 
+    /// `note`: an operation that must wait again marks its descriptor as not
+    /// ready in this round (`dispatch`). `deliver`: an outcome is delivered
+    /// here, where it is made (not moved out through the callers).
     fn advance_noting(
         &self,
         core: &mut Core<O>,
         ud: u64,
         note: bool,
         pending: bool,
+        deliver: bool,
     ) -> Option<O::Done> {
         let key = (ud & 0xffff_ffff) as usize;
         let mut first = pending;
@@ -517,7 +533,7 @@ impl<O: Op> Ring<O> {
                 core.drained(fd);
             }
             match tried {
-                Try::Res(res) => match self.complete(core, ud, res) {
+                Try::Res(res) => match self.complete(core, ud, res, deliver) {
                     Some(done) => return done,
                     None => continue,
                 },
@@ -546,8 +562,15 @@ impl<O: Op> Ring<O> {
     /// Ends the current step of operation `ud` with `res`: `Some` if the
     /// operation is over (taken out of the table, the next of its lane
     /// queued to start; its outcome, `None` inside if the record settled it
-    /// itself), `None` if it goes on with another step (or was not found).
-    fn complete(&self, core: &mut Core<O>, ud: u64, res: i32) -> Option<Option<O::Done>> {
+    /// itself, or if `deliver` and it was delivered here), `None` if it goes
+    /// on with another step (or was not found).
+    fn complete(
+        &self,
+        core: &mut Core<O>,
+        ud: u64,
+        res: i32,
+        deliver: bool,
+    ) -> Option<Option<O::Done>> {
         let key = (ud & 0xffff_ffff) as usize;
         let slot = match core.slots.get_mut(key) {
             Some((stored, slot)) if *stored == ud => slot,
@@ -580,7 +603,13 @@ impl<O: Op> Ring<O> {
                 if let Some((driver, next)) = finished.next {
                     self.next_in_lane(core, driver, next);
                 }
-                Some(finished.done)
+                match finished.done {
+                    Some(done) if deliver => {
+                        core.deliver(done);
+                        Some(None)
+                    }
+                    done => Some(done),
+                }
             }
         }
     }
