@@ -176,7 +176,9 @@ impl<O: Op> Core<O> {
         let errno = e.raw_os_error().unwrap_or(libc::EIO);
         if matches!(
             errno,
-            libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME
+            // EBADR: completions were dropped once (an overflow the kernel
+            // could not keep); ENOMEM: the kernel's memory, for now.
+            libc::EINTR | libc::EBUSY | libc::EAGAIN | libc::ETIME | libc::EBADR | libc::ENOMEM
         ) {
             return;
         }
