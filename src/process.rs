@@ -4,7 +4,7 @@
 //! processes. Each child asks the kernel for `SIGKILL` when its parent dies
 //! (`PR_SET_PDEATHSIG`), so none outlives this program on any exit path:
 //! a normal exit, an error, a panic, `SIGINT`, `SIGTERM`, even `SIGKILL`.
-//! With `bench::ring`, `bench::epoll` and `uring_echo`, one of the program's modules with
+//! With `bench::ring`, `bench::epoll::sys` and `uring_echo`, one of the program's modules with
 //! `unsafe` code.
 
 use std::os::unix::process::CommandExt;

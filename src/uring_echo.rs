@@ -7,7 +7,7 @@
 //! and one operation in flight (receive, then send what came, then receive again); one
 //! `io_uring_enter` per loop turn that submits and waits.
 //!
-//! With `process.rs`, `bench/ring.rs` and `bench/epoll.rs`, one of the program's modules with
+//! With `process.rs`, `bench/ring.rs` and `bench/epoll/sys.rs`, one of the program's modules with
 //! `unsafe`:
 //! the submission entries point into buffers that this module owns until their completion.
 

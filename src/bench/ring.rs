@@ -1,4 +1,4 @@
-//! With `epoll.rs`, `process.rs` and `uring_echo.rs`, one of the program's modules with
+//! With `epoll/sys.rs`, `process.rs` and `uring_echo.rs`, one of the program's modules with
 //! `unsafe` code: the load generator's io_uring client (see [`super::client`] for the
 //! choice between it and the epoll one), its probe, and a few raw OS calls (file limit,
 //! signals, clock ticks).
