@@ -1,7 +1,6 @@
 //! `http --model event`: one event per connection in an `EventSet`; the
 //! worker waits for any, reads the result, and receives or transmits next.
 
-use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -218,12 +217,7 @@ fn post_transmit(client: &mut Client, head: Vec<u8>) -> bool {
     client.state = State::Transmitting;
     client.conn.transmitting();
     let c = client.out.chunk(head);
-    client.ov.set_offset(c.offset);
-    let fd = c.file.as_deref().map(AsFd::as_fd);
-    match client
-        .socket
-        .transmit_file(&mut client.ov, fd, c.len, 0, c.buffers, c.flags)
-    {
+    match c.transmit(&client.socket, &mut client.ov) {
         Ok(_) | Err(WsaError::WSA_IO_PENDING) => true,
         Err(e) => {
             client.conn.log_failure("TransmitFile", e);

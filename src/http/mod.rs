@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use overlapped::{Socket, TransmitFileBuffers, TransmitFlags};
+use std::os::fd::AsFd;
+
+use overlapped::{Socket, TransmitFileBuffers, TransmitFlags, WsaResult};
 
 use crate::cli::{int_in, secs_in};
 use crate::serve::shared::Shared;
@@ -183,13 +185,23 @@ const CHUNK: u64 = 1 << 20;
 /// on a connection); the `Arc` costs one uncontended increment per call.
 #[derive(Default)]
 struct Outgoing {
-    file: Option<(Arc<File>, u64, u64)>,
+    file: Option<Arc<File>>,
+    offset: u64,
+    left: u64,
     close: bool,
+}
+
+/// The file of one `TransmitFile` call: lent (more calls follow) or, on
+/// the answer's last call, given to the operation (no duplicate made; the
+/// operation closes it).
+enum ChunkFile {
+    Lent(Arc<File>),
+    Given(File),
 }
 
 /// The arguments of the next `TransmitFile` of an answer.
 struct Chunk {
-    file: Option<Arc<File>>,
+    file: Option<ChunkFile>,
     offset: u64,
     len: u32,
     buffers: Option<TransmitFileBuffers>,
@@ -199,11 +211,17 @@ struct Chunk {
 impl Outgoing {
     /// The next call: `head` (empty after the first) and up to `CHUNK` file
     /// bytes; `TF_DISCONNECT` on the last one of a closing answer.
-    fn chunk(&self, head: Vec<u8>) -> Chunk {
-        let (file, offset, len, last) = match &self.file {
-            Some((f, off, left)) => (Some(f.clone()), *off, (*left).min(CHUNK), *left <= CHUNK),
-            None => (None, 0, 0, true),
+    fn chunk(&mut self, head: Vec<u8>) -> Chunk {
+        let last = self.left <= CHUNK;
+        let file = if last {
+            self.file.take().map(|f| match Arc::try_unwrap(f) {
+                Ok(f) => ChunkFile::Given(f),
+                Err(f) => ChunkFile::Lent(f),
+            })
+        } else {
+            self.file.clone().map(ChunkFile::Lent)
         };
+        let (offset, len) = (self.offset, self.left.min(CHUNK));
         Chunk {
             file,
             offset,
@@ -222,23 +240,79 @@ impl Outgoing {
 
     /// A new answer's file range.
     fn new(file: Option<(File, u64, u64)>, close: bool) -> Outgoing {
-        Outgoing {
-            file: file.map(|(f, off, len)| (Arc::new(f), off, len)),
-            close,
+        match file {
+            Some((f, offset, left)) => Outgoing {
+                file: Some(Arc::new(f)),
+                offset,
+                left,
+                close,
+            },
+            None => Outgoing {
+                close,
+                ..Outgoing::default()
+            },
         }
     }
 
     /// A call completed: true while file bytes remain.
     fn advance(&mut self) -> bool {
-        if let Some((_, off, left)) = &mut self.file {
-            let n = (*left).min(CHUNK);
-            *off += n;
-            *left -= n;
-            if *left > 0 {
-                return true;
-            }
+        let n = self.left.min(CHUNK);
+        self.offset += n;
+        self.left -= n;
+        if self.left > 0 {
+            return true;
         }
         self.file = None;
         false
+    }
+}
+
+impl Chunk {
+    /// Starts this call on `socket` with `ov` (its offset set here).
+    fn transmit(self, socket: &Socket, ov: &mut overlapped::Overlapped) -> WsaResult<u32> {
+        ov.set_offset(self.offset);
+        match self.file {
+            Some(ChunkFile::Given(f)) => socket.transmit_file_owned(
+                ov,
+                Some(f.into()),
+                self.len,
+                0,
+                self.buffers,
+                self.flags,
+            ),
+            file => {
+                let lent = match &file {
+                    Some(ChunkFile::Lent(f)) => Some(f.as_fd()),
+                    _ => None,
+                };
+                socket.transmit_file(ov, lent, self.len, 0, self.buffers, self.flags)
+            }
+        }
+    }
+
+    /// Starts this call on `socket`, its completion running `routine`.
+    fn transmit_with<F>(self, socket: &Socket, routine: F) -> WsaResult<u32>
+    where
+        F: FnOnce(overlapped::Completion) + 'static,
+    {
+        let (offset, len, buffers, flags) = (self.offset, self.len, self.buffers, self.flags);
+        match self.file {
+            Some(ChunkFile::Given(f)) => socket.transmit_file_owned_with(
+                Some(f.into()),
+                offset,
+                len,
+                0,
+                buffers,
+                flags,
+                routine,
+            ),
+            file => {
+                let lent = match &file {
+                    Some(ChunkFile::Lent(f)) => Some(f.as_fd()),
+                    _ => None,
+                };
+                socket.transmit_file_with(lent, offset, len, 0, buffers, flags, routine)
+            }
+        }
     }
 }

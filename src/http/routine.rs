@@ -2,7 +2,6 @@
 //! wait; each routine receives or transmits the connection's next step.
 
 use std::cell::RefCell;
-use std::os::fd::AsFd;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Instant;
@@ -181,11 +180,8 @@ fn transmit(mut client: Box<Client>, head: Vec<u8>, bufs: BufList) {
     client.watch();
     let s = client.socket.clone();
     let c = client.out.chunk(head);
-    let fd = c.file.as_deref().map(AsFd::as_fd);
     let peer = client.conn.peer();
-    let started = s.transmit_file_with(fd, c.offset, c.len, 0, c.buffers, c.flags, move |c| {
-        on_sent(client, c, bufs)
-    });
+    let started = c.transmit_with(&s, move |c| on_sent(client, c, bufs));
     match started {
         Ok(_) | Err(WsaError::WSA_IO_PENDING) => {}
         Err(e) => eprintln!("http: {peer} TransmitFile failed: {e}"),

@@ -19,10 +19,18 @@ pub(crate) const MAX_TOTAL: u64 = 2_147_483_646;
 pub(crate) enum Part<'a> {
     Memory(Vec<u8>),
     File {
-        file: BorrowedFd<'a>,
+        file: FileArg<'a>,
         offset: Option<u64>,
         len: u32,
     },
+}
+
+/// A file as the caller gave it: lent (the operation holds a duplicate of
+/// the descriptor) or given (the operation holds it, and closes it when it
+/// ends or fails to start).
+pub(crate) enum FileArg<'a> {
+    Lent(BorrowedFd<'a>),
+    Given(OwnedFd),
 }
 
 /// A request: its parts in order, with the `EOP` mark of each.
@@ -155,14 +163,17 @@ impl Socket {
     }
 }
 
-/// A file range: the descriptor (a duplicate, held until the operation
-/// ends) and the bytes to send. Offset `None`: the file's current position.
-/// Length 0: to the end of the file. A start past the end, or a length
-/// beyond it, is `WSAEINVAL` ([fact 109](crate::semantics#fact-109)).
-fn resolve(file: BorrowedFd<'_>, offset: Option<u64>, len: u32) -> WsaResult<(OwnedFd, u64)> {
-    let owned = file
-        .try_clone_to_owned()
-        .map_err(|_| WsaError::WSA_INVALID_HANDLE)?;
+/// A file range: the descriptor (a lent file's duplicate, or the given
+/// one; held until the operation ends) and the bytes to send. Offset
+/// `None`: the file's current position. Length 0: to the end of the file.
+/// A start past the end, or a length beyond it, is `WSAEINVAL` ([fact 109](crate::semantics#fact-109)).
+fn resolve(file: FileArg<'_>, offset: Option<u64>, len: u32) -> WsaResult<(OwnedFd, u64)> {
+    let owned = match file {
+        FileArg::Lent(file) => file
+            .try_clone_to_owned()
+            .map_err(|_| WsaError::WSA_INVALID_HANDLE)?,
+        FileArg::Given(file) => file,
+    };
     if !crate::sys::pipe::readable(&owned) {
         return Err(WsaError::WSAEACCES);
     }

@@ -13,7 +13,7 @@
 mod build;
 mod packets;
 
-use std::os::fd::BorrowedFd;
+use std::os::fd::{BorrowedFd, OwnedFd};
 
 use bitflags::bitflags;
 
@@ -21,7 +21,7 @@ pub(crate) use packets::packets_request;
 pub use packets::{TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE, TP_ELEMENT_MEMORY};
 
 use crate::{Completion, Overlapped, Socket, WsaResult};
-use build::{Part, Request};
+use build::{FileArg, Part, Request};
 
 bitflags! {
     /// Flags of `TransmitFile` and `TransmitPackets` (`dwFlags`), with
@@ -86,6 +86,38 @@ pub struct TransmitFileBuffers {
 
 pub(crate) fn file_request<'a>(
     file: Option<BorrowedFd<'a>>,
+    offset: Option<u64>,
+    bytes_to_write: u32,
+    bytes_per_send: u32,
+    buffers: Option<TransmitFileBuffers>,
+    flags: TransmitFlags,
+) -> Request<'a> {
+    let file = file.map(FileArg::Lent);
+    request(file, offset, bytes_to_write, bytes_per_send, buffers, flags)
+}
+
+/// A `TransmitFile` request whose file the operation is given.
+fn given_request(
+    file: Option<OwnedFd>,
+    offset: u64,
+    bytes_to_write: u32,
+    bytes_per_send: u32,
+    buffers: Option<TransmitFileBuffers>,
+    flags: TransmitFlags,
+) -> Request<'static> {
+    let file = file.map(FileArg::Given);
+    request(
+        file,
+        Some(offset),
+        bytes_to_write,
+        bytes_per_send,
+        buffers,
+        flags,
+    )
+}
+
+fn request<'a>(
+    file: Option<FileArg<'a>>,
     offset: Option<u64>,
     bytes_to_write: u32,
     bytes_per_send: u32,
@@ -232,6 +264,51 @@ impl Socket {
             buffers,
             flags,
         );
+        let (kind, bufs) = self.transmit_kind(req)?;
+        always_pending(self.start_routine(kind, bufs, Box::new(routine)))
+    }
+
+    /// [`Socket::transmit_file`] given the file rather than lent it: the
+    /// operation keeps this descriptor and closes it when it ends, so the
+    /// call makes no duplicate of it (one `dup` and one `close` fewer per
+    /// call, for a caller that opens a file per answer anyway). An error
+    /// before the start closes it too. Everything else (the record's
+    /// offset, the checks, the completion) is [`Socket::transmit_file`]'s.
+    #[doc(alias = "TransmitFile")]
+    pub fn transmit_file_owned(
+        &self,
+        overlapped: &mut Overlapped,
+        file: Option<OwnedFd>,
+        bytes_to_write: u32,
+        bytes_per_send: u32,
+        buffers: Option<TransmitFileBuffers>,
+        flags: TransmitFlags,
+    ) -> WsaResult<u32> {
+        let offset = overlapped.offset();
+        let req = given_request(file, offset, bytes_to_write, bytes_per_send, buffers, flags);
+        let (kind, bufs) = self.transmit_kind(req)?;
+        always_pending(self.start_overlapped(overlapped, kind, bufs))
+    }
+
+    /// [`Socket::transmit_file_with`] given the file (closed when the
+    /// operation ends, or at once if it cannot start), as
+    /// [`Socket::transmit_file_owned`].
+    #[doc(alias = "TransmitFile")]
+    #[allow(clippy::too_many_arguments)]
+    pub fn transmit_file_owned_with<F>(
+        &self,
+        file: Option<OwnedFd>,
+        offset: u64,
+        bytes_to_write: u32,
+        bytes_per_send: u32,
+        buffers: Option<TransmitFileBuffers>,
+        flags: TransmitFlags,
+        routine: F,
+    ) -> WsaResult<u32>
+    where
+        F: FnOnce(Completion) + 'static,
+    {
+        let req = given_request(file, offset, bytes_to_write, bytes_per_send, buffers, flags);
         let (kind, bufs) = self.transmit_kind(req)?;
         always_pending(self.start_routine(kind, bufs, Box::new(routine)))
     }

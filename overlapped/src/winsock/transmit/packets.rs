@@ -2,7 +2,7 @@
 
 use std::os::fd::BorrowedFd;
 
-use super::build::{Part, Request};
+use super::build::{FileArg, Part, Request};
 use super::TransmitFlags;
 use crate::{Completion, Overlapped, Socket, WsaResult};
 
@@ -102,7 +102,11 @@ pub(crate) fn packets_request(
         .map(|e| {
             let part = match e.data {
                 Data::Memory(b) => Part::Memory(b),
-                Data::File { file, offset, len } => Part::File { file, offset, len },
+                Data::File { file, offset, len } => Part::File {
+                    file: FileArg::Lent(file),
+                    offset,
+                    len,
+                },
             };
             (part, e.eop)
         })
