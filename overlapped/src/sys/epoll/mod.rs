@@ -249,7 +249,15 @@ impl<O: Op> Ring<O> {
         let entry = c.slots.vacant_entry();
         let user_data = (generation << 32) | entry.key() as u64;
         let (_, slot) = entry.insert((user_data, Slot::new(op, mem)));
-        if self.ops.fetch_add(1, SeqCst) == 0 {
+        // Counted under the ring's lock, as every change of it is: a plain
+        // load and store rather than a locked add per operation (the
+        // service reads it without the lock). The first operation pairs its
+        // count with the service's `IDLE` look (`service::watch`), across
+        // a fence.
+        let n = self.ops.load(Relaxed);
+        self.ops.store(n + 1, Release);
+        if n == 0 {
+            fence(SeqCst);
             service::watch();
         }
         let op_ref = OpRef {
@@ -599,7 +607,8 @@ impl<O: Op> Ring<O> {
                 let lane = submitted.then_some((&self.me, ud));
                 let finished = op.finish(&mut mem, ended, lane);
                 core.spare.push(mem);
-                self.ops.fetch_sub(1, SeqCst);
+                // (Under the lock: see `start`.)
+                self.ops.store(self.ops.load(Relaxed) - 1, Release);
                 if let Some((driver, next)) = finished.next {
                     self.next_in_lane(core, driver, next);
                 }
