@@ -18,7 +18,10 @@ impl Op for OpSlot {
     type Ended = (WsaError, u32, MsgFlags);
     type Done = (Notify, Outcome);
 
-    #[inline]
+    // Always inline: one call site per backend, in the submission path; left
+    // to itself the compiler inlines it or not depending on unrelated code
+    // (measured: 51 Ir/msg either way).
+    #[inline(always)]
     fn request(&mut self) -> Request<'_> {
         if self.serves_unread() {
             // The receive reads the socket's unread bytes at its completion.
@@ -97,7 +100,7 @@ impl Op for OpSlot {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn absorb(&mut self, res: i32) -> bool {
         OpSlot::absorb(self, res)
     }

@@ -34,6 +34,7 @@ impl OpSlot {
     /// Takes one result of a chain of linked requests (transmits); true
     /// while more of the chain's results are to come. Other operations have
     /// one request per step: false.
+    #[inline]
     pub(crate) fn absorb(&mut self, res: i32) -> bool {
         match &mut self.kind {
             OpKind::Transmit(t) => t.absorb(res),
