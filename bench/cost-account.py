@@ -28,12 +28,12 @@ GROUPS = [
      "its event reset at the start (fact 18); a routine kept on its thread until it runs (fact 33)",
      [r"OvState::begin", r"OvState::set_op", r"::start_overlapped$", r"::start_routine$",
       r"::start_kept_routine$", r"Local::keep", r"::recv_with$", r"::send_with$",
-      r"socket_io::<impl .*>::(recv|send)$", r"Slab<T>::insert", r"VacantEntry",
+      r"socket_io::<impl .*>::(recv|send)$", r"Slab<T>::insert",
       r"drop_in_place<overlapped::sys::driver::Started", r"inline_fn::InlineFn"]),
     ("start: ring / readiness set-up",
      "buffer ownership (the buffers move into the operation until its completion is reaped), "
      "the immediate-completion rule (eager vs batched submission)",
-     [r"sys::uring::ops::<impl .*>::start$", r"sys::epoll::Ring<O>::start$", r"prep::sqes",
+     [r"sys::uring::ops::<impl .*>::start$", r"sys::epoll::Ring<O>::start$", r"prep::sqes", r"VacantEntry",
       r"Core<O>::push", r"Core<O>::submit$", r"Submitter::submit$", r"OpSlot.*::request",
       r"OpMem::", r"sys::epoll::Ring<O>::try_fresh", r"attempt::", r"BufList::",
       r"^(send|recv|sendmsg|recvmsg|__libc_send|__libc_recv)$"]),
@@ -54,7 +54,7 @@ GROUPS = [
     ("reaping (ring / epoll turn)",
      "the reap loop: completion queue read, each entry dispatched to its record",
      [r"ops::<impl .*>::reap$", r"Core<O>::collect", r"cqueue::", r"sys::epoll::Ring<O>::dispatch",
-      r"epoll::core::Core<O>::(wait_on|unwait|quiet)", r"Vec<T,A>::retain"]),
+      r"epoll::core::(Core<O>::)?(wait_on|unwait|quiet)", r"Vec<T,A>::retain"]),
     ("wait: ring lock protocol and progress guarantee",
      "progress without the issuing thread (an event op completes while its issuer is away, "
      "fact 133; DESIGN 'completions while the issuing thread is away'): the ring lock, grace, "
@@ -67,7 +67,7 @@ GROUPS = [
      [r"Local::park", r"wait::wait_list", r"EventSet::wait", r"wait_for_single_object_ex",
       r"pick_lowest", r"first_from", r"ReadySet::", r"WaiterGuard", r"wait::check",
       r"single_wait_set", r"Local::run_apcs", r"Local::drain_started", r"Ring<O>::turn",
-      r"Ring<O>::flush", r"Submitter::submit_and_wait", r"Submitter::enter", r"^syscall$",
+      r"Ring<O>::flush", r"Core<O>::wait$", r"Submitter::submit_and_wait", r"Submitter::enter", r"^syscall$",
       r"thread::try_current", r"thread::current", r"^epoll_wait$", r"Timespec>::now", r"clock_gettime",
       r"asynccancel", r"next_signaled"]),
     ("application (the echo server and its API calls)",
