@@ -387,7 +387,8 @@ impl Local {
     pub(crate) fn run_apcs(&self) {
         let _delivery = Delivery::begin(self);
         loop {
-            if self.shared.has_remote.swap(false, SeqCst) {
+            // (A load first: the locked swap only when another thread posted.)
+            if self.shared.has_remote.load(SeqCst) && self.shared.has_remote.swap(false, SeqCst) {
                 let remote = std::mem::take(
                     &mut *self.shared.remote.lock().unwrap_or_else(|e| e.into_inner()),
                 );

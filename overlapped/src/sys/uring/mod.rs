@@ -310,8 +310,10 @@ impl<O: Op> Ring<O> {
         self.count_turn();
         drop(core);
         if grace && self.ops() > 0 {
-            if !self.out.swap(true, Relaxed) {
-                // A read-modify-write: also the fence `watch` needs.
+            // Only the owner writes `out`: a load and a store, not a locked swap.
+            if !self.out.load(Relaxed) {
+                self.out.store(true, Relaxed);
+                // `grace_out`'s read-modify-write is also the fence `watch` needs.
                 service::grace_out(true);
             } else {
                 // Pairs with the service's fence between lowering its tick
