@@ -70,7 +70,16 @@ impl ReadySet {
     }
 
     /// The lowest marked index at or after `from`, if any.
+    #[cfg(test)]
     pub(crate) fn first_from(&self, from: usize) -> Option<usize> {
+        self.word_from(from)
+            .map(|(word, bits)| word * 64 + bits.trailing_zeros() as usize)
+    }
+
+    /// The first word holding a marked index at or after `from`: its number
+    /// and its marked bits at or after `from` (never zero), if any. A caller
+    /// that finds every one of them stale goes on from the next word.
+    pub(crate) fn word_from(&self, from: usize) -> Option<(usize, u64)> {
         let mut word = from / 64;
         let mut mask = u64::MAX << (from % 64);
         while word < self.words.len() {
@@ -88,7 +97,7 @@ impl ReadySet {
             }
             let bits = self.words[word].load(SeqCst) & mask;
             if bits != 0 {
-                return Some(word * 64 + bits.trailing_zeros() as usize);
+                return Some((word, bits));
             }
             if mask == u64::MAX {
                 // The word looks empty: drop its summary bit, then look again

@@ -221,32 +221,45 @@ fn pick_lowest(events: &[Event], ready: &ReadySet) -> Option<usize> {
 }
 
 fn pick_lowest_from(events: &[Event], ready: &ReadySet, mut from: usize) -> Option<usize> {
-    while let Some(i) = ready.first_from(from) {
-        let Some(e) = events.get(i) else {
-            ready.clear_bit(i);
-            from = i + 1;
-            continue;
-        };
-        if e.is_manual_reset() {
-            if e.is_set() {
-                return Some(i);
-            }
-            // Clear, then look again: a `set` racing with us re-marks after
-            // storing the signal, so either we see it or its mark stays.
-            ready.clear_bit(i);
-            if e.is_set() {
-                ready.set_bit(i);
-                return Some(i);
-            }
-        } else {
-            ready.clear_bit(i);
-            if e.acquire() {
+    // Word by word: the stale marks of one word are cleared without
+    // looking the word up again for each.
+    while let Some((word, mut bits)) = ready.word_from(from) {
+        while bits != 0 {
+            let i = word * 64 + bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            if pick(events, ready, i) {
                 return Some(i);
             }
         }
-        from = i + 1;
+        from = (word + 1) * 64;
     }
     None
+}
+
+/// Whether marked index `i` is signalled (consuming an auto-reset event's
+/// signal); a stale mark is cleared.
+#[inline]
+fn pick(events: &[Event], ready: &ReadySet, i: usize) -> bool {
+    let Some(e) = events.get(i) else {
+        ready.clear_bit(i);
+        return false;
+    };
+    if e.is_manual_reset() {
+        if e.is_set() {
+            return true;
+        }
+        // Clear, then look again: a `set` racing with us re-marks after
+        // storing the signal, so either we see it or its mark stays.
+        ready.clear_bit(i);
+        if e.is_set() {
+            ready.set_bit(i);
+            return true;
+        }
+        false
+    } else {
+        ready.clear_bit(i);
+        e.acquire()
+    }
 }
 
 /// Wait-all: true once every event is signalled; auto-reset events are then
