@@ -97,6 +97,50 @@ fn the_epoll_client_loads_tcp_and_udp_servers() {
     }
 }
 
+/// A connect that gets no answer (the listener's accept queue is full, so the
+/// kernel drops the SYNs) ends with `--connect-timeout`, on both clients.
+#[test]
+fn a_connect_without_answer_times_out_on_both_clients() {
+    let listener =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    listener
+        .bind(
+            &"127.0.0.1:0"
+                .parse::<std::net::SocketAddr>()
+                .unwrap()
+                .into(),
+        )
+        .unwrap();
+    listener.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap().as_socket().unwrap();
+    // Backlog 0 holds one connection: this one fills the queue.
+    let _held = std::net::TcpStream::connect(addr).unwrap();
+    for client in ["uring", "epoll"] {
+        let out = run(&[
+            "bench",
+            "--addr",
+            &addr.to_string(),
+            "--conns",
+            "2",
+            "--secs",
+            "0.2",
+            "--connect-timeout",
+            "0.3",
+            "--client-backend",
+            client,
+        ]);
+        let (stdout, stderr) = texts(&out);
+        if stderr.contains("io_uring cannot run here") {
+            continue; // this machine has no io_uring: the epoll client still runs
+        }
+        assert_eq!(out.status.code(), Some(1), "{client}:\n{stdout}\n{stderr}");
+        assert!(
+            stdout.contains(&format!("connect to {addr}: timed out")),
+            "{client}:\n{stdout}\n{stderr}"
+        );
+    }
+}
+
 /// Runs only as the child of the tests above (a no-op otherwise): installs the filter,
 /// runs the program, prints what the parent checks.
 #[test]
