@@ -56,6 +56,7 @@ fn a_ring_denied_io_uring_enter_later_fails_its_calls_without_spinning() {
         "in flight before: completed with 5 bytes",
         "overlapped after: WSAENETDOWN",
         "synchronous after: WSAENETDOWN",
+        "closed with a receive in the kernel: \"WSAECONNABORTED",
         "batched after: WSAENETDOWN",
     ] {
         assert!(stdout.contains(line), "{line:?} missing:\n{stdout}");
@@ -83,8 +84,37 @@ fn child_denied_later() {
         conn.recv(&mut before, BufList::zeroed(64), MsgFlags::empty()),
         Err(WsaError::WSA_IO_PENDING)
     );
+    // Another, on a socket closed after the filter.
+    let _peer2 = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (conn2, _) = listener.accept().unwrap();
+    let event2 = Event::new();
+    let mut before2 = Overlapped::new(&event2);
+    assert_eq!(
+        conn2.recv(&mut before2, BufList::zeroed(64), MsgFlags::empty()),
+        Err(WsaError::WSA_IO_PENDING)
+    );
 
     deny_io_uring_enter();
+
+    drop(conn2);
+    let waited = wait_for_multiple_events(
+        std::slice::from_ref(&event2),
+        false,
+        Some(Duration::from_secs(3)),
+        false,
+    );
+    // The close's shutdown ends it, as on a working ring (DESIGN, "Cancellation
+    // and close": a stream receive connected at the close reports
+    // WSAECONNABORTED); its cancel could not reach the kernel.
+    assert_eq!(
+        waited,
+        Ok(WaitResult::Signaled(0)),
+        "the receive of the closed socket"
+    );
+    println!(
+        "closed with a receive in the kernel: {:?}",
+        name(before2.status().map(|n| n as usize))
+    );
 
     // Waiting for it (nothing comes yet) sleeps: each turn's denied
     // `io_uring_enter` used to return at once, and the wait spun on it.
