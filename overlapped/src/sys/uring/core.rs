@@ -50,7 +50,7 @@ const BROKEN_RESULT: i32 = -libc::ENETDOWN;
 /// operations already in the kernel still complete) and the owner's eventfd.
 pub(super) struct Enter {
     /// The `user_data` of the last [`RECENT`] entries pushed, by push count.
-    recent: Box<[u64]>,
+    recent: Box<[u64; RECENT]>,
     pushed: u64,
     /// The errno of the failure that broke the ring, if one did.
     broken: Option<i32>,
@@ -75,7 +75,7 @@ pub(super) fn any_broken() -> bool {
 impl Default for Enter {
     fn default() -> Enter {
         Enter {
-            recent: vec![0; RECENT].into_boxed_slice(),
+            recent: Box::new([0; RECENT]),
             pushed: 0,
             broken: None,
             failed: Vec::new(),
