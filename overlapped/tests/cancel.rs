@@ -317,3 +317,46 @@ fn a_cancel_after_the_data_arrived_loses_and_repeats_no_bytes() {
     send_all(&client, b"end");
     assert_eq!(recv_exact(&server, 3), b"end");
 }
+
+/// Bytes waiting in a socket's receive queue (`in_queue`) or not yet
+/// acknowledged by the peer (its send queue).
+fn queued(s: &Socket, in_queue: bool) -> i32 {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    let request = if in_queue {
+        libc::FIONREAD
+    } else {
+        libc::TIOCOUTQ
+    };
+    // SAFETY: SIOCINQ/SIOCOUTQ write one c_int to a live local.
+    let r = unsafe { libc::ioctl(s.as_raw_fd(), request, &mut n) };
+    assert_eq!(r, 0, "ioctl: {}", std::io::Error::last_os_error());
+    n
+}
+
+#[test]
+fn cancel_io_ex_after_the_kernel_completed_the_receive_says_not_found_and_keeps_the_data() {
+    // Fact 126: an operation the kernel has already completed is not
+    // cancelled; CancelIoEx finds nothing (ERROR_NOT_FOUND), on io_uring
+    // too where the completion may still sit unreaped in the ring.
+    let (client, server) = tcp_pair();
+    let ev = Event::new();
+    let mut ov = Overlapped::new(&ev);
+    start_recv(&server, &mut ov, 10);
+    send_all(&client, b"q");
+    // The kernel is done: the peer's byte is acknowledged and no longer
+    // queued on the server, so the receive took it (a wait on a
+    // condition; the bound only guards against a hang).
+    let mut polls = 0;
+    while queued(&client, false) != 0 || queued(&server, true) != 0 {
+        polls += 1;
+        assert!(polls < 20_000, "the byte never reached the receive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(
+        cancel_io_ex(&server, Some(&ov)),
+        Err(WsaError::ERROR_NOT_FOUND)
+    );
+    assert_eq!(result(&server, &ov), Ok(1));
+    assert_eq!(ov.take_buffers().unwrap().gather(1), b"q");
+}

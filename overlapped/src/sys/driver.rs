@@ -127,8 +127,7 @@ impl<O: Op> Driver<O> {
     }
 
     /// Reaps and delivers if nobody holds the driver, from any thread (the
-    /// tokio driver task). False if it was busy.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
+    /// tokio driver task; `CancelIoEx` before it decides). False if it was busy.
     pub(crate) fn try_drive(&self) -> bool {
         backend!(self, r => r.try_drive())
     }

@@ -36,7 +36,11 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 ///
 /// `Err(ERROR_NOT_FOUND)` (1168) if there was nothing to cancel: no
 /// operation pending on the socket, or `overlapped` names no operation
-/// pending on it. Does not wait: the cancelled operations complete with
+/// pending on it. With `overlapped`, a completion the kernel has already
+/// posted but the library has not yet reaped is reaped first (a
+/// non-blocking look, skipped if another thread holds that ring at that
+/// moment), so an operation that finished before the call gives
+/// `ERROR_NOT_FOUND` on both backends and keeps its real result. Does not wait: the cancelled operations complete with
 /// `WSA_OPERATION_ABORTED` through their notifications later, and one that
 /// raced to completion reports its real result.
 ///
@@ -73,13 +77,18 @@ pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResu
         }
         Some(ov) => {
             let op = ov.state.op().ok_or(WsaError::ERROR_NOT_FOUND)?;
+            let ring = op.ring.upgrade().ok_or(WsaError::ERROR_NOT_FOUND)?;
+            // A completion the kernel already posted is reaped first (if
+            // nobody holds the ring), so that an operation that finished
+            // before the cancel counts as not found, as on Windows.
+            ring.try_drive();
+            let pending = socket.pending_parts();
             if !pending
                 .iter()
                 .any(|inner| inner.lanes.holds(&op.ring, op.user_data))
             {
                 return Err(WsaError::ERROR_NOT_FOUND);
             }
-            let ring = op.ring.upgrade().ok_or(WsaError::ERROR_NOT_FOUND)?;
             ring.cancel(op.user_data);
             Ok(())
         }

@@ -357,7 +357,6 @@ impl<O: Op> Ring<O> {
 
     /// Drives the ring from any thread if nobody holds it (the tokio
     /// driver). Returns false if the ring was busy.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn try_drive(&self) -> bool {
         if self.foreign() {
             return false;

@@ -455,7 +455,6 @@ impl<O: Op> Ring<O> {
     /// tokio driver runs on whichever worker thread). Submissions that
     /// follow (the next operation of a lane, mail) stay with the owner and
     /// the service thread. Returns false if the ring was busy.
-    #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     pub(crate) fn try_drive(&self) -> bool {
         if self.foreign() {
             return false;
