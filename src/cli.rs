@@ -110,6 +110,28 @@ pub fn refuse_given(ids: &[&str], why: &str) {
     }
 }
 
+/// Makes a write to a closed stdout (`overlapped compare | head -1`) end the
+/// program quietly, as CLI tools do on SIGPIPE: status 141 (128 + SIGPIPE),
+/// no panic message. Rust ignores SIGPIPE, so `println!` panics on EPIPE
+/// instead; the signal itself stays ignored (a server's write to a closed
+/// socket must not kill it). Child servers die with the program
+/// (`PR_SET_PDEATHSIG`, see `process.rs`).
+pub fn quiet_on_broken_pipe() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let text = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if text.starts_with("failed printing to stdout") && text.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        previous(info);
+    }));
+}
+
 /// `--backend`: the backend the library runs on in this program and the
 /// servers it starts.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +160,20 @@ pub fn force_backend(backend: Option<BackendArg>) {
 /// backend: a refusal then names the option.
 static BY_OPTION: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
+/// The backend as this program shows it: when `--backend` forced it, the
+/// reason names the option (the library only sees the variable it set).
+pub fn backend_text(b: &overlapped::Backend) -> String {
+    shown_backend(b, BY_OPTION.load(std::sync::atomic::Ordering::Relaxed))
+}
+
+fn shown_backend(b: &overlapped::Backend, by_option: bool) -> String {
+    let var = format!("forced by {}=", overlapped::BACKEND_VAR);
+    match b.reason.strip_prefix(&var) {
+        Some(name) if by_option => format!("{} (forced by --backend {name})", b.kind),
+        _ => b.to_string(),
+    }
+}
+
 /// The library's start-up error as this program shows it: a refused forced
 /// io_uring names what forced it (`--backend uring`, or the variable).
 pub fn setup_error_text(e: &overlapped::SetupError) -> String {
@@ -163,6 +199,24 @@ pub fn startup() -> std::io::Result<()> {
 mod backend_tests {
     use super::refusal_text;
     use overlapped::SetupError;
+
+    #[test]
+    fn a_forced_backend_names_the_option_that_forced_it() {
+        let b = overlapped::Backend {
+            kind: overlapped::BackendKind::Epoll,
+            reason: format!("forced by {}=epoll", overlapped::BACKEND_VAR),
+        };
+        assert_eq!(
+            super::shown_backend(&b, true),
+            "epoll (forced by --backend epoll)"
+        );
+        assert_eq!(super::shown_backend(&b, false), b.to_string());
+        let auto = overlapped::Backend {
+            kind: overlapped::BackendKind::Epoll,
+            reason: "io_uring_setup: EPERM (Operation not permitted)".into(),
+        };
+        assert_eq!(super::shown_backend(&auto, true), auto.to_string());
+    }
 
     #[test]
     fn a_refusal_names_what_forced_io_uring() {

@@ -18,7 +18,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 /// why (`backend: epoll (io_uring_setup: EPERM (Operation not permitted))`).
 pub(crate) fn backend_line() -> String {
     match overlapped::backend() {
-        Ok(b) => format!("backend: {b}"),
+        Ok(b) => format!("backend: {}", cli::backend_text(&b)),
         Err(e) => format!("backend: none ({})", cli::setup_error_text(&e)),
     }
 }
@@ -54,6 +54,7 @@ enum Command {
 }
 
 fn main() {
+    cli::quiet_on_broken_pipe();
     // `--port -1` is a bad value of --port, not an unknown option.
     let matches = Cli::command()
         .mut_subcommands(|s| s.allow_negative_numbers(true))
