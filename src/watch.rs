@@ -251,10 +251,13 @@ impl Watch {
                 What::Providers => "providers",
             })
             .collect();
+        let backend = crate::backend_line();
         if self.args.json {
-            emit(&json!({ "watching": names }).to_string());
+            let backend = backend.strip_prefix("backend: ").unwrap_or(&backend);
+            emit(&json!({ "watching": names, "backend": backend }).to_string());
         } else {
-            emit(&format!("watching {}", names.join(",")));
+            // One line: what follows it are the notifications.
+            emit(&format!("watching {}; {backend}", names.join(",")));
         }
         let mut seen = 0u64;
         loop {

@@ -56,3 +56,69 @@ fn a_closed_stdout_ends_compare_quietly() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn compare_stops_at_once_when_the_library_cannot_start() {
+    let out = Command::new(EXE)
+        .args([
+            "compare",
+            "--secs",
+            "0.3",
+            "--rounds",
+            "1",
+            "--servers",
+            "event,tokio",
+        ])
+        .env("OVERLAPPED_BACKEND", "bogus")
+        .output()
+        .expect("run compare");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("bogus"), "the reason: {stderr}");
+    assert!(!stderr.contains("round 1"), "no run starts: {stderr}");
+}
+
+#[test]
+fn soak_names_its_servers_backend_and_stops_when_there_is_none() {
+    let out = Command::new(EXE)
+        .args(["soak", "--secs", "1"])
+        .env("OVERLAPPED_BACKEND", "bogus")
+        .output()
+        .expect("run soak");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(
+        stdout.starts_with("soak servers' backend: none ("),
+        "{stdout}"
+    );
+    assert!(stderr.contains("bogus"), "{stderr}");
+}
+
+#[test]
+fn connect_rate_says_which_backend_it_runs_on() {
+    let server = common::ServerProcess::start(&["serve", "--port", "0"]);
+    let run = |json: bool| {
+        let mut cmd = Command::new(EXE);
+        cmd.args(["bench", "--connect-rate", "--addr", &server.addr])
+            .args(["--connections", "20", "--conns", "2"])
+            .env_remove("OVERLAPPED_BACKEND");
+        if json {
+            cmd.arg("--json");
+        }
+        let out = cmd.output().expect("run bench --connect-rate");
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = run(false);
+    assert!(
+        text.lines().any(|l| l.starts_with("backend: ")),
+        "a backend line: {text}"
+    );
+    let json: serde_json::Value = serde_json::from_str(run(true).trim()).unwrap();
+    let backend = json["backend"].as_str().expect("a backend field");
+    assert!(
+        backend.starts_with("uring (") || backend.starts_with("epoll ("),
+        "{backend}"
+    );
+}

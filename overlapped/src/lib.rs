@@ -10,7 +10,10 @@
 //! `kernel.io_uring_disabled`, an older kernel. The Winsock semantics are the
 //! same on both. `OVERLAPPED_BACKEND=uring` or `=epoll` ([`BACKEND_VAR`])
 //! forces one (a forced io_uring that cannot start is an error, never a
-//! silent fallback); [`backend()`] tells the program which one runs and why.
+//! silent fallback: [`startup()`] and [`backend()`] return it with the
+//! reason; making sockets, events and ports still succeeds, and the first
+//! call that needs the thread's ring, an operation or a wait, fails with
+//! `WSASYSNOTREADY`); [`backend()`] tells the program which one runs and why.
 //!
 //! Two ways to learn that an operation finished, as in Winsock:
 //!
@@ -121,6 +124,46 @@
 //!     Ok(())
 //! }
 //! ```
+//!
+//! ## async/await
+//!
+//! A third way to learn of a completion: every operation has an `*_async`
+//! form ([`Socket::recv_async`], [`Socket::send_async`],
+//! [`Socket::accept_ex_async`], ...) that returns a future ([`AsyncOp`]).
+//! The buffers move into the operation and come back in the output;
+//! dropping the future before it completes cancels the operation.
+//! [`block_on`] runs a future on the calling thread and [`spawn_local`] adds
+//! tasks: that executor's park is the thread's alertable wait, so routines
+//! and APCs run there too.
+//!
+//! ```
+//! use overlapped::{block_on, BufList, MsgFlags, Socket};
+//!
+//! let listener = Socket::listen_tcp(&"127.0.0.1:0".parse().unwrap(), 1)?;
+//! let client = Socket::connect_tcp(&listener.local_addr()?)?;
+//! let (server, _) = listener.accept()?;
+//! block_on(async {
+//!     let (sent, _) = client.send_async(b"ping".to_vec(), MsgFlags::empty()).await;  // WSASend
+//!     assert_eq!(sent, Ok(4));
+//!     let (got, bufs) = server.recv_async(BufList::zeroed(16), MsgFlags::empty()).await; // WSARecv
+//!     assert_eq!(bufs.gather(got? as usize), b"ping");
+//!     Ok::<(), overlapped::WsaError>(())
+//! })?;
+//! # Ok::<(), overlapped::WsaError>(())
+//! ```
+//!
+//! **tokio.** With the cargo feature `tokio`, the same futures run on a
+//! tokio runtime (current- or multi-thread): the first one polled on a
+//! thread registers that thread's ring with tokio's reactor, so a
+//! completion wakes its task like any tokio socket, and
+//! `tokio_io::AsyncStream` gives a stream socket tokio's
+//! `AsyncRead`/`AsyncWrite` (codecs, `tokio::io::copy`, hyper). Without the
+//! feature the futures still complete under tokio or any other executor:
+//! the library's own service thread reaps the polling thread's ring and
+//! calls the task's waker, which costs a wake-up from another thread and
+//! can be late by up to two of that thread's ticks (100 ms each while no
+//! thread sleeps in the library). The module is `tokio_io`, not `tokio`,
+//! so `use overlapped::*;` leaves `tokio::` naming the crate.
 //!
 //! The behaviour each call follows is in [`semantics`] (the "fact N" links
 //! of these docs); DESIGN.md in the repository shows the layers, the

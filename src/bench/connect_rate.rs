@@ -21,6 +21,9 @@ use serde::Serialize;
 pub struct RateReport {
     /// The server (`--addr`) loaded.
     pub addr: String,
+    /// The library's backend the client (and the servers it starts) ran on,
+    /// and why (`epoll (io_uring_setup: EPERM ...)`).
+    pub backend: String,
     /// Connections completed: connected, echoed, checked, closed.
     pub connections: usize,
     /// Seconds the run took.
@@ -44,6 +47,12 @@ impl RateReport {
             self.first_failure = Some(why);
         }
     }
+}
+
+/// The backend as the `backend: ...` line shows it, without the prefix.
+fn backend_text() -> String {
+    let line = crate::backend_line();
+    line.strip_prefix("backend: ").unwrap_or(&line).to_string()
 }
 
 /// One connection in flight.
@@ -76,6 +85,7 @@ pub fn measure(
     let mut report = RateReport {
         first_failure: None,
         addr: addr.to_string(),
+        backend: backend_text(),
         connections: 0,
         secs: 0.0,
         conns_per_sec: 0.0,
@@ -269,6 +279,7 @@ pub fn compare(
             }
             Err(e) => RateReport {
                 addr: String::new(),
+                backend: backend_text(),
                 connections: 0,
                 secs: 0.0,
                 conns_per_sec: 0.0,

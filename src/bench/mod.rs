@@ -306,7 +306,11 @@ fn run_connect_rate(args: &BenchArgs) -> std::io::Result<()> {
         signal_hook::flag::register(sig, interrupt.clone())?;
     }
     let _ = ring::raise_nofile_limit();
-    overlapped::startup().map_err(std::io::Error::other)?;
+    crate::cli::startup()?;
+    if !args.json {
+        // Which backend the ConnectEx client (and the servers it starts) runs on.
+        println!("{}", crate::backend_line());
+    }
     let total = args.connections.unwrap_or(10_000);
     let stall = Duration::from_secs_f64(args.stall_timeout);
     let reports = match addr {

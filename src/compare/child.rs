@@ -103,10 +103,12 @@ fn collect(mut pipe: impl Read + Send + 'static) -> thread::JoinHandle<String> {
 impl Server {
     /// Starts server `name`; fails unless it prints `listening on ADDR:PORT` within `wait`.
     pub fn start(launcher: &Launcher, name: &str, wait: Duration) -> Result<Server, String> {
-        let mut child = launcher
-            .command(0, &server_args(name))
-            .spawn()
-            .map_err(|e| format!("cannot start: {e}"))?;
+        Server::start_command(launcher.command(0, &server_args(name)), wait)
+    }
+
+    /// [`Server::start`] of a prepared command.
+    fn start_command(mut command: Command, wait: Duration) -> Result<Server, String> {
+        let mut child = command.spawn().map_err(|e| format!("cannot start: {e}"))?;
         let stdout = child.stdout.take().expect("piped stdout");
         let stderr = collect(child.stderr.take().expect("piped stderr"));
         let (tx, rx) = mpsc::channel();
@@ -130,7 +132,15 @@ impl Server {
                     child,
                     addr: SocketAddr::from(([127, 0, 0, 1], 0)),
                 };
-                let exited = server.child.try_wait().ok().flatten();
+                // Its stdout closed without an address: it is exiting (a
+                // refusal at start-up); give it a moment to be reaped.
+                let closed = matches!(first, Err(mpsc::RecvTimeoutError::Disconnected));
+                let mut exited = server.child.try_wait().ok().flatten();
+                let until = Instant::now() + Duration::from_secs(2);
+                while closed && exited.is_none() && Instant::now() < until {
+                    thread::sleep(Duration::from_millis(10));
+                    exited = server.child.try_wait().ok().flatten();
+                }
                 server.stop();
                 let said = stderr.join().unwrap_or_default();
                 let why = match (&first, exited) {
@@ -306,4 +316,25 @@ pub fn bench(launcher: &Launcher, server: &Server, load: &Load) -> Result<Measur
         window,
         retransmits,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_that_exits_at_once_is_reported_as_exited() {
+        // `sh -c` takes the server's arguments as its own and fails at once
+        // with a message, as a server that refuses to start does.
+        let launcher = Launcher {
+            exe: PathBuf::from("/bin/sh"),
+            pin: false,
+        };
+        let mut args = vec!["-c".to_string(), "echo no backend here >&2; exit 1".into()];
+        args.extend(server_args("event"));
+        let why = Server::start_command(launcher.command(0, &args), Duration::from_secs(30))
+            .err()
+            .unwrap();
+        assert_eq!(why, "exited (exit status: 1): no backend here");
+    }
 }

@@ -24,6 +24,9 @@ use crate::cli::{int_in, secs_in, usage_error, MAX_SECS};
 /// Every server `compare` knows, in table order.
 pub const SERVERS: [&str; 5] = ["event", "routine", "async", "tokio", "uring"];
 
+/// The servers of [`SERVERS`] that run on the library (and so on its backend).
+const LIBRARY_SERVERS: [&str; 3] = ["event", "routine", "async"];
+
 /// Arguments of `overlapped compare`.
 #[derive(clap::Args, Debug)]
 pub struct CompareArgs {
@@ -150,6 +153,15 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
         return Err(std::io::Error::other(
             "no server of the comparison can run here (see above)",
         ));
+    }
+    // The library's servers cannot start either: say why once, run nothing.
+    if let Err(e) = overlapped::backend() {
+        if servers
+            .iter()
+            .any(|s| LIBRARY_SERVERS.contains(&s.as_str()))
+        {
+            return Err(std::io::Error::other(crate::cli::setup_error_text(&e)));
+        }
     }
     if !launcher.pinned() {
         eprintln!(

@@ -81,6 +81,12 @@ pub fn run(args: SoakArgs) -> std::io::Result<()> {
         Which::Routine => &["routine"],
         Which::Both => &["event", "routine"],
     };
+    // The servers run on the library's backend (the same environment).
+    println!("soak servers' {}", crate::backend_line());
+    if let Err(e) = overlapped::backend() {
+        // Their servers could not start either: say why once.
+        return Err(std::io::Error::other(crate::cli::setup_error_text(&e)));
+    }
     let mut failures = Vec::new();
     for model in models {
         if let Err(e) = soak_one(model, &args) {

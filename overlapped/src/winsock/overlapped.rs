@@ -271,9 +271,11 @@ impl Drop for Overlapped {
 /// (a truncated datagram).
 ///
 /// `socket` must be open: after `closesocket` this fails with `WSAENOTSOCK`,
-/// as on Windows; the operation's own result (`WSA_OPERATION_ABORTED` for
-/// one the close ended) stays readable in the record with
-/// [`Overlapped::status`].
+/// as on Windows; the operation's own result stays readable in the record
+/// with [`Overlapped::status`]. For an operation the close ended that is, as
+/// Windows gives it ([fact 127](crate::semantics#fact-127)), `WSAECONNABORTED`
+/// on a connected TCP socket (a receive or a send), and
+/// `WSA_OPERATION_ABORTED` for a UDP receive and an `AcceptEx`.
 #[doc(alias = "WSAGetOverlappedResult")]
 #[doc(alias = "GetOverlappedResult")]
 pub fn get_overlapped_result(
