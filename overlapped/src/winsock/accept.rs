@@ -113,7 +113,7 @@ impl Socket {
     {
         let kind =
             self.accept_ex_kind(accept_socket, &output, receive_len, local_len, remote_len)?;
-        let r = self.start_routine(kind, BufList::from(output), Box::new(routine));
+        let r = self.start_routine(kind, BufList::from(output), routine);
         started(accept_socket, r)
     }
 

@@ -91,7 +91,7 @@ impl Socket {
         F: FnOnce(Completion) + 'static,
     {
         let kind = self.connect_ex_kind(addr)?;
-        let r = self.start_routine(kind, send.into(), Box::new(routine));
+        let r = self.start_routine(kind, send.into(), routine);
         self.connect_started(r)
     }
 

@@ -265,7 +265,7 @@ impl Socket {
             flags,
         );
         let (kind, bufs) = self.transmit_kind(req)?;
-        always_pending(self.start_routine(kind, bufs, Box::new(routine)))
+        always_pending(self.start_routine(kind, bufs, routine))
     }
 
     /// [`Socket::transmit_file`] given the file rather than lent it: the
@@ -310,7 +310,7 @@ impl Socket {
     {
         let req = given_request(file, offset, bytes_to_write, bytes_per_send, buffers, flags);
         let (kind, bufs) = self.transmit_kind(req)?;
-        always_pending(self.start_routine(kind, bufs, Box::new(routine)))
+        always_pending(self.start_routine(kind, bufs, routine))
     }
 
     /// A synchronous `TransmitFile` (no overlapped record): sends from the

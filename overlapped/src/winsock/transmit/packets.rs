@@ -195,7 +195,7 @@ impl Socket {
         F: FnOnce(Completion) + 'static,
     {
         let (kind, bufs) = self.transmit_kind(packets_request(elements, send_size, flags))?;
-        super::always_pending(self.start_routine(kind, bufs, Box::new(routine)))
+        super::always_pending(self.start_routine(kind, bufs, routine))
     }
 
     /// A synchronous `TransmitPackets`: returns the bytes sent once every
