@@ -360,3 +360,24 @@ fn cancel_io_ex_after_the_kernel_completed_the_receive_says_not_found_and_keeps_
     assert_eq!(result(&server, &ov), Ok(1));
     assert_eq!(ov.take_buffers().unwrap().gather(1), b"q");
 }
+
+#[test]
+fn cancel_io_ex_of_a_socket_whose_receive_the_kernel_completed_says_not_found() {
+    // Fact 126, the `None` form: the socket's only operation was completed
+    // by the kernel before the call (its completion possibly unreaped on
+    // io_uring), so there is nothing to cancel and the data stays.
+    let (client, server) = tcp_pair();
+    let ev = Event::new();
+    let mut ov = Overlapped::new(&ev);
+    start_recv(&server, &mut ov, 10);
+    send_all(&client, b"z");
+    let mut polls = 0;
+    while queued(&client, false) != 0 || queued(&server, true) != 0 {
+        polls += 1;
+        assert!(polls < 20_000, "the byte never reached the receive");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(cancel_io_ex(&server, None), Err(WsaError::ERROR_NOT_FOUND));
+    assert_eq!(result(&server, &ov), Ok(1));
+    assert_eq!(ov.take_buffers().unwrap().gather(1), b"z");
+}

@@ -36,11 +36,12 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 ///
 /// `Err(ERROR_NOT_FOUND)` (1168) if there was nothing to cancel: no
 /// operation pending on the socket, or `overlapped` names no operation
-/// pending on it. With `overlapped`, a completion the kernel has already
-/// posted but the library has not yet reaped is reaped first (a
-/// non-blocking look, skipped if another thread holds that ring at that
-/// moment), so an operation that finished before the call gives
-/// `ERROR_NOT_FOUND` on both backends and keeps its real result. Does not wait: the cancelled operations complete with
+/// pending on it. A completion the kernel has already posted but the
+/// library has not yet reaped is reaped first (a non-blocking look, skipped
+/// for a ring another thread holds at that moment), so on both backends an
+/// operation that finished before the call is not cancelled and keeps its
+/// real result; with `None`, if all of them had finished, the answer is
+/// `ERROR_NOT_FOUND`. Does not wait: the cancelled operations complete with
 /// `WSA_OPERATION_ABORTED` through their notifications later, and one that
 /// raced to completion reports its real result.
 ///
@@ -68,7 +69,18 @@ pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResu
             if pending.is_empty() {
                 return Err(WsaError::ERROR_NOT_FOUND);
             }
-            for ring in crate::sys::registry::with_ops::<crate::model::op::OpSlot>() {
+            let rings = crate::sys::registry::with_ops::<crate::model::op::OpSlot>();
+            // As with a record: completions already posted are reaped
+            // first, so operations that all finished before the call give
+            // ERROR_NOT_FOUND and keep their results.
+            for ring in &rings {
+                ring.try_drive();
+            }
+            let pending = socket.pending_parts();
+            if pending.is_empty() {
+                return Err(WsaError::ERROR_NOT_FOUND);
+            }
+            for ring in rings {
                 for inner in &pending {
                     ring.cancel_socket(inner);
                 }
