@@ -226,7 +226,7 @@ pub(crate) fn deliver(notify: Notify, outcome: Outcome) {
     match notify {
         Notify::Overlapped(state) => state.complete(outcome, false),
         Notify::Routine { thread, key } => {
-            thread.post(crate::model::thread::RemoteApc::Routine(key, outcome));
+            thread.post_routine(key, outcome);
         }
         Notify::Waker(state) => state.complete(outcome),
     }

@@ -147,6 +147,14 @@ impl Op for OpSlot {
                 .lanes
                 .leave(self.kind.direction(), driver, user_data)
         });
+        let OpSlot { kind, socket, .. } = self;
+        drop(socket);
+        match kind {
+            // Nothing to drop in these: no call to `OpKind`'s drop glue
+            // (its jump over every kind) for the usual operations.
+            OpKind::Recv { .. } | OpKind::Send { .. } => std::mem::forget(kind),
+            kind => drop(kind),
+        }
         Finished { done, next }
     }
 
@@ -186,7 +194,7 @@ impl Op for OpSlot {
     }
 
     #[inline]
-    fn enter_lane(&self, driver: Weak<Ring>, user_data: u64) -> bool {
+    fn enter_lane(&self, driver: &Weak<Ring>, user_data: u64) -> bool {
         self.socket
             .lanes
             .enter(self.kind.direction(), driver, user_data)

@@ -49,14 +49,32 @@ impl ThreadShared {
         if !self.alive.load(SeqCst) {
             return false;
         }
-        if let Some(local) = current_if(self) {
-            local.apcs.borrow_mut().push_back(match apc {
+        if self.is_current() {
+            push_local(match apc {
                 RemoteApc::User(f) => LocalApc::User(f),
                 RemoteApc::Routine(k, o) => LocalApc::Routine(k, o),
             });
             return true;
         }
         self.post_remote(apc)
+    }
+
+    /// Queues the completion of the routine kept under `key` (the usual
+    /// case: its own thread reaps it, and the outcome goes straight into
+    /// the local queue).
+    #[inline]
+    pub(crate) fn post_routine(self: &Arc<Self>, key: usize, outcome: Outcome) {
+        if self.is_current() && self.alive.load(SeqCst) {
+            push_local(LocalApc::Routine(key, outcome));
+        } else {
+            self.post(RemoteApc::Routine(key, outcome));
+        }
+    }
+
+    /// Whether this is the calling thread's state (one thread-local load).
+    #[inline]
+    fn is_current(self: &Arc<Self>) -> bool {
+        CURRENT.try_with(|c| c.get()) == Ok(Arc::as_ptr(self) as usize)
     }
 
     /// [`ThreadShared::post`] from another thread (out of line: the usual
@@ -101,6 +119,22 @@ pub(crate) struct Local {
 
 thread_local! {
     static LOCAL: RefCell<Option<Rc<Local>>> = const { RefCell::new(None) };
+    /// The address of the `ThreadShared` of `LOCAL` (0: none): tells a
+    /// post from this thread to its own queue without borrowing `LOCAL`.
+    static CURRENT: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Pushes an APC to the calling thread's own queue (it has one: see
+/// [`ThreadShared::is_current`]); during the thread's exit, when its
+/// state is being dropped, the APC is dropped too (it could never run).
+fn push_local(apc: LocalApc) {
+    let _ = LOCAL.try_with(|l| {
+        if let Ok(l) = l.try_borrow() {
+            if let Some(local) = l.as_ref() {
+                local.apcs.borrow_mut().push_back(apc);
+            }
+        }
+    });
 }
 
 /// The calling thread's state, created (with its ring) on first use.
@@ -156,19 +190,8 @@ fn make_current() -> Result<Rc<Local>, SetupError> {
         port_blocked: Cell::new(false),
     });
     let _ = LOCAL.try_with(|l| *l.borrow_mut() = Some(local.clone()));
+    let _ = CURRENT.try_with(|c| c.set(Arc::as_ptr(&local.shared) as usize));
     Ok(local)
-}
-
-fn current_if(shared: &Arc<ThreadShared>) -> Option<Rc<Local>> {
-    LOCAL
-        .try_with(|l| {
-            l.try_borrow()
-                .ok()
-                .and_then(|l| l.clone())
-                .filter(|l| Arc::ptr_eq(&l.shared, shared))
-        })
-        .ok()
-        .flatten()
 }
 
 /// The instant `timeout` from now; `None` (wait for ever) for `None` and for
@@ -449,6 +472,12 @@ impl Drop for Local {
         // the kernel has let go and keeps completing event-notified
         // operations (semantics fact 133). See DESIGN.md, "Thread exit".
         self.shared.alive.store(false, SeqCst);
+        // (A later state at this address must not pass for this thread's.)
+        let _ = CURRENT.try_with(|c| {
+            if c.get() == Arc::as_ptr(&self.shared) as usize {
+                c.set(0);
+            }
+        });
         if self.port_running.get() && !self.port_blocked.get() {
             if let Some(port) = self.port.borrow().as_ref() {
                 port.stop_running();

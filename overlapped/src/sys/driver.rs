@@ -36,10 +36,37 @@ pub(crate) enum Started<O: Op> {
 }
 
 /// Names one operation in flight on one driver (to cancel it, or to drive
-/// its driver while polling for it).
+/// its driver while polling for it). An operation whose delivery needs its
+/// thread (`!Op::any_thread()`: a completion routine) gets an *inert* one
+/// (`ring` is `Weak::new()`, every use a no-op): those are never cancelled
+/// or polled by reference, only through their socket, and the inert one
+/// takes and drops no reference count per start.
 pub(crate) struct OpRef<O: Op> {
     pub(crate) ring: Weak<Driver<O>>,
     pub(crate) user_data: u64,
+}
+
+impl<O: Op> OpRef<O> {
+    /// The reference a start hands back for `op`, operation `user_data` of
+    /// the driver `me` (inert for an operation only its thread delivers).
+    #[inline]
+    pub(crate) fn to(me: &Weak<Driver<O>>, op: &O, user_data: u64) -> OpRef<O> {
+        let ring = if op.any_thread() {
+            me.clone()
+        } else {
+            Weak::new()
+        };
+        OpRef { ring, user_data }
+    }
+
+    /// Lets go of a reference nobody keeps; an inert one (a routine's)
+    /// without a call to its drop (nothing to release).
+    #[inline]
+    pub(crate) fn discard(self) {
+        if Weak::ptr_eq(&self.ring, &Weak::new()) {
+            std::mem::forget(self);
+        }
+    }
 }
 
 impl<O: Op> Clone for OpRef<O> {

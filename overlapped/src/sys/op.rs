@@ -174,7 +174,7 @@ pub(crate) trait Op: Send + Sized + 'static {
     /// Enters the socket's lane: true if it may be submitted now, false if
     /// it waits behind another (the lane later names it, with `driver`, in
     /// [`Op::finish`]'s answer to whoever completes the one before).
-    fn enter_lane(&self, driver: Weak<Driver<Self>>, user_data: u64) -> bool;
+    fn enter_lane(&self, driver: &Weak<Driver<Self>>, user_data: u64) -> bool;
     /// Removes it from its lane if it is queued there (never submitted):
     /// true if it was.
     fn withdraw_lane(&self, driver: &Weak<Driver<Self>>, user_data: u64) -> bool;

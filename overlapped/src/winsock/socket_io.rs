@@ -297,7 +297,10 @@ impl Socket {
         };
         let always = kind.notifies_failures();
         match start(&local, self, kind, bufs, notify) {
-            Ok(Started::Pending(_)) => Err(WsaError::WSA_IO_PENDING),
+            Ok(Started::Pending(op)) => {
+                op.discard();
+                Err(WsaError::WSA_IO_PENDING)
+            }
             Ok(Started::Immediate((notify, outcome))) => finish_immediate(notify, outcome, always),
             Err(e) => {
                 local.forget_routine(key);

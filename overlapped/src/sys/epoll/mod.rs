@@ -260,11 +260,8 @@ impl<O: Op> Ring<O> {
             fence(SeqCst);
             service::watch();
         }
-        let op_ref = OpRef {
-            ring: self.me.clone(),
-            user_data,
-        };
-        if !slot.op.enter_lane(self.me.clone(), user_data) {
+        let op_ref = OpRef::to(&self.me, &slot.op, user_data);
+        if !slot.op.enter_lane(&self.me, user_data) {
             self.release(core);
             return Started::Pending(op_ref);
         }

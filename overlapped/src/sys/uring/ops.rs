@@ -31,15 +31,12 @@ impl<O: Op> Ring<O> {
         let user_data = (generation << 32) | entry.key() as u64;
         let (_, slot) = entry.insert((user_data, slot));
         self.ops.fetch_add(1, SeqCst);
-        if slot.op.enter_lane(self.me.clone(), user_data) {
+        let op = OpRef::to(&self.me, &slot.op, user_data);
+        if slot.op.enter_lane(&self.me, user_data) {
             slot.submitted = true;
             let sqes = prep::sqes(slot, user_data);
             core.push_all(sqes);
         }
-        let op = OpRef {
-            ring: self.me.clone(),
-            user_data,
-        };
         if !eager {
             self.release(core);
             return Started::Pending(op);
