@@ -4,12 +4,14 @@
 #   bench/http-cpu-probe.sh [BINARY|nginx] [MODEL] [SECS]
 #   (defaults: target/release/overlapped event 6; needs perf, wrk, nginx for `nginx`)
 #   SCHED=batch in the environment runs the server SCHED_BATCH (chrt --batch 0).
+#   ARGS="..." in the environment: more options for `overlapped http` (e.g.
+#   "--backend epoll", "--nonblocking false"); ignored for nginx.
 #
 # The server runs under `perf stat` (so every thread it ever has counts, io_uring's
 # workers included), pinned to CPU 0; wrk (pinned to CPU 1) keeps 50 connections,
 # each sending one request for a 1 KiB file every 50 ms (~1,000 requests/s).
 # Prints one line: requests, task-clock per request (µs), context switches,
-# io_uring_enter calls and io-wq hand-overs per request. Run it several times,
+# system calls (all threads), io_uring_enter calls and io-wq hand-overs per request. Run it several times,
 # alternating servers: the machine's noise is larger than most differences.
 set -euo pipefail
 B=${1:-$(dirname "$0")/../target/release/overlapped}; M=${2:-event}; S=${3:-6}
@@ -17,7 +19,7 @@ P=(); [ "${SCHED:-normal}" = batch ] && P=(chrt --batch 0)
 W=$(mktemp -d /tmp/http-cpu-probe.XXXXXX); trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"; mkdir -m 755 "$W/root"; head -c 1024 /dev/urandom > "$W/root/1k.bin"; chmod 644 "$W/root/1k.bin"
 printf 'function delay()\n   return 50\nend\n' > "$W/paced.lua"
-EV='task-clock,context-switches'
+EV='task-clock,context-switches,raw_syscalls:sys_enter'
 if [ "$B" = nginx ]; then
   PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])")
   cat > "$W/nginx.conf" <<NG
@@ -32,7 +34,7 @@ else
   EV="$EV,syscalls:sys_enter_io_uring_enter,io_uring:io_uring_queue_async_work"
   T=(); [ "$M" = port ] && T=(--threads 1)
   "${P[@]}" taskset -c 0 perf stat -e "$EV" -o "$W/perf.txt" -- "$B" http --root "$W/root" --port 0 \
-    --model "$M" "${T[@]}" > "$W/out" 2>/dev/null & PP=$!
+    --model "$M" "${T[@]}" ${ARGS:-} > "$W/out" 2>/dev/null & PP=$!
   for _ in $(seq 50); do [ -s "$W/out" ] && break; sleep 0.1; done
   PORT=$(head -1 "$W/out" | sed 's/.*://')
 fi
@@ -40,8 +42,10 @@ R=$(taskset -c 1 wrk -t1 -c50 -d"${S}s" -s "$W/paced.lua" "http://127.0.0.1:$POR
   | grep -oE "[0-9]+ requests in" | cut -d' ' -f1)
 kill -TERM $(pgrep -P $PP); wait $PP || true
 TC=$(grep task-clock "$W/perf.txt" | awk '{print $1}' | tr -d ,)
-printf '%s %s %s requests=%s cpu_us_per_request=%s' "$(basename "$B")" "$M" "${SCHED:-normal}" "$R" \
+printf '%s %s %s%s requests=%s cpu_us_per_request=%s' "$(basename "$B")" "$M" "${SCHED:-normal}" \
+  "$([ "$B" = nginx ] || echo "${ARGS:+ $ARGS}")" "$R" \
   "$(python3 -c "print(round($TC*1000/$R,2))")"
-grep -E "switch|enter|async" "$W/perf.txt" | sed 's/syscalls:sys_enter_//; s/io_uring:io_uring_//' \
+grep -E "switch|enter|async" "$W/perf.txt" \
+  | sed 's/raw_syscalls:sys_enter/syscalls/; s/syscalls:sys_enter_//; s/io_uring:io_uring_//' \
   | awk -v r="$R" '{gsub(",","",$1); printf " %s/request=%.2f", $2, $1/r}'
 echo

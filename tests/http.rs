@@ -145,6 +145,15 @@ fn curl_fetches_every_file_with_notsent_lowat_off_and_small() {
 }
 
 /// Sends `request` (raw bytes) and reads until the server closes.
+/// `--nonblocking false`: every answer, small ones included, through the
+/// pipe and the ring (the other tests run with the default, where small
+/// cached answers go inline).
+#[test]
+fn curl_fetches_every_file_with_connections_left_blocking() {
+    fetch_tree("event", &["--nonblocking", "false"]);
+    fetch_tree("port", &["--threads", "2", "--nonblocking", "false"]);
+}
+
 fn exchange(addr: &str, request: &[u8]) -> Vec<u8> {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();

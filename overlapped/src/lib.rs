@@ -220,6 +220,8 @@ pub use winsock::overlapped::{get_overlapped_result, Overlapped};
 pub use winsock::port::{CompletionEntry, CompletionPort, NotificationModes, PortStats};
 pub use winsock::provider::{ProviderChange, PROVIDER_FILES};
 pub use winsock::socket::Socket;
+#[doc(hidden)]
+pub use winsock::transmit::inline_transmits_on_this_thread;
 pub use winsock::transmit::{
     TransmitFileBuffers, TransmitFlags, TransmitPacketsElement, TP_ELEMENT_EOP, TP_ELEMENT_FILE,
     TP_ELEMENT_MEMORY,

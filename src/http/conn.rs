@@ -29,6 +29,8 @@ pub struct Limits {
     pub max_conns: usize,
     /// `TCP_NOTSENT_LOWAT` of each connection (0: the system's default).
     pub notsent_lowat: u32,
+    /// Put each connection in non-blocking mode (`--nonblocking`).
+    pub nonblocking: bool,
 }
 
 /// What the server serves.
@@ -391,8 +393,14 @@ pub fn refuse_connection(socket: overlapped::Socket, open: usize) {
 }
 
 /// Sets up a connection just admitted: its `TCP_NOTSENT_LOWAT`
-/// (`--notsent-lowat`). A socket that refuses it is served as it is.
+/// (`--notsent-lowat`) and its non-blocking mode (`--nonblocking`; every
+/// call the server makes on it is overlapped, which ignores the mode, and
+/// the library then sends small cached answers inline). A socket that
+/// refuses either is served as it is.
 pub fn tune(socket: &overlapped::Socket, limits: &Limits) {
+    if limits.nonblocking {
+        let _ = socket.set_nonblocking(true);
+    }
     if limits.notsent_lowat > 0 {
         let _ = socket
             .as_socket2()

@@ -94,6 +94,13 @@ pub struct HttpArgs {
     /// default (from 0 to 1073741824).
     #[arg(long, default_value_t = 65536, value_parser = int_in(0u32, 1 << 30))]
     pub notsent_lowat: u32,
+    /// Whether each connection is put in non-blocking mode (`FIONBIO`),
+    /// which the server's overlapped calls ignore but which lets the
+    /// library send a small answer whose file is in the page cache inline
+    /// (`send` + `sendfile` in the call, as nginx does) instead of through
+    /// a pipe and the kernel's io_uring workers.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub nonblocking: bool,
     /// Worker threads on the completion port (`--model port` only; default:
     /// the number of CPUs). It is also the port's concurrency value (from 1
     /// to 1024).
@@ -155,6 +162,7 @@ pub fn run(args: HttpArgs) -> std::io::Result<()> {
             send_timeout: Duration::from_secs_f64(args.send_timeout),
             max_conns: args.max_conns,
             notsent_lowat: args.notsent_lowat,
+            nonblocking: args.nonblocking,
         },
     });
     match args.model {

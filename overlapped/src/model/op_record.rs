@@ -101,6 +101,13 @@ impl Op for OpSlot {
     }
 
     #[inline(always)]
+    fn send_inline(&mut self, bufs: &crate::sys::buf::BufList) {
+        if let OpKind::Transmit(t) = &mut self.kind {
+            t.send_inline(bufs, self.socket.fd());
+        }
+    }
+
+    #[inline(always)]
     fn absorb(&mut self, res: i32) -> bool {
         OpSlot::absorb(self, res)
     }

@@ -12,17 +12,21 @@
 //! another chain. A short result breaks the chain (the kernel cancels the
 //! rest) and the next chain starts from where the bytes really are.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use crate::model::error::WsaError;
+use crate::sys::buf::BufList;
 use crate::sys::op::Request;
-use crate::sys::{page_size, Pipe};
+use crate::sys::{page_size, sendnow, Pipe};
 
 /// Members per chain at most (the submission queue has 256 entries).
 pub(crate) const MAX_MEMBERS: usize = 32;
 /// Bytes moved by one chain at most, so that progress is reported and a
 /// cancel is noticed between chains.
 const CHAIN_BYTES: u64 = 8 << 20;
+/// Bytes of a transmit sent inline (before any chain) at most: small
+/// answers; a larger transmit keeps the chains from its first byte.
+const INLINE_MAX: u64 = 64 << 10;
 /// `nSendSize` value that lets `TP_ELEMENT_EOP` delimit each send.
 pub(crate) const SEND_SIZE_BY_EOP: u32 = u32::MAX;
 
@@ -77,6 +81,8 @@ pub(crate) struct TransmitOp {
     /// overlapped operations ignore, [fact 4](crate::semantics#fact-4)): the
     /// next chain waits first.
     wait_writable: bool,
+    /// The inline attempt was made (once, before the first chain).
+    inline_tried: bool,
 }
 
 impl TransmitOp {
@@ -109,6 +115,7 @@ impl TransmitOp {
             chain: Vec::new(),
             absorbed: 0,
             wait_writable: false,
+            inline_tried: false,
         }
     }
 
@@ -140,6 +147,85 @@ impl TransmitOp {
         self.reuse
     }
 
+    /// Before the first chain, sends inline what goes without waiting,
+    /// in order, straight into `socket` (`sys::sendnow`: memory with
+    /// `send(MSG_DONTWAIT)`, file ranges with `sendfile`), if the transmit
+    /// is small (at most `INLINE_MAX` bytes), a plain stream one (no
+    /// `nSendSize`, every file range at a known offset) and nothing can
+    /// block: the socket is non-blocking and every file range is in the
+    /// page cache. It stops at the first call that sends short or would
+    /// block; the chains then go on from the exact byte. An error ends the
+    /// operation, reported at completion with the bytes that went, as a
+    /// chain's would be. `bufs` are the operation's memory buffers.
+    pub(crate) fn send_inline(&mut self, bufs: &BufList, socket: RawFd) {
+        if std::mem::replace(&mut self.inline_tried, true) || !self.inline_fits() {
+            return;
+        }
+        let cached = self.elements.iter().all(|el| match el.source {
+            Source::File {
+                file,
+                offset: Some(o),
+            } => sendnow::cached(self.files[file].as_raw_fd(), o, el.len),
+            _ => true,
+        });
+        if !cached || !sendnow::may_send(socket) {
+            return;
+        }
+        loop {
+            self.advance(0);
+            let Some(el) = self.elements.get(self.elem) else {
+                return;
+            };
+            let rest = el.len - self.at;
+            let more = self.elements[self.elem + 1..].iter().any(|e| e.len > 0);
+            let res = match el.source {
+                Source::Memory(b) => {
+                    let at = self.at as usize;
+                    sendnow::send(socket, &bufs.buffers()[b][at..at + rest as usize], more)
+                }
+                Source::File { file, offset } => sendnow::sendfile(
+                    socket,
+                    self.files[file].as_raw_fd(),
+                    offset.unwrap_or(0) + self.at,
+                    rest as usize,
+                ),
+            };
+            if res > 0 {
+                if self.sent == 0 {
+                    sendnow::count_inline();
+                }
+                self.sent += res as u64;
+                self.advance(res as u64);
+                if (res as u64) < rest {
+                    // The socket is full, or the file ends early (the chain
+                    // that follows finds out which).
+                    return;
+                }
+                continue;
+            }
+            if res == -libc::EAGAIN {
+                // The socket is full: the first chain waits for room.
+                self.wait_writable = true;
+            } else if res < 0 && res != -libc::EINTR {
+                self.error = Some(-res);
+            }
+            return;
+        }
+    }
+
+    /// Whether the transmit is one [`TransmitOp::send_inline`] tries.
+    fn inline_fits(&self) -> bool {
+        let total: u64 = self.elements.iter().map(|e| e.len).sum();
+        !self.datagram
+            && self.send_size == 0
+            && total > 0
+            && total <= INLINE_MAX
+            && self
+                .elements
+                .iter()
+                .all(|el| !matches!(el.source, Source::File { offset: None, .. }))
+    }
+
     /// Moves `(e, at)` past finished elements (zero-length ones included),
     /// carrying bytes beyond an element's end into the next.
     fn skip_done(&self, e: &mut usize, at: &mut u64) {
@@ -160,6 +246,12 @@ impl TransmitOp {
         let (mut e, mut at) = (self.elem, self.at);
         self.skip_done(&mut e, &mut at);
         let mut bytes_left = CHAIN_BYTES;
+        if self.error.is_some() {
+            // Failed inline: nothing more goes; the completion reports it.
+            chain.push(Member::Nop);
+            self.chain = chain;
+            return &self.chain;
+        }
         if std::mem::take(&mut self.wait_writable) {
             chain.push(Member::Writable);
         }

@@ -27,6 +27,7 @@ pub(crate) mod pipe;
 pub(crate) mod reactor;
 pub(crate) mod registry;
 pub(crate) mod resolve;
+pub(crate) mod sendnow;
 pub(crate) mod uring;
 
 pub(crate) use driver::{Driver, OpRef, Started};

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::os::fd::{OwnedFd, RawFd};
 use std::sync::{Arc, Weak};
 
+use super::buf::BufList;
 use super::mem::OpMem;
 use super::Driver;
 
@@ -130,6 +131,10 @@ pub(crate) trait Op: Send + Sized + 'static {
 
     /// The request of the next step (called once per submission).
     fn request(&mut self) -> Request<'_>;
+    /// Called before a step is built from [`Op::request`], with the
+    /// operation's memory buffers: a transmit sends inline, before its
+    /// first chain, what cannot block (`sendnow.rs`). Others: nothing.
+    fn send_inline(&mut self, _bufs: &BufList) {}
     /// Takes one result of a [`Request::Chain`]; true while more of the
     /// chain's results are to come. Other requests: false.
     fn absorb(&mut self, res: i32) -> bool;

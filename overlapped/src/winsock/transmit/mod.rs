@@ -5,7 +5,11 @@
 //! `WSASend`s, [fact 14](crate::semantics#fact-14)). Its data goes through a pipe: memory buffers are
 //! written into it, file ranges are *spliced* into it (the pipe then holds
 //! references to the file's cached pages), and the pipe is spliced into the
-//! socket (`IORING_OP_WRITE` / `IORING_OP_SPLICE`, linked). The completion
+//! socket (`IORING_OP_WRITE` / `IORING_OP_SPLICE`, linked). A transmit of
+//! at most 64 KiB on a socket in non-blocking mode whose file ranges are
+//! in the page cache is first sent by the thread that submits it (`send`
+//! and `sendfile`, never waiting), the rest as above from the exact byte
+//! (see [`TransmitFlags`]). The completion
 //! reports every byte sent (head + file + tail for `TransmitFile`); a
 //! failure, a cancel or a close part way reports the bytes that went, as a
 //! send does.
@@ -41,11 +45,19 @@ bitflags! {
     ///   acknowledgement, which is what the flag asks for.
     /// * `USE_DEFAULT_WORKER`, `USE_SYSTEM_THREAD`, `USE_KERNEL_APC`:
     ///   accepted, no effect; they choose Windows' worker for reading the
-    ///   file. On io_uring the file is always read by the kernel's io_uring
-    ///   workers (splice runs there), never by a thread of the program. On
-    ///   the epoll backend a regular file's read cannot be non-blocking: a
-    ///   small pool of the program's threads (4 at most, started on first
-    ///   use) reads it into a pipe, whatever the flag.
+    ///   file. On io_uring the file is read by the kernel's io_uring
+    ///   workers (splice runs there). On the epoll backend a regular file's
+    ///   read cannot be non-blocking: a small pool of the program's threads
+    ///   (4 at most, started on first use) reads it into a pipe, whatever
+    ///   the flag. On both, a transmit of at most 64 KiB in all, on a socket
+    ///   in non-blocking mode ([`Socket::set_nonblocking`], which the
+    ///   completion itself ignores), whose file ranges are wholly in the
+    ///   page cache (`cachestat`, Linux 6.5), while `SIGPIPE` is ignored, is
+    ///   first sent by the thread that submits it, as a readiness server
+    ///   sends a small file: `send` for memory and `sendfile` for the file,
+    ///   straight into the socket, nothing that can wait for the disk or
+    ///   the peer. What the socket did not take goes on as above, from the
+    ///   exact byte; the completion is notified as always.
     #[doc(alias = "TF_DISCONNECT")]
     #[doc(alias = "TP_DISCONNECT")]
     #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -151,6 +163,14 @@ fn request<'a>(
         flags,
         file_call: true,
     }
+}
+
+/// How many `TransmitFile` / `TransmitPackets` operations the calling
+/// thread sent inline, wholly or in part (see [`TransmitFlags`]): for tests
+/// and measurements of that path, not part of the Winsock API.
+#[doc(hidden)]
+pub fn inline_transmits_on_this_thread() -> u64 {
+    crate::sys::sendnow::inline_count()
 }
 
 /// An overlapped transmit that started reports `WSA_IO_PENDING`, as Windows
