@@ -69,6 +69,7 @@ const NO_WINSOCK_NAME: &[&str] = &[
     "ioctl/netinfo.rs fn decode_list",
     "transmit/packets.rs fn len",
     "transmit/packets.rs fn is_empty",
+    "transmit/mod.rs fn inline_transmits_on_this_thread",
     "future/tokio_io.rs struct AsyncStream",
     "future/tokio_io.rs fn new",
     "future/tokio_io.rs fn with_buffers",
