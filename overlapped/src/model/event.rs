@@ -1,7 +1,9 @@
 //! Event objects (`WSAEVENT`): the signal an overlapped operation sets when it completes.
 
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Weak};
+
+use crate::sys::lock::Lock;
 
 use crate::model::error::WsaResult;
 use crate::model::ready::ReadySet;
@@ -30,7 +32,7 @@ pub struct Event {
 pub(crate) struct EventInner {
     signalled: AtomicBool,
     manual: bool,
-    watchers: Mutex<Vec<(Weak<ReadySet>, usize)>>,
+    watchers: Lock<Vec<(Weak<ReadySet>, usize)>>,
 }
 
 impl Event {
@@ -58,7 +60,7 @@ impl Event {
             inner: Arc::new(EventInner {
                 signalled: AtomicBool::new(initially_set),
                 manual: manual_reset,
-                watchers: Mutex::new(Vec::new()),
+                watchers: Lock::new(Vec::new()),
             }),
         }
     }
@@ -71,11 +73,7 @@ impl Event {
         // Waiters are told even if it was set already: a wait for a record
         // (`get_overlapped_result` with `wait`) watches the event, and a
         // second record that shares the event completes while it is set.
-        let watchers = self
-            .inner
-            .watchers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let watchers = self.inner.watchers.lock();
         for (set, index) in watchers.iter() {
             if let Some(set) = set.upgrade() {
                 set.mark(*index);
@@ -129,11 +127,7 @@ impl Event {
 
     /// Tells `set` to mark `index` in `set` from now on.
     pub(crate) fn watch(&self, set: &Arc<ReadySet>, index: usize) {
-        let mut w = self
-            .inner
-            .watchers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.watchers.lock();
         w.retain(|(s, _)| s.strong_count() > 0);
         w.push((Arc::downgrade(set), index));
         drop(w);
@@ -144,11 +138,7 @@ impl Event {
 
     /// Stops marking `set`.
     pub(crate) fn unwatch(&self, set: &Arc<ReadySet>, index: usize) {
-        let mut w = self
-            .inner
-            .watchers
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let mut w = self.inner.watchers.lock();
         let target = Arc::downgrade(set);
         if let Some(pos) = w
             .iter()

@@ -5,7 +5,9 @@
 //! is a handle on it.
 
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::sys::lock::{Lock, LockGuard};
 
 use crate::model::error::{WsaError, WsaResult};
 use crate::model::event::Event;
@@ -37,9 +39,9 @@ pub(crate) struct OvState {
     pub(crate) flags: AtomicU32,
     pub(crate) event: Option<Event>,
     /// What changes hands between the caller and the completion, under one lock.
-    pub(crate) held: Mutex<Held>,
+    pub(crate) held: Lock<Held>,
     /// Source address and control data of the last datagram receive.
-    pub(crate) dgram: Mutex<DgramOut>,
+    pub(crate) dgram: Lock<DgramOut>,
     pub(crate) has_dgram: AtomicBool,
     /// `hEvent` with its low-order bit set: signal the event, queue no
     /// completion packet ([fact 22](crate::semantics#fact-22)).
@@ -55,15 +57,15 @@ impl OvState {
             status: AtomicI32::new(IDLE),
             bytes: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            held: Mutex::new(Held::default()),
+            held: Lock::new(Held::default()),
             event,
-            dgram: Mutex::new(DgramOut::default()),
+            dgram: Lock::new(DgramOut::default()),
             has_dgram: AtomicBool::new(false),
         }
     }
 
-    pub(crate) fn lock_dgram(&self) -> std::sync::MutexGuard<'_, DgramOut> {
-        self.dgram.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock_dgram(&self) -> LockGuard<'_, DgramOut> {
+        self.dgram.lock()
     }
 
     /// Whether the operation has completed (no polling of the ring).
@@ -71,8 +73,8 @@ impl OvState {
         self.status.load(SeqCst) != PENDING
     }
 
-    pub(crate) fn held(&self) -> std::sync::MutexGuard<'_, Held> {
-        self.held.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn held(&self) -> LockGuard<'_, Held> {
+        self.held.lock()
     }
 
     /// Prepares the record for a new operation on `socket`. `WSAEINVAL` if

@@ -138,8 +138,17 @@ fn push_local(apc: LocalApc) {
 }
 
 /// The calling thread's state, created (with its ring) on first use.
+///
+/// Called by every start: the usual case returns without the (large)
+/// reason a ring could not be made.
+#[inline]
 pub(crate) fn current() -> Result<Rc<Local>, WsaError> {
-    try_current().map_err(|_| WsaError::WSASYSNOTREADY)
+    if let Ok(Some(local)) = LOCAL.try_with(|l| l.borrow().clone()) {
+        if !local.shared.ring.foreign() {
+            return Ok(local);
+        }
+    }
+    make_current().map_err(|_| WsaError::WSASYSNOTREADY)
 }
 
 /// Like [`current`], with the reason a ring could not be made.

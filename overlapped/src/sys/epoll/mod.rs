@@ -43,10 +43,11 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::Ordering::{Relaxed, Release, SeqCst};
 use std::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize};
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::sys::buf::BufList;
+use crate::sys::lock::{Lock, LockGuard};
 use crate::sys::op::{Op, Step};
 use crate::sys::{fork, registry, Driver, OpMem, OpRef, SetupError, Started};
 
@@ -60,7 +61,7 @@ pub(crate) struct Ring<O: Op> {
     /// and the service thread watch it).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
-    core: Mutex<Core<O>>,
+    core: Lock<Core<O>>,
     waker: OwnedFd,
     sleeping: AtomicBool,
     woken: AtomicBool,
@@ -128,7 +129,7 @@ impl<O: Op> Ring<O> {
                 born: fork::generation(),
                 me: me.clone(),
                 fd: ep,
-                core: Mutex::new(Core::new(epfd)),
+                core: Lock::new(Core::new(epfd)),
                 waker,
                 sleeping: AtomicBool::new(false),
                 woken: AtomicBool::new(false),
@@ -172,20 +173,16 @@ impl<O: Op> Ring<O> {
         self.ops.load(SeqCst)
     }
 
-    fn lock(&self) -> MutexGuard<'_, Core<O>> {
-        self.core.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> LockGuard<'_, Core<O>> {
+        self.core.lock()
     }
 
-    fn try_lock(&self) -> Option<MutexGuard<'_, Core<O>>> {
-        match self.core.try_lock() {
-            Ok(core) => Some(core),
-            Err(TryLockError::Poisoned(e)) => Some(e.into_inner()),
-            Err(TryLockError::WouldBlock) => None,
-        }
+    fn try_lock(&self) -> Option<LockGuard<'_, Core<O>>> {
+        self.core.try_lock()
     }
 
     /// Lets go of the ring, then does what was asked of it meanwhile.
-    fn release(&self, core: MutexGuard<'_, Core<O>>) {
+    fn release(&self, core: LockGuard<'_, Core<O>>) {
         drop(core);
         fence(SeqCst);
         if self.wanted.load(SeqCst) || self.has_mail.load(SeqCst) {
