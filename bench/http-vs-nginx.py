@@ -4,11 +4,12 @@
 One command, nothing installed by it (install first: `apt-get install nginx wrk`):
 
     python3 bench/http-vs-nginx.py [--rounds 3] [--secs 10] [--models event,routine,port]
-        [--rows all|rps,mib,100mib,cpu] [--base-binary PATH]
+        [--rows all|rps,mib,100mib,cpu] [--base-binary PATH] [--backends auto,epoll]
 
 `--model port` runs with `--threads 1` (the server has one CPU). `--base-binary`
 adds the same models run from another build of `overlapped` (labelled
-"base"), for a before/after ratio in the same run.
+"base"), for a before/after ratio in the same run. `--backends auto,epoll` runs
+every model on the library's own choice and on epoll (labelled "epoll").
 
 Both servers serve the same generated root, each pinned to CPU 0 (`taskset -c 0`);
 wrk runs pinned to CPU 1. nginx: one worker, `sendfile on`, `tcp_nopush on`,
@@ -150,15 +151,19 @@ class Server:
             self.proc.kill()
 
 
-def start_ours(binary, root, model, label="", sched=()):
+def start_ours(binary, root, model, label="", sched=(), backend="auto"):
     def port_of(p):
         line = p.stdout.readline()
         return int(line.strip().rsplit(":", 1)[1])
 
     threads = ["--threads", "1"] if model == "port" else []
+    # The library's own choice is labelled as before; a forced backend is named.
+    forced = [] if backend == "auto" else ["--backend", backend]
+    if forced:
+        label = f" {backend}{label}"
     return Server(
         f"overlapped {model}{label}",
-        [binary, "http", "--root", root, "--port", "0", "--model", model] + threads,
+        [binary, "http", "--root", root, "--port", "0", "--model", model] + forced + threads,
         lambda p: [p.pid],
         port_of,
         sched,
@@ -200,6 +205,10 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--models", default="event,routine,port")
+    ap.add_argument("--backends", default="auto",
+                    help="the library's backends to run each model on: auto (its own choice, "
+                         "unlabelled), uring, epoll, or a list (auto,epoll); forced ones are "
+                         "named in the labels")
     ap.add_argument("--rows", default="all", help="all, or some of rps,mib,100mib,cpu")
     ap.add_argument("--binary", default=None,
                     help="the overlapped binary (default: build target/release/overlapped first)")
@@ -236,10 +245,12 @@ def main():
     servers = []
     for suffix, sched in policies:
         servers.append(start_nginx(work, root, suffix, sched))
-        servers += [start_ours(args.binary, root, m, suffix, sched) for m in models]
+        backends = [b for b in args.backends.split(",") if b]
+        servers += [start_ours(args.binary, root, m, suffix, sched, b)
+                    for b in backends for m in models]
         if args.base_binary:
-            servers += [start_ours(args.base_binary, root, m, " base" + suffix, sched)
-                        for m in models]
+            servers += [start_ours(args.base_binary, root, m, " base" + suffix, sched, b)
+                        for b in backends for m in models]
     rows = {}
     if "rps" in wanted:
         rows["1 KiB, 64 conn: req/s"] = []
