@@ -4,11 +4,13 @@
 One command, nothing installed by it (install first: `apt-get install nginx wrk`):
 
     python3 bench/http-vs-nginx.py [--rounds 3] [--secs 10] [--models event,routine,port]
-        [--rows all|rps,mib,100mib,cpu] [--base-binary PATH] [--backends auto,epoll]
+        [--rows all|rps,mib,100mib,cpu] [--base-binary PATH] [--base-args ARGS]
+        [--backends auto,epoll]
 
 `--model port` runs with `--threads 1` (the server has one CPU). `--base-binary`
 adds the same models run from another build of `overlapped` (labelled
-"base"), for a before/after ratio in the same run. `--backends auto,epoll` runs
+"base"), for a before/after ratio in the same run; `--base-args '--nonblocking false'`
+runs the base with those options (this build, unless `--base-binary` names another). `--backends auto,epoll` runs
 every model on the library's own choice and on epoll (labelled "epoll").
 
 Both servers serve the same generated root, each pinned to CPU 0 (`taskset -c 0`);
@@ -151,7 +153,7 @@ class Server:
             self.proc.kill()
 
 
-def start_ours(binary, root, model, label="", sched=(), backend="auto"):
+def start_ours(binary, root, model, label="", sched=(), backend="auto", extra=()):
     def port_of(p):
         line = p.stdout.readline()
         return int(line.strip().rsplit(":", 1)[1])
@@ -163,7 +165,8 @@ def start_ours(binary, root, model, label="", sched=(), backend="auto"):
         label = f" {backend}{label}"
     return Server(
         f"overlapped {model}{label}",
-        [binary, "http", "--root", root, "--port", "0", "--model", model] + forced + threads,
+        [binary, "http", "--root", root, "--port", "0", "--model", model] + forced + threads
+        + list(extra),
         lambda p: [p.pid],
         port_of,
         sched,
@@ -205,6 +208,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--secs", type=int, default=10)
     ap.add_argument("--models", default="event,routine,port")
+    ap.add_argument("--base-args", default="",
+                    help="options for the base servers' `overlapped http` (e.g. "
+                         "'--nonblocking false'); without --base-binary, the base is this build")
     ap.add_argument("--backends", default="auto",
                     help="the library's backends to run each model on: auto (its own choice, "
                          "unlabelled), uring, epoll, or a list (auto,epoll); forced ones are "
@@ -248,8 +254,10 @@ def main():
         backends = [b for b in args.backends.split(",") if b]
         servers += [start_ours(args.binary, root, m, suffix, sched, b)
                     for b in backends for m in models]
-        if args.base_binary:
-            servers += [start_ours(args.base_binary, root, m, " base" + suffix, sched, b)
+        if args.base_binary or args.base_args:
+            base = args.base_binary or args.binary
+            extra = args.base_args.split()
+            servers += [start_ours(base, root, m, " base" + suffix, sched, b, extra)
                         for b in backends for m in models]
     rows = {}
     if "rps" in wanted:

@@ -101,9 +101,9 @@ impl Op for OpSlot {
     }
 
     #[inline(always)]
-    fn send_inline(&mut self, bufs: &crate::sys::buf::BufList) {
+    fn send_inline(&mut self, bufs: &crate::sys::buf::BufList, batched: bool) {
         if let OpKind::Transmit(t) = &mut self.kind {
-            t.send_inline(bufs, self.socket.fd());
+            t.send_inline(bufs, self.socket.fd(), batched);
         }
     }
 

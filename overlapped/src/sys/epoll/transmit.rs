@@ -24,7 +24,8 @@ use crate::sys::op::{Member, Op, Request};
 /// a worker. `Try::Res` ends the chain (the record's step reads it).
 pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
     if !slot.planned {
-        slot.op.send_inline(&slot.mem.bufs);
+        // Always: the other path is a worker thread and a copy.
+        slot.op.send_inline(&slot.mem.bufs, false);
         let Request::Chain {
             members,
             pipe,
