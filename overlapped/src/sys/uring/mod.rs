@@ -27,7 +27,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{
     fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed, Ordering::SeqCst,
 };
-use std::sync::{Arc, Mutex, MutexGuard, TryLockError, Weak};
+use std::sync::{Arc, Mutex, Weak};
+
+use crate::sys::lock::{Lock, LockGuard};
 use std::time::Duration;
 
 use super::op::Op;
@@ -79,7 +81,7 @@ pub(crate) struct Ring<O: Op> {
     /// The ring's descriptor (readable while completions wait: tokio's reactor watches it).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
-    core: Mutex<Core<O>>,
+    core: Lock<Core<O>>,
     waker: OwnedFd,
     sleeping: AtomicBool,
     /// A wake-up was sent since the owner last went to sleep. Another
@@ -152,7 +154,7 @@ impl<O: Op> Ring<O> {
                 id,
                 born: fork::generation(),
                 fd: uring.as_raw_fd(),
-                core: Mutex::new(Core {
+                core: Lock::new(Core {
                     uring,
                     slots: Slab::with_capacity(64),
                     generation: 0,
@@ -223,8 +225,8 @@ impl<O: Op> Ring<O> {
 
     /// Takes the ring. While it is held, the kernel does not notify the
     /// service of completions: the holder reaps them.
-    fn lock(&self) -> MutexGuard<'_, Core<O>> {
-        let mut core = self.core.lock().unwrap_or_else(|e| e.into_inner());
+    fn lock(&self) -> LockGuard<'_, Core<O>> {
+        let mut core = self.core.lock();
         core.uring.completion().disable_eventfd();
         self.count_turn();
         core
@@ -243,12 +245,8 @@ impl<O: Op> Ring<O> {
         }
     }
 
-    fn try_lock(&self) -> Option<MutexGuard<'_, Core<O>>> {
-        let mut core = match self.core.try_lock() {
-            Ok(core) => core,
-            Err(TryLockError::Poisoned(e)) => e.into_inner(),
-            Err(TryLockError::WouldBlock) => return None,
-        };
+    fn try_lock(&self) -> Option<LockGuard<'_, Core<O>>> {
+        let mut core = self.core.try_lock()?;
         core.uring.completion().disable_eventfd();
         self.count_turn();
         Some(core)
@@ -261,7 +259,7 @@ impl<O: Op> Ring<O> {
     /// flag, and ours between the switch and the look, make sure one of the
     /// two sees it). Then mail or a service request that came meanwhile is
     /// served.
-    fn release(&self, core: MutexGuard<'_, Core<O>>) {
+    fn release(&self, core: LockGuard<'_, Core<O>>) {
         if self.unlock(core) {
             self.serve();
         }
@@ -279,7 +277,7 @@ impl<O: Op> Ring<O> {
     /// rings in grace on a tick instead, and serves one whose owner has not
     /// come back for a whole tick (see `service.rs`): an operation whose
     /// owner went away still completes, a tick or two later.
-    fn unlock(&self, mut core: MutexGuard<'_, Core<O>>) -> bool {
+    fn unlock(&self, mut core: LockGuard<'_, Core<O>>) -> bool {
         let grace = self.is_owner() && !core.retiring;
         if grace {
             if !core.uring.completion().is_empty() {
@@ -496,7 +494,7 @@ impl<O: Op> Drop for Ring<O> {
         // Pitfall 4: the kernel must be done with every buffer before the
         // slots are freed. A ring is dropped only when no operation is in
         // flight (see `service`), but make sure.
-        let core = self.core.get_mut().unwrap_or_else(|e| e.into_inner());
+        let core = self.core.get_mut();
         if !core.slots.is_empty() {
             // Leak rather than free memory the kernel may still write.
             std::mem::forget(std::mem::take(&mut core.slots));
