@@ -223,7 +223,19 @@ fn no_path_leaves_the_root() {
             400
         );
         assert_eq!(status_of(&get(a, "/nothing-here")), 404);
-        assert_eq!(status_of(&get(a, "http://example.com/one.bin")), 400);
+        // The absolute form names the same path (RFC 9112 §3.2.2: a server
+        // must accept it); its authority changes nothing.
+        let r = get(a, "http://example.com/one.bin");
+        assert_eq!(status_of(&r), 200);
+        assert_eq!(
+            body(&r),
+            std::fs::read(tree.root().join("one.bin")).unwrap()
+        );
+        assert_eq!(status_of(&get(a, "HTTP://example.com/../secret.txt")), 403);
+        assert_eq!(status_of(&get(a, "ftp://example.com/one.bin")), 400);
+        // A file named as a directory is not found (open(2): ENOTDIR).
+        assert_eq!(status_of(&get(a, "/one.bin/")), 404);
+        assert_eq!(status_of(&get(a, "/one.bin/.")), 404);
         // A symlink that stays inside the root is served.
         let r = get(a, "/sub/link.bin");
         assert_eq!(status_of(&r), 200);
@@ -261,6 +273,12 @@ fn malformed_and_refused(model: &str, threads: Option<&str>) {
     }
     big.extend_from_slice(b"\r\n");
     assert_eq!(status_of(&exchange(a, &big)), 431);
+    // A request line longer than the limit by itself: the target is too
+    // long (414), whether or not the rest has arrived.
+    let long = format!("GET /{} HTTP/1.1\r\nHost: x\r\n\r\n", "a".repeat(2000));
+    assert_eq!(status_of(&exchange(a, long.as_bytes())), 414);
+    let partial = format!("GET /{}", "a".repeat(2000));
+    assert_eq!(status_of(&exchange(a, partial.as_bytes())), 414);
     let r = exchange(
         a,
         b"POST /one.bin HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
@@ -594,6 +612,14 @@ fn invalid_ranges_missing_host_and_dot_segments() {
     );
     assert_eq!(status_of(&r), 200);
     assert_eq!(body(&r), &page[..]);
+    // A range-spec that is not one (no numbers): ignored as well, the
+    // whole file (RFC 9110 §14.2), never 416.
+    let r = exchange(
+        a,
+        b"GET /sub/page.html HTTP/1.1\r\nHost: x\r\nRange: bytes=abc\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status_of(&r), 200);
+    assert_eq!(body(&r), &page[..]);
     let r = exchange(a, b"GET /one.bin HTTP/1.1\r\n\r\n");
     assert_eq!(status_of(&r), 400);
     // HTTP/1.0 needs no Host.
@@ -647,5 +673,35 @@ fn the_second_line_names_the_backend_and_backend_picks_it() {
         assert_eq!(status_of(&get(&addr, "/one.bin")), 200, "{pick:?}");
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+/// A FIFO (or any file that is not a regular file) under the root is
+/// refused at once (403), without waiting for a writer: the server goes on
+/// answering, and stops cleanly.
+#[test]
+fn a_fifo_under_the_root_is_refused_without_blocking() {
+    for (model, extra) in [
+        ("event", &[][..]),
+        ("routine", &[]),
+        ("port", &["--threads", "1"]),
+    ] {
+        let tree = Tree::new(&format!("fifo-{model}"));
+        let fifo = tree.root().join("pipe");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates a node.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+        let server = start(&tree, model, extra);
+        let a = server.addr.as_str();
+        for _ in 0..3 {
+            assert_eq!(status_of(&get(a, "/pipe")), 403, "{model}");
+            let r = get(a, "/one.bin");
+            assert_eq!(status_of(&r), 200, "{model}");
+            assert_eq!(
+                body(&r),
+                std::fs::read(tree.root().join("one.bin")).unwrap()
+            );
+        }
+        server.stop_cleanly();
     }
 }

@@ -174,7 +174,8 @@ impl Conn {
             Ok(httparse::Status::Partial) => {
                 if self.pending.len() > site.limits.max_header {
                     let head = std::mem::take(spare);
-                    return self.refuse(clock, head, Status::HeaderTooLarge, "headers too large");
+                    let (status, why) = too_large(&self.pending, site.limits.max_header);
+                    return self.refuse(clock, head, status, why);
                 }
                 return Next::Receive;
             }
@@ -190,7 +191,8 @@ impl Conn {
         // From here on every way out is an answer.
         let head = std::mem::take(spare);
         if used > site.limits.max_header {
-            return self.refuse(clock, head, Status::HeaderTooLarge, "headers too large");
+            let (status, why) = too_large(&self.pending[..used], site.limits.max_header);
+            return self.refuse(clock, head, status, why);
         }
         method.clear();
         method.push_str(req.method.unwrap_or(""));
@@ -446,6 +448,21 @@ fn whole_seconds(t: SystemTime) -> SystemTime {
     match t.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(d) => SystemTime::UNIX_EPOCH + Duration::from_secs(d.as_secs()),
         Err(_) => t,
+    }
+}
+
+/// What a request longer than `max` bytes before its body is refused
+/// with: 414 when its request line alone is longer (RFC 9110 §15.5.15: the
+/// target is too long), 431 otherwise (the header fields are).
+fn too_large(request: &[u8], max: usize) -> (Status, &'static str) {
+    let line = request
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(request.len());
+    if line > max {
+        (Status::UriTooLong, "request target too long")
+    } else {
+        (Status::HeaderTooLarge, "headers too large")
     }
 }
 

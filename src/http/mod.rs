@@ -60,7 +60,8 @@ pub struct HttpArgs {
     #[arg(long, default_value_t = 8080, value_parser = int_in(0u16, u16::MAX))]
     pub port: u16,
     /// Bytes of request line and headers per request at most; more is
-    /// answered 431 and the connection closed (from 256 to 1048576).
+    /// answered 431 (414 when the request line alone is longer) and the
+    /// connection closed (from 256 to 1048576).
     #[arg(long, default_value_t = 8192, value_parser = int_in(256usize, 1 << 20))]
     pub max_header: usize,
     /// Requests per connection at most; the last one's answer closes it

@@ -18,7 +18,8 @@ use rustix::io::Errno;
 /// Why a target maps to no file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
-    /// 400: not a path we can read (bad escape, NUL byte, not origin-form).
+    /// 400: not a path we can read (bad escape, NUL byte, neither origin-form
+    /// nor an `http(s)://` absolute-form).
     BadRequest,
     /// 403: outside the root, or not a readable regular file.
     Forbidden,
@@ -55,7 +56,7 @@ impl Root {
 /// resolve every symlink (`canonicalize`) and serve the file if it still
 /// lies under the root (an absolute symlink to a file inside it).
 pub fn resolve(root: &Root, target: &str) -> Result<Found, Refusal> {
-    let path = target.split(['?', '#']).next().unwrap_or("");
+    let path = origin_form(target.split(['?', '#']).next().unwrap_or(""));
     if !path.starts_with('/') {
         return Err(Refusal::BadRequest);
     }
@@ -94,12 +95,41 @@ pub fn resolve(root: &Root, target: &str) -> Result<Found, Refusal> {
         Err(Errno::XDEV) => return slow_path(root, &relative),
         Err(e) => return Err(refusal(e.into())),
     };
-    finish(root, file, relative)
+    let found = finish(root, file, relative)?;
+    // `/file/` names a directory: a file there is not found, as `open(2)`
+    // answers ENOTDIR (an index.html found for `/dir/` is fine).
+    let dir_form = decoded.ends_with('/') || decoded.ends_with("/.") || decoded.ends_with("/..");
+    if dir_form && !found.path.ends_with("index.html") {
+        return Err(Refusal::NotFound);
+    }
+    Ok(found)
+}
+
+/// The path of an absolute-form target (`http://host/path`, which a
+/// server must accept, RFC 9112 §3.2.2): what follows the authority, `/`
+/// if nothing does. Any other target is returned as it is.
+fn origin_form(target: &str) -> &str {
+    let rest = match target.get(..8) {
+        Some(p) if p.eq_ignore_ascii_case("https://") => &target[8..],
+        _ => match target.get(..7) {
+            Some(p) if p.eq_ignore_ascii_case("http://") => &target[7..],
+            _ => return target,
+        },
+    };
+    match rest.find('/') {
+        Some(at) => &rest[at..],
+        None => "/",
+    }
 }
 
 fn beneath(dir: BorrowedFd<'_>, path: &Path) -> Result<File, Errno> {
     let how = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
-    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY;
+    // `O_NONBLOCK`: opening a FIFO for reading would otherwise wait for a
+    // writer (the thread, and every connection it serves, stuck); with it
+    // the open returns at once and `finish` refuses what is not a regular
+    // file. On a regular file the flag changes nothing (open(2)); `sendfile`
+    // and splice ignore it on their file side.
+    let flags = OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK;
     openat2(dir, path, flags, Mode::empty(), how).map(File::from)
 }
 

@@ -15,6 +15,7 @@ pub enum Status {
     MethodNotAllowed,
     RangeNotSatisfiable,
     HeaderTooLarge,
+    UriTooLong,
 }
 
 impl Status {
@@ -29,6 +30,7 @@ impl Status {
             Status::MethodNotAllowed => 405,
             Status::RangeNotSatisfiable => 416,
             Status::HeaderTooLarge => 431,
+            Status::UriTooLong => 414,
         }
     }
 
@@ -43,6 +45,7 @@ impl Status {
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::RangeNotSatisfiable => "Range Not Satisfiable",
             Status::HeaderTooLarge => "Request Header Fields Too Large",
+            Status::UriTooLong => "URI Too Long",
         }
     }
 }
@@ -180,8 +183,9 @@ pub fn content_type(path: &std::path::Path) -> &'static str {
 /// A single byte range (`Range: bytes=…`) against a file of `size` bytes:
 /// `Ok(Some((first, last)))`, `Ok(None)` when the header is absent or not
 /// one range we honour (several ranges, other units: the whole file is
-/// sent, as RFC 9110 allows; `first > last` is no valid range and is
-/// ignored too, RFC 9110 §14.2), `Err(())` when unsatisfiable (416).
+/// sent, as RFC 9110 allows; a malformed range-spec — `first > last`, not
+/// numbers, no `-` — is no valid range and is ignored too, RFC 9110
+/// §14.2), `Err(())` when valid but unsatisfiable (416).
 #[allow(clippy::result_unit_err)]
 pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(v) = value else { return Ok(None) };
@@ -191,20 +195,27 @@ pub fn parse_range(value: Option<&str>, size: u64) -> Result<Option<(u64, u64)>,
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
     let (a, b) = (a.trim(), b.trim());
+    let number = |t: &str| t.parse::<u64>().ok();
     let range = if a.is_empty() {
-        let n: u64 = b.parse().map_err(|_| ())?;
+        let Some(n) = number(b) else { return Ok(None) };
         if n == 0 || size == 0 {
             return Err(());
         }
         (size.saturating_sub(n), size - 1)
     } else {
-        let first: u64 = a.parse().map_err(|_| ())?;
+        let Some(first) = number(a) else {
+            return Ok(None);
+        };
         let last: u64 = if b.is_empty() {
             size.saturating_sub(1)
         } else {
-            let last = b.parse().map_err(|_| ())?;
+            let Some(last) = number(b) else {
+                return Ok(None);
+            };
             if last < first {
                 // No valid range-spec: the header is ignored (RFC 9110 §14.2).
                 return Ok(None);
@@ -252,7 +263,10 @@ mod tests {
         assert_eq!(parse_range(Some("bytes=5-"), 1), Err(()));
         assert_eq!(parse_range(Some("bytes=0-1,4-5"), 10), Ok(None));
         assert_eq!(parse_range(Some("items=0-1"), 10), Ok(None));
-        assert_eq!(parse_range(Some("bytes=x-1"), 10), Err(()));
+        assert_eq!(parse_range(Some("bytes=x-1"), 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=abc"), 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=-x"), 10), Ok(None));
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Err(()));
         assert_eq!(parse_range(Some("bytes=0-0"), 0), Err(()));
     }
 }
