@@ -137,7 +137,9 @@ fn a_small_cached_transmit_completes_during_the_call_and_is_still_notified() {
 }
 
 /// A socket in blocking mode keeps the ring's path (`sendfile` could
-/// block there), with the same bytes and count.
+/// block there), with the same bytes and count; so does one made
+/// non-blocking behind the library's back (the mode the library goes by
+/// is the one set through it).
 #[test]
 fn a_blocking_socket_keeps_the_rings_path() {
     let tf = TempFile::new("blocking", 3000);
@@ -162,6 +164,24 @@ fn a_blocking_socket_keeps_the_rings_path() {
     );
     assert_eq!(inline(), before, "not inline");
     assert_eq!(&read_n(&mut peer, 2995)[1..2994], &tf.1[7..]);
+    // Non-blocking behind the library's back (not through
+    // `set_nonblocking`): the library does not see it and keeps the ring.
+    socket.as_socket2().set_nonblocking(true).unwrap();
+    spaced();
+    let mut ov = Overlapped::new(&Event::new());
+    let before = inline();
+    let r = socket.transmit_file(
+        &mut ov,
+        Some(file.as_fd()),
+        5,
+        0,
+        None,
+        TransmitFlags::empty(),
+    );
+    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    assert_eq!(get_overlapped_result(&socket, &ov, true).unwrap().0, 5);
+    assert_eq!(inline(), before, "not inline");
+    assert_eq!(read_n(&mut peer, 5), &tf.1[..5]);
 }
 
 #[test]

@@ -103,7 +103,11 @@ impl Op for OpSlot {
     #[inline(always)]
     fn send_inline(&mut self, bufs: &crate::sys::buf::BufList, batched: bool) {
         if let OpKind::Transmit(t) = &mut self.kind {
-            t.send_inline(bufs, self.socket.fd(), batched);
+            let nonblocking = self
+                .socket
+                .nonblocking
+                .load(std::sync::atomic::Ordering::Relaxed);
+            t.send_inline(bufs, self.socket.fd(), batched, nonblocking);
         }
     }
 

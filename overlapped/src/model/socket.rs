@@ -50,6 +50,11 @@ pub(crate) struct SocketInner {
     /// to this socket (`SIO_ADDRESS_LIST_CHANGE`, ...): closed with it, so
     /// that closing the socket aborts them ([fact 119](crate::semantics#fact-119)).
     pub(crate) attached: Sources,
+    /// The blocking mode the caller last set with `Socket::set_nonblocking`
+    /// (`FIONBIO`), for the inline transmit path (`transmit_op.rs`), which
+    /// then asks the kernel nothing: a change made behind the library's
+    /// back (`as_socket2`, the raw descriptor) is not seen.
+    pub(crate) nonblocking: AtomicBool,
 }
 
 /// A socket's completion port and the key its packets carry ([fact 135](crate::semantics#fact-135)).
@@ -83,6 +88,7 @@ impl SocketInner {
             port: OnceLock::new(),
             modes: AtomicU8::new(0),
             attached: Default::default(),
+            nonblocking: AtomicBool::new(false),
         }
     }
 

@@ -155,13 +155,22 @@ impl TransmitOp {
     /// (`batched`) not one of a quick succession on this thread
     /// (`sendnow::spaced`: those share the ring's submissions more cheaply;
     /// the epoll backend's other path is a worker thread and a copy, so
-    /// there it is always tried) and nothing can block: the socket is non-blocking and every file range is in the
-    /// page cache. It stops at the first call that sends short or would
+    /// there it is always tried) and nothing can block: the socket is
+    /// non-blocking (`nonblocking`: the mode the caller set through the
+    /// library), every file range is in the page cache, and `SIGPIPE` is
+    /// ignored. It stops at the first call that sends short or would
     /// block; the chains then go on from the exact byte. An error ends the
     /// operation, reported at completion with the bytes that went, as a
     /// chain's would be. `bufs` are the operation's memory buffers.
-    pub(crate) fn send_inline(&mut self, bufs: &BufList, socket: RawFd, batched: bool) {
+    pub(crate) fn send_inline(
+        &mut self,
+        bufs: &BufList,
+        socket: RawFd,
+        batched: bool,
+        nonblocking: bool,
+    ) {
         if std::mem::replace(&mut self.inline_tried, true)
+            || !nonblocking
             || !self.inline_fits()
             || (batched && !sendnow::spaced())
         {
@@ -174,7 +183,7 @@ impl TransmitOp {
             } => sendnow::cached(self.files[file].as_raw_fd(), o, el.len),
             _ => true,
         });
-        if !cached || !sendnow::may_send(socket) {
+        if !cached || !sendnow::sigpipe_ignored() {
             return;
         }
         loop {

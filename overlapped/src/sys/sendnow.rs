@@ -6,11 +6,13 @@
 //! "do not wait" flag), the file range is wholly in the page cache
 //! (`cachestat(2)`, Linux 6.5, one system call: a disk read never makes the
 //! thread wait), and `SIGPIPE` is ignored (a `sendfile` into a connection
-//! the peer reset raises it; `send` here has `MSG_NOSIGNAL`).
+//! the peer reset raises it; `send` here has `MSG_NOSIGNAL`). The mode is
+//! the one the caller set through the library and `SIGPIPE` is looked at
+//! once, so the checks cost no system call but `cachestat`.
 
 use std::cell::Cell;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
 /// A thread that starts small transmits closer together than this keeps
@@ -113,20 +115,26 @@ pub(crate) fn cached(file: RawFd, off: u64, len: u64) -> bool {
     stat.nr_cache >= want
 }
 
+/// `SIGPIPE`'s disposition as first seen: 0 not yet asked, 1 ignored, 2 not.
+static SIGPIPE: AtomicU8 = AtomicU8::new(0);
+
 /// Whether `SIGPIPE` is ignored in this process (Rust programs ignore it
-/// from the start; a C program may not).
-fn sigpipe_ignored() -> bool {
+/// from the start; a C program may not). Asked once, at the first inline
+/// attempt: a program that stops ignoring it later must not keep sockets
+/// in non-blocking mode for transmits (documented with `TransmitFlags`).
+pub(crate) fn sigpipe_ignored() -> bool {
+    match SIGPIPE.load(Relaxed) {
+        1 => return true,
+        2 => return false,
+        _ => {}
+    }
     // SAFETY: an all-zero `sigaction` is a valid value to be overwritten.
     let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
     // SAFETY: a null new action only reads the current one into `old`.
     let r = unsafe { libc::sigaction(libc::SIGPIPE, std::ptr::null(), &mut old) };
-    r == 0 && old.sa_sigaction == libc::SIG_IGN
-}
-
-/// Whether a transmit may be sent inline on `socket` (file ranges aside,
-/// see [`cached`]): the socket is non-blocking and `SIGPIPE` is ignored.
-pub(crate) fn may_send(socket: RawFd) -> bool {
-    super::nonblock::nonblocking(socket).unwrap_or(false) && sigpipe_ignored()
+    let ignored = r == 0 && old.sa_sigaction == libc::SIG_IGN;
+    SIGPIPE.store(if ignored { 1 } else { 2 }, Relaxed);
+    ignored
 }
 
 /// Sends what of `buf` the socket takes now (`MSG_DONTWAIT`; `more`:

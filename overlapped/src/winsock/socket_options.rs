@@ -41,7 +41,12 @@ impl Socket {
     #[doc(alias = "FIONBIO")]
     #[doc(alias = "ioctlsocket")]
     pub fn set_nonblocking(&self, nonblocking: bool) -> WsaResult<()> {
-        crate::sys::nonblock::set_nonblocking(self.inner.fd(), nonblocking).map_err(wsa)
+        crate::sys::nonblock::set_nonblocking(self.inner.fd(), nonblocking).map_err(wsa)?;
+        // Remembered for the inline transmit path (no `F_GETFL` per call).
+        self.inner
+            .nonblocking
+            .store(nonblocking, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
     }
 
     /// The caller's blocking mode (what [`Socket::set_nonblocking`] set):

@@ -54,8 +54,12 @@ bitflags! {
     ///   quick succession is cheaper on the ring, which submits them
     ///   together), on a socket
     ///   in non-blocking mode ([`Socket::set_nonblocking`], which the
-    ///   completion itself ignores), whose file ranges are wholly in the
-    ///   page cache (`cachestat`, Linux 6.5), while `SIGPIPE` is ignored, is
+    ///   completion itself ignores; a mode set behind the library's back,
+    ///   through [`Socket::as_socket2`] or the descriptor, is not seen),
+    ///   whose file ranges are wholly in the page cache (`cachestat`, Linux
+    ///   6.5), if `SIGPIPE` is ignored (looked at once, at the first such
+    ///   transmit: a program that stops ignoring it later should not keep
+    ///   sockets in non-blocking mode), is
     ///   first sent by the thread that submits it, as a readiness server
     ///   sends a small file: `send` for memory and `sendfile` for the file,
     ///   straight into the socket, nothing that can wait for the disk or
