@@ -37,8 +37,9 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 /// `Err(ERROR_NOT_FOUND)` (1168) if there was nothing to cancel: no
 /// operation pending on the socket, or `overlapped` names no operation
 /// pending on it. A completion the kernel has already posted but the
-/// library has not yet reaped is reaped first (a non-blocking look, skipped
-/// for a ring another thread holds at that moment), so on both backends an
+/// library has not yet reaped is reaped first (a ring another thread holds
+/// at that moment is tried again for up to 10 ms, then left), so on both
+/// backends an
 /// operation that finished before the call is not cancelled and keeps its
 /// real result; with `None`, if all of them had finished, the answer is
 /// `ERROR_NOT_FOUND`. Does not wait: the cancelled operations complete with
@@ -74,7 +75,7 @@ pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResu
             // first, so operations that all finished before the call give
             // ERROR_NOT_FOUND and keep their results.
             for ring in &rings {
-                ring.try_drive();
+                reap_posted(ring);
             }
             let pending = socket.pending_parts();
             if pending.is_empty() {
@@ -93,7 +94,7 @@ pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResu
             // A completion the kernel already posted is reaped first (if
             // nobody holds the ring), so that an operation that finished
             // before the cancel counts as not found, as on Windows.
-            ring.try_drive();
+            reap_posted(&ring);
             let pending = socket.pending_parts();
             if !pending
                 .iter()
@@ -104,5 +105,19 @@ pub fn cancel_io_ex(socket: &Socket, overlapped: Option<&Overlapped>) -> WsaResu
             ring.cancel(op.user_data);
             Ok(())
         }
+    }
+}
+
+/// Reaps what `ring` holds before a cancel decides what is pending. A
+/// ring another thread holds (the service thread, or an owner between
+/// reaping and delivering) is usually let go within microseconds: tried
+/// again, yielding, for up to 10 ms, so that an operation the kernel
+/// finished before the call is not reported as cancelled merely because
+/// the service was half-way through delivering it. After that the cancel
+/// goes ahead (an owner blocked in a wait may hold its ring for long).
+fn reap_posted(ring: &crate::model::op::Ring) {
+    let until = std::time::Instant::now() + std::time::Duration::from_millis(10);
+    while !ring.try_drive() && std::time::Instant::now() < until {
+        std::thread::yield_now();
     }
 }
