@@ -3,8 +3,6 @@
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Weak};
 
-use crate::sys::lock::Lock;
-
 use crate::model::error::WsaResult;
 use crate::model::ready::ReadySet;
 
@@ -32,7 +30,7 @@ pub struct Event {
 pub(crate) struct EventInner {
     signalled: AtomicBool,
     manual: bool,
-    watchers: Lock<Vec<(Weak<ReadySet>, usize)>>,
+    watchers: parking_lot::Mutex<Vec<(Weak<ReadySet>, usize)>>,
 }
 
 impl Event {
@@ -60,7 +58,7 @@ impl Event {
             inner: Arc::new(EventInner {
                 signalled: AtomicBool::new(initially_set),
                 manual: manual_reset,
-                watchers: Lock::new(Vec::new()),
+                watchers: parking_lot::Mutex::new(Vec::new()),
             }),
         }
     }

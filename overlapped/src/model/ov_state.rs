@@ -7,8 +7,6 @@
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, Ordering::SeqCst};
 use std::sync::Arc;
 
-use crate::sys::lock::{Lock, LockGuard};
-
 use crate::model::error::{WsaError, WsaResult};
 use crate::model::event::Event;
 use crate::model::flags::MsgFlags;
@@ -39,9 +37,10 @@ pub(crate) struct OvState {
     pub(crate) flags: AtomicU32,
     pub(crate) event: Option<Event>,
     /// What changes hands between the caller and the completion, under one lock.
-    pub(crate) held: Lock<Held>,
+    /// (parking_lot's lock: no poison check at every lock and unlock.)
+    pub(crate) held: parking_lot::Mutex<Held>,
     /// Source address and control data of the last datagram receive.
-    pub(crate) dgram: Lock<DgramOut>,
+    pub(crate) dgram: parking_lot::Mutex<DgramOut>,
     pub(crate) has_dgram: AtomicBool,
     /// `hEvent` with its low-order bit set: signal the event, queue no
     /// completion packet ([fact 22](crate::semantics#fact-22)).
@@ -57,14 +56,14 @@ impl OvState {
             status: AtomicI32::new(IDLE),
             bytes: AtomicU32::new(0),
             flags: AtomicU32::new(0),
-            held: Lock::new(Held::default()),
+            held: parking_lot::Mutex::new(Held::default()),
             event,
-            dgram: Lock::new(DgramOut::default()),
+            dgram: parking_lot::Mutex::new(DgramOut::default()),
             has_dgram: AtomicBool::new(false),
         }
     }
 
-    pub(crate) fn lock_dgram(&self) -> LockGuard<'_, DgramOut> {
+    pub(crate) fn lock_dgram(&self) -> parking_lot::MutexGuard<'_, DgramOut> {
         self.dgram.lock()
     }
 
@@ -73,7 +72,7 @@ impl OvState {
         self.status.load(SeqCst) != PENDING
     }
 
-    pub(crate) fn held(&self) -> LockGuard<'_, Held> {
+    pub(crate) fn held(&self) -> parking_lot::MutexGuard<'_, Held> {
         self.held.lock()
     }
 

@@ -18,7 +18,6 @@ pub(crate) mod fork;
 pub(crate) mod inline_fn;
 pub(crate) mod ioctl;
 pub(crate) mod iov;
-pub(crate) mod lock;
 pub(crate) mod mem;
 pub(crate) mod nonblock;
 pub(crate) mod notify;

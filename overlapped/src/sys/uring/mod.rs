@@ -29,7 +29,6 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, Mutex, Weak};
 
-use crate::sys::lock::{Lock, LockGuard};
 use std::time::Duration;
 
 use super::op::Op;
@@ -81,7 +80,8 @@ pub(crate) struct Ring<O: Op> {
     /// The ring's descriptor (readable while completions wait: tokio's reactor watches it).
     #[cfg_attr(not(feature = "tokio"), allow(dead_code))]
     fd: RawFd,
-    core: Lock<Core<O>>,
+    /// (Under parking_lot's lock: no poison check at every lock and unlock.)
+    core: parking_lot::Mutex<Core<O>>,
     waker: OwnedFd,
     sleeping: AtomicBool,
     /// A wake-up was sent since the owner last went to sleep. Another
@@ -154,7 +154,7 @@ impl<O: Op> Ring<O> {
                 id,
                 born: fork::generation(),
                 fd: uring.as_raw_fd(),
-                core: Lock::new(Core {
+                core: parking_lot::Mutex::new(Core {
                     uring,
                     slots: Slab::with_capacity(64),
                     generation: 0,
@@ -225,7 +225,7 @@ impl<O: Op> Ring<O> {
 
     /// Takes the ring. While it is held, the kernel does not notify the
     /// service of completions: the holder reaps them.
-    fn lock(&self) -> LockGuard<'_, Core<O>> {
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Core<O>> {
         let mut core = self.core.lock();
         core.uring.completion().disable_eventfd();
         self.count_turn();
@@ -245,7 +245,7 @@ impl<O: Op> Ring<O> {
         }
     }
 
-    fn try_lock(&self) -> Option<LockGuard<'_, Core<O>>> {
+    fn try_lock(&self) -> Option<parking_lot::MutexGuard<'_, Core<O>>> {
         let mut core = self.core.try_lock()?;
         core.uring.completion().disable_eventfd();
         self.count_turn();
@@ -259,7 +259,7 @@ impl<O: Op> Ring<O> {
     /// flag, and ours between the switch and the look, make sure one of the
     /// two sees it). Then mail or a service request that came meanwhile is
     /// served.
-    fn release(&self, core: LockGuard<'_, Core<O>>) {
+    fn release(&self, core: parking_lot::MutexGuard<'_, Core<O>>) {
         if self.unlock(core) {
             self.serve();
         }
@@ -277,7 +277,7 @@ impl<O: Op> Ring<O> {
     /// rings in grace on a tick instead, and serves one whose owner has not
     /// come back for a whole tick (see `service.rs`): an operation whose
     /// owner went away still completes, a tick or two later.
-    fn unlock(&self, mut core: LockGuard<'_, Core<O>>) -> bool {
+    fn unlock(&self, mut core: parking_lot::MutexGuard<'_, Core<O>>) -> bool {
         let grace = self.is_owner() && !core.retiring;
         if grace {
             if !core.uring.completion().is_empty() {
