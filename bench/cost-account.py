@@ -39,7 +39,7 @@ GROUPS = [
       r"^(send|recv|sendmsg|recvmsg|__libc_send|__libc_recv)$"]),
     ("issue order per socket (lanes)",
      "facts 13/14: operations on one socket complete in issue order (enter at start, leave at completion)",
-     [r"Lanes::enter", r"Lanes::leave", r"submit_next"]),
+     [r"Lanes::enter", r"Lanes::leave", r"Lane::enter", r"Lane::leave", r"submit_next"]),
     ("completion: result rules",
      "Winsock's result rules: a stream send completes whole (partial sends resubmitted), "
      "MSG_TRUNC -> WSAEMSGSIZE, cancel -> WSA_OPERATION_ABORTED; the record's slot freed",
@@ -49,7 +49,7 @@ GROUPS = [
     ("completion: notification",
      "the completion reaches whoever waits: the record's result stored and its event set "
      "(any thread may wait on it), or the routine queued to its own thread's APC queue (fact 33)",
-     [r"model::op::deliver", r"ThreadShared::post", r"VecDeque<T,A>::push_back", r"OvState::complete", r"Event::set",
+     [r"model::op::deliver", r"ThreadShared::post", r"thread::push_local", r"VecDeque<T,A>::push_back", r"OvState::complete", r"Event::set",
       r"ReadySet::mark", r"ReadySet::set_bit"]),
     ("reaping (ring / epoll turn)",
      "the reap loop: completion queue read, each entry dispatched to its record",
