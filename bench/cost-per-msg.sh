@@ -41,7 +41,7 @@ CMD=("$@")
 for tool in ${TOOLS:-callgrind syscalls}; do
   m1=$(run $tool $SHORT); m2=$(run $tool $LONG)
   if [ $tool = callgrind ]; then
-    total() { for f in "$OUT/$NAME.callgrind.$1".1 "$OUT/$NAME.callgrind.$1".1-[0-9]*; do [ -e "$f" ] && callgrind_annotate "$f" | awk '/PROGRAM TOTALS/{gsub(",","",$1);print $1}'; done | paste -sd+ | bc; }
+    total() { for f in "$OUT/$NAME.callgrind.$1".1 "$OUT/$NAME.callgrind.$1".1-[0-9]*; do [ -e "$f" ] && callgrind_annotate --auto=no "$f" | awk '/PROGRAM TOTALS/{gsub(",","",$1);print $1}'; done | paste -sd+ | bc; }
     i1=$(total $SHORT); i2=$(total $LONG)
     echo "$NAME Ir/msg (user space): ($i2 - $i1) / ($m2 - $m1) = $(( (i2 - i1) / (m2 - m1) ))"
   else

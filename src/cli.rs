@@ -166,11 +166,20 @@ pub fn backend_text(b: &overlapped::Backend) -> String {
     shown_backend(b, BY_OPTION.load(std::sync::atomic::Ordering::Relaxed))
 }
 
+/// Why the backend runs, as [`backend_text`] words it (without the backend's name).
+pub fn backend_reason(b: &overlapped::Backend) -> String {
+    shown_reason(b, BY_OPTION.load(std::sync::atomic::Ordering::Relaxed))
+}
+
 fn shown_backend(b: &overlapped::Backend, by_option: bool) -> String {
+    format!("{} ({})", b.kind, shown_reason(b, by_option))
+}
+
+fn shown_reason(b: &overlapped::Backend, by_option: bool) -> String {
     let var = format!("forced by {}=", overlapped::BACKEND_VAR);
     match b.reason.strip_prefix(&var) {
-        Some(name) if by_option => format!("{} (forced by --backend {name})", b.kind),
-        _ => b.to_string(),
+        Some(name) if by_option => format!("forced by --backend {name}"),
+        _ => b.reason.clone(),
     }
 }
 

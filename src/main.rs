@@ -53,6 +53,25 @@ enum Command {
     Watch(watch::WatchArgs),
 }
 
+/// A bad `OVERLAPPED_BACKEND` is a usage error, exit 2, like a bad `--backend` (clap's),
+/// unless `--backend` overrides it. `serve-tokio` and `serve-uring` do not read it.
+fn check_backend_var(matches: &clap::ArgMatches) {
+    let Some((name, sub)) = matches.subcommand() else {
+        return;
+    };
+    if matches!(name, "serve-tokio" | "serve-uring")
+        || matches!(sub.try_get_one::<cli::BackendArg>("backend"), Ok(Some(_)))
+    {
+        return;
+    }
+    if let Some(v) = std::env::var_os(overlapped::BACKEND_VAR) {
+        if v != "uring" && v != "epoll" {
+            let v = v.to_string_lossy().into_owned();
+            cli::usage_error(&overlapped::SetupError::BadBackend(v).to_string());
+        }
+    }
+}
+
 fn main() {
     cli::quiet_on_broken_pipe();
     // `--port -1` is a bad value of --port, not an unknown option.
@@ -60,6 +79,7 @@ fn main() {
         .mut_subcommands(|s| s.allow_negative_numbers(true))
         .get_matches();
     cli::remember_given(&matches);
+    check_backend_var(&matches);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),

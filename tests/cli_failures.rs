@@ -475,3 +475,43 @@ fn port_values_out_of_range_are_said_plainly() {
         );
     }
 }
+
+#[test]
+fn a_bad_backend_variable_is_a_usage_error_like_a_bad_option() {
+    // Exit 2 for both (clap's code for a bad --backend); --backend wins over the variable.
+    let bad_var = Command::new(EXE)
+        .args(["serve", "--port", "0"])
+        .env("OVERLAPPED_BACKEND", "bogus")
+        .env("OVERLAPPED_CHECK_ARGS", "1")
+        .output()
+        .unwrap();
+    let err = text(&bad_var.stderr);
+    assert_eq!(bad_var.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("OVERLAPPED_BACKEND=\"bogus\" is not a backend"),
+        "{err}"
+    );
+    let bad_option = Command::new(EXE)
+        .args(["serve", "--port", "0", "--backend", "bogus"])
+        .env("OVERLAPPED_CHECK_ARGS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        bad_option.status.code(),
+        Some(2),
+        "{}",
+        text(&bad_option.stderr)
+    );
+    let overridden = Command::new(EXE)
+        .args(["serve", "--port", "0", "--backend", "epoll"])
+        .env("OVERLAPPED_BACKEND", "bogus")
+        .env("OVERLAPPED_CHECK_ARGS", "1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        overridden.status.code(),
+        Some(0),
+        "{}",
+        text(&overridden.stderr)
+    );
+}

@@ -51,6 +51,24 @@ fn compare_writes_results_and_charts() {
 
     let results: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("results.json")).unwrap()).unwrap();
+    // The servers' backend is recorded (an epoll run must not read as an io_uring one).
+    let servers = &results["servers_backend"];
+    let expected = match std::env::var("OVERLAPPED_BACKEND").as_deref() {
+        Ok("epoll") => vec!["epoll"],
+        Ok("uring") => vec!["uring"],
+        _ => vec!["uring", "epoll"],
+    };
+    assert!(
+        expected.iter().any(|b| servers["backend"] == *b) && servers["why"].is_string(),
+        "{servers}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "the library's servers on {}",
+            servers["backend"].as_str().unwrap()
+        )),
+        "{stdout}"
+    );
     let sums = results["summaries"].as_array().unwrap();
     let tokio = sums
         .iter()

@@ -62,6 +62,10 @@ fn compare_runs_where_io_uring_is_denied_and_names_the_fallback() {
         ),
         "{out}"
     );
+    assert!(
+        out.contains("the library's servers on epoll (io_uring_setup: EPERM"),
+        "{out}"
+    );
 }
 
 #[test]

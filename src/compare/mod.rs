@@ -204,7 +204,9 @@ pub fn execute(plan: &Plan) -> std::io::Result<()> {
         }
     }
     let summaries = report::summarise(&runs, &plan.scenarios, &servers);
+    let servers_backend = report::ServersBackend::current();
     let setting = report::Setting {
+        servers: &servers_backend,
         client: &client,
         skipped: &skipped,
     };
@@ -262,6 +264,7 @@ fn write_out(dir: &Path, plan: &Plan, launcher: &Launcher, shown: &Shown) -> std
         pinned: launcher.pinned(),
         secs: plan.secs,
         rounds: plan.rounds,
+        servers_backend: shown.setting.servers,
         client: shown.setting.client,
         skipped: shown.setting.skipped,
         scenarios: &plan.scenarios,

@@ -15,8 +15,37 @@ pub struct Skipped {
     pub why: String,
 }
 
-/// How the figures were taken: the load generator's client, and the servers left out.
+/// The library's backend the servers ran on (each server, a child process, makes the same
+/// choice: `--backend` reaches it as `OVERLAPPED_BACKEND`), and why.
+#[derive(Serialize, Clone, Debug)]
+pub struct ServersBackend {
+    /// `uring`, `epoll`, or `none` (the library cannot start here).
+    pub backend: String,
+    /// Why: forced, io_uring works, or why io_uring cannot run.
+    pub why: String,
+}
+
+impl ServersBackend {
+    /// The backend this process (and so each server it starts) runs on.
+    pub fn current() -> Self {
+        match overlapped::backend() {
+            Ok(b) => ServersBackend {
+                backend: b.kind.to_string(),
+                why: crate::cli::backend_reason(&b),
+            },
+            Err(e) => ServersBackend {
+                backend: "none".into(),
+                why: crate::cli::setup_error_text(&e),
+            },
+        }
+    }
+}
+
+/// How the figures were taken: the servers' backend, the load generator's client, and the
+/// servers left out.
 pub struct Setting<'a> {
+    /// The library's backend under the servers that run on it.
+    pub servers: &'a ServersBackend,
     /// The client every run used.
     pub client: &'a ClientChoice,
     /// Servers that could not run here.
@@ -226,8 +255,8 @@ pub fn print_table(summaries: &[Summary], runs: &[Run], scenarios: &[Scenario], 
          generator; x tokio: ratio to serve-tokio)"
     );
     println!(
-        "figures measured by the load generator's client on {}",
-        setting.client
+        "figures measured by the load generator's client on {}; the library's servers on {} ({})",
+        setting.client, setting.servers.backend, setting.servers.why
     );
 }
 
@@ -240,6 +269,8 @@ pub struct Results<'a> {
     pub secs: f64,
     /// Rounds.
     pub rounds: usize,
+    /// The library's backend under its servers (event, routine, port, ...), and why.
+    pub servers_backend: &'a ServersBackend,
     /// The load generator's client, and why it was chosen.
     pub client: &'a ClientChoice,
     /// Servers left out because they cannot run here.
