@@ -10,15 +10,18 @@
 # refused by the compiler: `#![forbid(unsafe_code)]` in winsock/ and model/.)
 # The same rule one layer up: nothing under the model (overlapped/src/model/)
 # names the surface — only `crate::model`, `crate::sys`, `crate::semantics`.
+# Spaces around `::` (`crate :: winsock`, `super ::super::`) count too; a path split
+# over lines does not (rustfmt joins it; CI runs `cargo fmt --check`).
+# `.ci/layers.sh --self-test` checks the patterns on offending lines in a scratch tree.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=overlapped/src
-[ -d "$src/sys" ] || { echo "layers: $src/sys not found" >&2; exit 1; }
 
 # Each `crate::NAME` (or `crate::{`) under $1 whose NAME is not one of the
-# allowed layers ($2, a regex alternation).
+# allowed layers ($2, a regex alternation); shown as `crate::NAME`.
 names() {
-  grep -rnoE --include='*.rs' 'crate::(\{|[A-Za-z_][A-Za-z0-9_]*)' "$1" \
+  grep -rnoE --include='*.rs' 'crate[[:space:]]*::[[:space:]]*(\{|[A-Za-z_][A-Za-z0-9_]*)' "$1" \
+    | sed -E 's/crate[[:space:]]*::[[:space:]]*/crate::/' \
     | grep -vE ":crate::($2)\$" || true
 }
 
@@ -32,12 +35,35 @@ escapes() {
     slashes=${rel//[^\/]/}
     depth=$(( ${#slashes} + 1 ))
     case $rel in mod.rs) depth=0 ;; */mod.rs) depth=$((depth - 1)) ;; esac
-    pat=$(printf 'super::%.0s' $(seq $((depth + 1))))
-    hits=$(grep -nF "$pat" "$f" || true)
+    pat=$(printf 'super[[:space:]]*::[[:space:]]*%.0s' $(seq $((depth + 1))))
+    hits=$(grep -nE "$pat" "$f" || true)
     if [ -n "$hits" ]; then printf "%s: %s\n" "$f" "$hits"; fi
   done < <(find "$1" -name '*.rs')
 }
 
+if [ "${1:-}" = --self-test ]; then
+  t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
+  mkdir -p "$t/sys/epoll"
+  fails=0
+  for line in 'use crate::winsock;' 'use crate :: winsock;' 'use crate ::winsock;' 'use crate::	model::op;' \
+      'use crate::{sys, winsock};' 'use crate :: { sys };' 'use crate::Socket;' \
+      'use super::super::super::model::op;' 'use super :: super ::super:: model;'; do
+    printf '%s\n' "$line" > "$t/sys/epoll/core.rs"
+    if [ -z "$(names "$t/sys" 'sys|semantics')$(escapes "$t/sys")" ]; then
+      echo "layers self-test: not caught: $line" >&2; fails=1
+    fi
+  done
+  for line in 'use crate::sys::op;' 'use crate :: sys :: op;' 'use super::super::driver;' '/// [fact 3](crate::semantics)'; do
+    printf '%s\n' "$line" > "$t/sys/epoll/core.rs"
+    if [ -n "$(names "$t/sys" 'sys|semantics')$(escapes "$t/sys")" ]; then
+      echo "layers self-test: refused, but allowed: $line" >&2; fails=1
+    fi
+  done
+  [ $fails = 0 ] && echo "layers self-test: ok"
+  exit $fails
+fi
+
+[ -d "$src/sys" ] || { echo "layers: $src/sys not found" >&2; exit 1; }
 bad=$(names "$src/sys" 'sys|semantics')
 escape=$(escapes "$src/sys")
 
