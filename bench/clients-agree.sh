@@ -8,11 +8,18 @@
 # busy the client's CPU was (100 % - idle: a client near 100 % is the bottleneck, and then msgs/s is the
 # pair's figure, not the server's).
 #   bench/clients-agree.sh                       # SECS=2 ROUNDS=3 SCEN="50 500"
-# Env: P (overlapped binary, default target/release/overlapped), E (echo-peers release dir,
-# default /work/bench/echo-peers/target/release), SECS, ROUNDS, WARMUP (0.5), SCEN (conns
-# per scenario, 64 B, depth 1), SERVERS (names below), OUT (raw lines, default /tmp/clients-agree).
+# Env: P (overlapped binary, default target/release/overlapped), E (echo-peers release dir:
+# required, e.g. E=../echo-peers/target/release), SECS, ROUNDS, WARMUP (0.5), SCEN (conns
+# per scenario, 64 B, depth 1), SERVERS (names below), OUT (raw lines and each server's
+# output, OUT/server-ROUND-CONNS-SERVER-CLIENT.log; default /tmp/clients-agree).
+# A run starts its client only once the server has printed `listening on` and its port
+# listens; a server that never does is a FAIL row, with its log's tail on stderr.
+# Ports: this project's servers take --port 0 and print the port they got; echo-peers' servers
+# get a free port below the ephemeral range (so no client connection can hold it).
 set -u
-P=${P:-target/release/overlapped}; E=${E:-/work/bench/echo-peers/target/release}
+P=${P:-target/release/overlapped}
+E=${E:-}; [ -n "$E" ] && [ -x "$E/echo-load" ] || {
+  echo "clients-agree: set E to echo-peers' release directory (with echo-load, echo-tokio, echo-uring): E=${E:-unset}" >&2; exit 2; }
 SECS=${SECS:-2}; ROUNDS=${ROUNDS:-3}; WARMUP=${WARMUP:-0.5}; SCEN=${SCEN:-"50 500"}
 SERVERS=${SERVERS:-"tokio-ct serve-tokio uring routine event"}
 OUT=${OUT:-/tmp/clients-agree}; mkdir -p "$OUT"; : >"$OUT/runs.tsv"
@@ -32,15 +39,37 @@ cpu() { local line f; read -r line 2>/dev/null <"/proc/$1/stat" || { echo 0; ret
 idle1() { local name u n s i w rest; while read -r name u n s i w rest; do
   [ "$name" = cpu1 ] && { echo $((i + w)); return; }; done </proc/stat; } # client CPU idle+iowait
 listening() { awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p {f = 1} END {exit !f}' /proc/net/tcp; }
-port=$((21000 + RANDOM % 20000))
+read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
+free() { python3 -c 'import socket,sys;s=socket.socket();s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null; }
+peer_port=$((eph_lo - 12000 + RANDOM % 10000))
 for round in $(seq "$ROUNDS"); do
   for conns in $SCEN; do
     for s in $SERVERS; do
       for client in echo-load bench; do
-        port=$((port + 1)); while listening $port; do port=$((port + 1)); done
-        taskset -c 0 bash -c "exec ${CMD[$s]//\{port\}/$port}" >/dev/null 2>&1 &
+        log="$OUT/server-$round-$conns-$s-$client.log"
+        if [[ ${CMD[$s]} == "$P "* ]]; then want=0; else # echo-peers' servers print the port asked for
+          peer_port=$((peer_port + 1)); while listening $peer_port || ! free $peer_port; do peer_port=$((peer_port + 1)); done
+          want=$peer_port
+        fi
+        taskset -c 0 bash -c "exec ${CMD[$s]//\{port\}/$want}" >"$log" 2>&1 &
         spid=$!
-        for _ in $(seq 100); do listening $port && break; sleep 0.05; done
+        port=
+        for _ in $(seq 200); do # up to 10 s
+          if [ -z "$port" ]; then
+            port=$(sed -n 's/.*listening on [^ ]*:\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
+            [ "$want" != 0 ] && [ -n "$port" ] && port=$want
+          fi
+          [ -n "$port" ] && [ "$port" != 0 ] && listening "$port" && break
+          kill -0 $spid 2>/dev/null || break
+          sleep 0.05
+        done
+        if [ -z "$port" ] || [ "$port" = 0 ] || ! listening "$port"; then
+          printf '%s\t%s\t%s\t%s\tFAIL\tserver never listened (%s)\t-\t-\t-\n' \
+            "$round" "$conns" "$s" "$client" "$log" >>"$OUT/runs.tsv"
+          { tail -1 "$OUT/runs.tsv"; echo "  $s's output ($log), last lines:"; tail -5 "$log" | sed 's/^/    /'; } >&2
+          kill $spid 2>/dev/null; wait $spid 2>/dev/null
+          continue
+        fi
         if [ $client = echo-load ]; then
           cl=(taskset -c 1 "$E/echo-load" --addr 127.0.0.1:$port --conns $conns --size 64 --depth 1
               --secs "$SECS" --warmup "$WARMUP" --marks)
@@ -77,10 +106,16 @@ ccpu = (t1 - t0) * busy / 100 * 1e6 / msgs if msgs else float("nan")
 print(f"{r}\t{conns}\t{s}\t{client}\t{rate:.0f}\t{d['p99_us']}\t{per(s0, s1):.2f}\t{ccpu:.2f}\t{busy:.0f}")
 EOF
         tail -1 "$OUT/runs.tsv" >&2
+        case $(tail -1 "$OUT/runs.tsv") in *FAIL*)
+          { echo "  $s's output ($log), last lines:"; tail -5 "$log" | sed 's/^/    /'; } >&2;; esac
       done
     done
   done
 done
+if grep -q FAIL "$OUT/runs.tsv"; then
+  echo "failed runs (left out of the medians; each server's output is in $OUT/server-*.log):" >&2
+  grep FAIL "$OUT/runs.tsv" >&2
+fi
 python3 - "$OUT/runs.tsv" "$SERVERS" "$SCEN" <<'EOF'
 import sys, statistics as st
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if "FAIL" not in l]
@@ -99,3 +134,4 @@ for conns in scen:
                            for c in ("echo-load", "bench"))
         print(f"| {s} | {rates} | {cell(5, '{:,.0f}')} | {cell(6, '{:.2f}')} | {cell(7, '{:.2f}')} | {cell(8, '{:.0f}')} |")
 EOF
+! grep -q FAIL "$OUT/runs.tsv" # exit 1 when a run failed

@@ -4,7 +4,7 @@
 # so start-up and connection set-up cancel out.
 #   bench/cost-per-msg.sh NAME CMD...   (CMD takes the port as its last argument, after --port)
 # e.g. bench/cost-per-msg.sh routine target/release/overlapped serve --model routine --port
-#      bench/cost-per-msg.sh uring /work/bench/echo-peers/target/release/echo-uring --port
+#      bench/cost-per-msg.sh uring "$E"/echo-uring --port   # E: echo-peers' target/release
 # Env: B (bench client, default target/release/overlapped), RATE (msgs/s, default 300),
 # SHORT/LONG (seconds, default 4/12), CONNS (50), SIZE (64), OUT (default /tmp/cost-per-msg),
 # CGOPTS (more callgrind options, e.g. --separate-threads=yes: one dump per thread, NAME.callgrind.S.1-NN).

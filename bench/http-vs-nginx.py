@@ -35,6 +35,7 @@ nginx's median. Prints Markdown.
 """
 
 import argparse
+import math
 import os
 import re
 import resource
@@ -271,6 +272,7 @@ def main():
     if "cpu" in wanted:
         rows["CPU µs/request at ~1,000 req/s"] = []
     results = {s.name: {r: [] for r in rows} for s in servers}
+    tick_us = []
     try:
         for rnd in range(args.rounds):
             order = servers[rnd % len(servers):] + servers[: rnd % len(servers)]
@@ -294,6 +296,7 @@ def main():
                 _, _, total = wrk(s.url("1k.bin"), 50, args.secs, lua)
                 used = cpu_seconds(s.pids) - before
                 results[s.name]["CPU µs/request at ~1,000 req/s"].append(used / max(total, 1) * 1e6)
+                tick_us.append(1e6 / TICK / max(total, 1))  # the row's resolution: one clock tick
             print(f"round {rnd + 1}/{args.rounds} done", file=sys.stderr)
     finally:
         for s in servers:
@@ -320,6 +323,12 @@ def main():
             else:
                 ratios.append(f"{med[n] / med[ref(n)]:.2f}×" if med[ref(n)] else "-")
         print(f"| {r} | " + " | ".join(cells) + " | " + " | ".join(ratios) + " |")
+    if tick_us:  # CPU time is counted in clock ticks: at a short --secs one tick is a large step
+        least = min(statistics.median(results[n]["CPU µs/request at ~1,000 req/s"]) for n in names)
+        if max(tick_us) > 0.02 * least:
+            print(f"\nwarning: the CPU row moves in steps of one clock tick ({1e3 / TICK:.0f} ms), here "
+                  f"{max(tick_us):.2f} µs/request, over 2 % of {least:.2f} µs: use --secs "
+                  f"{math.ceil(args.secs * max(tick_us) / (0.02 * least))} or more for that row")
     print(f"\nall rounds: {results}", file=sys.stderr)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -16,11 +16,15 @@
 # ratio is a same-run ratio.
 #
 # usage: docs/bench/port-vs-tokio.sh      (from the repository root)
-#   PEERS=/work/shared/bench/echo-peers SECS=5 ROUNDS=3 SERVER_CPU2=0 CLIENT_CPU2=1
+#   PEERS=/path/to/echo-peers (required: the echo-peers source tree) SECS=5 ROUNDS=3
+#   SERVER_CPU2=0 CLIENT_CPU2=1
 set -euo pipefail
+PEERS=${PEERS:-}
+[ -n "$PEERS" ] && [ -x "$PEERS/run.sh" ] || {
+  echo "port-vs-tokio: set PEERS to the echo-peers source tree (with run.sh): PEERS=${PEERS:-unset}" >&2; exit 2; }
+PEERS=$(cd "$PEERS" && pwd)
 cd "$(dirname "$0")/../.."
 ROOT=$PWD
-PEERS=${PEERS:-/work/shared/bench/echo-peers}
 SECS=${SECS:-5}
 ROUNDS=${ROUNDS:-3}
 SERVER_CPU2=${SERVER_CPU2:-0}
