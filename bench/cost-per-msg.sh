@@ -8,7 +8,8 @@
 # Env: B (bench client, default target/release/overlapped), RATE (msgs/s, default 300),
 # SHORT/LONG (seconds, default 4/12), CONNS (50), SIZE (64), OUT (default /tmp/cost-per-msg),
 # CGOPTS (more callgrind options, e.g. --separate-threads=yes: one dump per thread, NAME.callgrind.S.1-NN).
-# CONNS=1 makes every message alone: the counts repeat to the instruction (the account uses it).
+# CONNS=1 makes every message alone: the worker thread's count repeats from run to run (the
+# account uses it); on epoll the backend's service thread wakes by timing, ~+-150 Ir/msg between runs.
 set -u
 NAME=$1; shift
 B=${B:-target/release/overlapped}; RATE=${RATE:-300}; SHORT=${SHORT:-4}; LONG=${LONG:-12}
