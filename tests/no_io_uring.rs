@@ -68,6 +68,21 @@ fn compare_runs_where_io_uring_is_denied_and_names_the_fallback() {
     );
 }
 
+/// io_uring forced where it cannot start: the library cannot start at all, so `compare`
+/// and `soak` stop at once (exit 1) with the reason, and no run starts.
+#[test]
+fn compare_and_soak_stop_at_once_when_the_library_cannot_start() {
+    let out = in_child("no-library");
+    assert!(
+        out.contains("compare: overlapped servers' backend: none (--backend uring, but io_uring cannot start here: io_uring_setup: EPERM"),
+        "{out}"
+    );
+    assert!(
+        out.contains("soak stdout: soak servers' backend: none (OVERLAPPED_BACKEND=uring, but io_uring cannot start here: io_uring_setup: EPERM"),
+        "{out}"
+    );
+}
+
 #[test]
 fn serve_uring_says_why_it_cannot_run_where_io_uring_is_denied() {
     let out = in_child("serve-uring");
@@ -194,6 +209,29 @@ fn child_without_io_uring() {
                         && stderr.contains("1 of 1 runs failed")),
                 "compare failed"
             );
+        }
+        "no-library" => {
+            let out = run(&[
+                "compare",
+                "--backend",
+                "uring",
+                "--secs",
+                "0.3",
+                "--rounds",
+                "1",
+                "--servers",
+                "event,tokio",
+            ]);
+            let (stdout, stderr) = texts(&out);
+            assert_eq!(out.status.code(), Some(1), "compare:\n{stdout}\n{stderr}");
+            assert!(!stderr.contains("round 1"), "no run starts: {stderr}");
+            println!("compare: {stderr}");
+            std::env::set_var("OVERLAPPED_BACKEND", "uring");
+            let out = run(&["soak", "--secs", "1"]);
+            let (stdout, stderr) = texts(&out);
+            assert_eq!(out.status.code(), Some(1), "soak:\n{stdout}\n{stderr}");
+            assert!(stderr.contains("io_uring_setup: EPERM"), "soak: {stderr}");
+            println!("soak stdout: {stdout}");
         }
         "serve-uring" => {
             let out = run(&["serve-uring", "--port", "0"]);
