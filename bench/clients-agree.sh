@@ -41,7 +41,7 @@ idle1() { local name u n s i w rest; while read -r name u n s i w rest; do
 listening() { awk -v p="$(printf ':%04X' "$1")" '$4 == "0A" && substr($2, length($2) - 4) == p {f = 1} END {exit !f}' /proc/net/tcp; }
 read -r eph_lo _ </proc/sys/net/ipv4/ip_local_port_range
 free() { python3 -c 'import socket,sys;s=socket.socket();s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null; }
-peer_port=$((eph_lo - 12000 + RANDOM % 10000))
+peer_port=$((eph_lo - 12000 + RANDOM % 10000)); [ $peer_port -ge 1024 ] || peer_port=$((1024 + RANDOM % 1000))
 for round in $(seq "$ROUNDS"); do
   for conns in $SCEN; do
     for s in $SERVERS; do
