@@ -62,13 +62,6 @@ fn buffers(head: &[u8], tail: &[u8]) -> Option<TransmitFileBuffers> {
     })
 }
 
-/// Lets this thread's next small transmit count as one that comes alone
-/// (the library keeps transmits started within 100 µs of the previous one
-/// on the ring): a pause, never a bound on anything.
-fn spaced() {
-    std::thread::sleep(Duration::from_millis(2));
-}
-
 fn read_n(peer: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut got = vec![0; n];
     peer.read_exact(&mut got).unwrap();
@@ -114,9 +107,7 @@ fn a_small_cached_transmit_completes_during_the_call_and_is_still_notified() {
         ov.take_buffers().unwrap().buffers(),
         &[b"HEAD".to_vec(), b"TAIL!".to_vec()]
     );
-    // And again on the same connection, a range in the middle (not at
-    // once: a thread's transmits in quick succession share the ring).
-    spaced();
+    // And again on the same connection, a range in the middle.
     let mut ov = Overlapped::new(&event);
     ov.set_offset(1000);
     let r = socket.transmit_file(
@@ -167,7 +158,6 @@ fn a_blocking_socket_keeps_the_rings_path() {
     // Non-blocking behind the library's back (not through
     // `set_nonblocking`): the library does not see it and keeps the ring.
     socket.as_socket2().set_nonblocking(true).unwrap();
-    spaced();
     let mut ov = Overlapped::new(&Event::new());
     let before = inline();
     let r = socket.transmit_file(
@@ -218,7 +208,6 @@ fn an_inline_transmit_runs_its_routine_and_queues_its_packet() {
     // A port with SKIP_COMPLETION_PORT_ON_SUCCESS still gets the packet:
     // the call said WSA_IO_PENDING (fact 111).
     let (socket, mut peer) = pair();
-    spaced();
     let before = inline();
     socket
         .set_file_completion_notification_modes(NotificationModes::SKIP_COMPLETION_PORT_ON_SUCCESS)

@@ -101,13 +101,13 @@ impl Op for OpSlot {
     }
 
     #[inline(always)]
-    fn send_inline(&mut self, bufs: &crate::sys::buf::BufList, batched: bool) {
+    fn send_inline(&mut self, bufs: &crate::sys::buf::BufList) {
         if let OpKind::Transmit(t) = &mut self.kind {
             let nonblocking = self
                 .socket
                 .nonblocking
                 .load(std::sync::atomic::Ordering::Relaxed);
-            t.send_inline(bufs, self.socket.fd(), batched, nonblocking);
+            t.send_inline(bufs, self.socket.fd(), nonblocking);
         }
     }
 

@@ -151,29 +151,15 @@ impl TransmitOp {
     /// in order, straight into `socket` (`sys::sendnow`: memory with
     /// `send(MSG_DONTWAIT)`, file ranges with `sendfile`), if the transmit
     /// is small (at most `INLINE_MAX` bytes), a plain stream one (no
-    /// `nSendSize`, every file range at a known offset), on io_uring
-    /// (`batched`) not one of a quick succession on this thread
-    /// (`sendnow::spaced`: those share the ring's submissions more cheaply;
-    /// the epoll backend's other path is a worker thread and a copy, so
-    /// there it is always tried) and nothing can block: the socket is
+    /// `nSendSize`, every file range at a known offset) and nothing can block: the socket is
     /// non-blocking (`nonblocking`: the mode the caller set through the
     /// library), every file range is in the page cache, and `SIGPIPE` is
     /// ignored. It stops at the first call that sends short or would
     /// block; the chains then go on from the exact byte. An error ends the
     /// operation, reported at completion with the bytes that went, as a
     /// chain's would be. `bufs` are the operation's memory buffers.
-    pub(crate) fn send_inline(
-        &mut self,
-        bufs: &BufList,
-        socket: RawFd,
-        batched: bool,
-        nonblocking: bool,
-    ) {
-        if std::mem::replace(&mut self.inline_tried, true)
-            || !nonblocking
-            || !self.inline_fits()
-            || (batched && !sendnow::spaced())
-        {
+    pub(crate) fn send_inline(&mut self, bufs: &BufList, socket: RawFd, nonblocking: bool) {
+        if std::mem::replace(&mut self.inline_tried, true) || !nonblocking || !self.inline_fits() {
             return;
         }
         let cached = self.elements.iter().all(|el| match el.source {

@@ -134,10 +134,7 @@ pub(crate) trait Op: Send + Sized + 'static {
     /// Called before a step is built from [`Op::request`], with the
     /// operation's memory buffers: a transmit sends inline, before its
     /// first chain, what cannot block (`sendnow.rs`). Others: nothing.
-    /// `batched`: the backend's own path submits many chains at once
-    /// cheaply (io_uring), so a thread's quick succession of transmits is
-    /// left to it (`sendnow::spaced`).
-    fn send_inline(&mut self, _bufs: &BufList, _batched: bool) {}
+    fn send_inline(&mut self, _bufs: &BufList) {}
     /// Takes one result of a [`Request::Chain`]; true while more of the
     /// chain's results are to come. Other requests: false.
     fn absorb(&mut self, res: i32) -> bool;

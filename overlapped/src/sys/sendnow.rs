@@ -13,30 +13,10 @@
 use std::cell::Cell;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering::Relaxed};
-use std::time::{Duration, Instant};
-
-/// A thread that starts small transmits closer together than this keeps
-/// them on the ring: at such rates its submissions carry several at once
-/// and the kernel's workers stay awake, which costs less per transmit than
-/// the inline path's system calls (measured: 1 KiB answers at saturation,
-/// 14–15 µs of CPU per request on the ring, 18 inline; at 1,000 requests/s
-/// the ring pays a worker's wake-up per answer and inline is cheaper).
-const SPACING: Duration = Duration::from_micros(100);
 
 thread_local! {
     /// Transmits this thread sent inline, wholly or in part (for tests).
     static INLINE: Cell<u64> = const { Cell::new(0) };
-    /// When this thread last asked [`spaced`].
-    static LAST: Cell<Option<Instant>> = const { Cell::new(None) };
-}
-
-/// Whether this thread's previous small transmit started at least
-/// `SPACING` ago (or never): a transmit that comes alone goes inline, one
-/// of a quick succession joins the ring's batch. Notes this one's start.
-pub(crate) fn spaced() -> bool {
-    let now = Instant::now();
-    let last = LAST.replace(Some(now));
-    last.is_none_or(|t| now.duration_since(t) >= SPACING)
 }
 
 /// Counts one transmit sent inline (some of its bytes) by this thread.

@@ -24,8 +24,7 @@ use crate::sys::op::{Member, Op, Request};
 /// a worker. `Try::Res` ends the chain (the record's step reads it).
 pub(super) fn run<O: Op>(slot: &mut Slot<O>) -> Try {
     if !slot.planned {
-        // Always: the other path is a worker thread and a copy.
-        slot.op.send_inline(&slot.mem.bufs, false);
+        slot.op.send_inline(&slot.mem.bufs);
         let Request::Chain {
             members,
             pipe,

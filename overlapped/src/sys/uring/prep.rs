@@ -20,7 +20,7 @@ pub(super) enum Sqes {
 pub(super) fn sqes<O: Op>(slot: &mut Slot<O>, user_data: u64) -> Sqes {
     let poll_first = slot.poll_first;
     let mem = &mut *slot.mem;
-    slot.op.send_inline(&mem.bufs, true);
+    slot.op.send_inline(&mem.bufs);
     let request = slot.op.request();
     if let Request::Chain {
         members,

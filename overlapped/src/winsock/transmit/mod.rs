@@ -7,7 +7,7 @@
 //! references to the file's cached pages), and the pipe is spliced into the
 //! socket (`IORING_OP_WRITE` / `IORING_OP_SPLICE`, linked). A transmit of
 //! at most 64 KiB on a socket in non-blocking mode whose file ranges are
-//! in the page cache, not one of a quick succession, is first sent by the thread that submits it (`send`
+//! in the page cache is first sent by the thread that submits it (`send`
 //! and `sendfile`, never waiting), the rest as above from the exact byte
 //! (see [`TransmitFlags`]). The completion
 //! reports every byte sent (head + file + tail for `TransmitFile`); a
@@ -49,10 +49,7 @@ bitflags! {
     ///   workers (splice runs there). On the epoll backend a regular file's
     ///   read cannot be non-blocking: a small pool of the program's threads
     ///   (4 at most, started on first use) reads it into a pipe, whatever
-    ///   the flag. On both, a transmit of at most 64 KiB in all (on io_uring
-    ///   not within 100 µs of the previous one the same thread started: a
-    ///   quick succession is cheaper on the ring, which submits them
-    ///   together), on a socket
+    ///   the flag. On both, a transmit of at most 64 KiB in all, on a socket
     ///   in non-blocking mode ([`Socket::set_nonblocking`], which the
     ///   completion itself ignores; a mode set behind the library's back,
     ///   through [`Socket::as_socket2`] or the descriptor, is not seen),
