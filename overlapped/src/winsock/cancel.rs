@@ -39,12 +39,11 @@ pub fn cancel_io(socket: &Socket) -> WsaResult<()> {
 /// pending on it. A completion the kernel has already posted but the
 /// library has not yet reaped is reaped first (a ring another thread holds
 /// at that moment is tried again for up to 10 ms, then left), so on both
-/// backends an
-/// operation that finished before the call is not cancelled and keeps its
-/// real result; with `None`, if all of them had finished, the answer is
-/// `ERROR_NOT_FOUND`. Does not wait: the cancelled operations complete with
-/// `WSA_OPERATION_ABORTED` through their notifications later, and one that
-/// raced to completion reports its real result.
+/// backends an operation that finished before the call is not cancelled
+/// and keeps its real result; with `None`, if all of them had finished, the
+/// answer is `ERROR_NOT_FOUND`. Does not wait for the cancelled operations:
+/// they complete with `WSA_OPERATION_ABORTED` through their notifications
+/// later, and one that raced to completion reports its real result.
 ///
 /// ```
 /// use overlapped::{cancel_io_ex, get_overlapped_result, BufList, Event, MsgFlags, Overlapped,
