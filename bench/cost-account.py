@@ -105,10 +105,21 @@ def flat(path):
 
 
 def waits(path):
-    out = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", path],
+    """Calls of Local::park (one per wait): the callers' `< caller (Nx)` lines of its entry in
+    the caller tree. Without source annotation (--auto=no), so it does not depend on the
+    sources still being where the dump was built."""
+    out = subprocess.run(["callgrind_annotate", "--auto=no", "--tree=caller", "--threshold=100", path],
                          capture_output=True, text=True).stdout
-    calls = [int(x.replace(",", "")) for x in re.findall(r"Local::park \(([\d,]+)x\)", out)]
-    return max(calls) if calls else 0
+    best = calls = 0
+    for line in out.splitlines():
+        m = re.search(r"\)\s+<\s.*\(([\d,]+)x\)", line)
+        if m:
+            calls += int(m.group(1).replace(",", ""))
+            continue
+        if re.search(r"\)\s+\*\s.*Local::park\b", line):
+            best = max(best, calls)  # an inlined part may have an entry of its own: the largest
+        calls = 0
+    return best
 
 
 def dumps(d, name, secs):
