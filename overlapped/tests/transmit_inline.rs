@@ -62,6 +62,21 @@ fn buffers(head: &[u8], tail: &[u8]) -> Option<TransmitFileBuffers> {
     })
 }
 
+/// Starts TransmitFile of the whole of `file` (from the record's offset)
+/// between `head` and `tail`, and checks it went pending
+/// (`WSA_IO_PENDING`, even when it completed during the call).
+fn start_whole(socket: &Socket, ov: &mut Overlapped, file: &File, head: &[u8], tail: &[u8]) {
+    let r = socket.transmit_file(
+        ov,
+        Some(file.as_fd()),
+        0,
+        0,
+        buffers(head, tail),
+        TransmitFlags::empty(),
+    );
+    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+}
+
 fn read_n(peer: &mut TcpStream, n: usize) -> Vec<u8> {
     let mut got = vec![0; n];
     peer.read_exact(&mut got).unwrap();
@@ -140,15 +155,7 @@ fn a_blocking_socket_keeps_the_rings_path() {
     let mut ov = Overlapped::new(&Event::new());
     ov.set_offset(7);
     let before = inline();
-    let r = socket.transmit_file(
-        &mut ov,
-        Some(file.as_fd()),
-        0,
-        0,
-        buffers(b"H", b"T"),
-        TransmitFlags::empty(),
-    );
-    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    start_whole(&socket, &mut ov, &file, b"H", b"T");
     assert_eq!(
         get_overlapped_result(&socket, &ov, true).unwrap().0,
         1 + 2993 + 1
@@ -253,15 +260,7 @@ fn what_does_not_fit_goes_on_from_the_exact_byte_in_order() {
     );
     assert!(matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
     let mut ov = Overlapped::new(&Event::new());
-    let r = socket.transmit_file(
-        &mut ov,
-        Some(file.as_fd()),
-        0,
-        0,
-        buffers(b"[", b"]"),
-        TransmitFlags::empty(),
-    );
-    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    start_whole(&socket, &mut ov, &file, b"[", b"]");
     let mut after = Overlapped::new(&Event::new());
     let r = socket.send(&mut after, b"END".to_vec(), overlapped::MsgFlags::empty());
     assert!(matches!(r, Ok(_) | Err(WsaError::WSA_IO_PENDING)), "{r:?}");
@@ -337,15 +336,7 @@ fn an_uncached_file_goes_through_the_ring_and_arrives_whole() {
     let (socket, mut peer) = pair();
     let mut ov = Overlapped::new(&Event::new());
     let before = inline();
-    let r = socket.transmit_file(
-        &mut ov,
-        Some(file.as_fd()),
-        0,
-        0,
-        buffers(b"H", b""),
-        TransmitFlags::empty(),
-    );
-    assert_eq!(r, Err(WsaError::WSA_IO_PENDING));
+    start_whole(&socket, &mut ov, &file, b"H", b"");
     assert_eq!(
         inline(),
         before,
